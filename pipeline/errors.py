@@ -1,0 +1,17 @@
+"""Errors the CLI reports as one clear line (no traceback): bad params, bad data, failed downloads."""
+
+
+class PipelineError(Exception):
+    """Base of every error that is the user's input, not a bug."""
+
+
+class ParamError(PipelineError, ValueError):
+    """A param is missing, has the wrong type or an out-of-range value."""
+
+
+class DataError(PipelineError, ValueError):
+    """An input file is missing, empty, or lacks or mistypes a column."""
+
+
+class DownloadError(PipelineError, RuntimeError):
+    """No source delivered a file whose checksum matched."""

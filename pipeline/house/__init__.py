@@ -1,0 +1,1 @@
+"""House Prices pipeline: Kaggle data -> features -> k-fold CV -> final fit -> submission."""

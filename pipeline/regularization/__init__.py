@@ -1,0 +1,1 @@
+"""Regularization experiments: polynomial fitting, weight decay, dropout, initialization."""

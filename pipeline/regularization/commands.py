@@ -1,0 +1,5 @@
+"""Stage commands of the regularization pipeline (one per DVC stage)."""
+
+import typer
+
+app = typer.Typer(no_args_is_help=True)

@@ -1,0 +1,36 @@
+"""Device choice and seeding: CUDA when present, CPU otherwise; same seed, same numbers on CPU."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+
+def pick_device(preference: str = "auto") -> torch.device:
+    """`auto` picks CUDA when available; `cpu`/`cuda` force one (cuda fails clearly if absent)."""
+    if preference == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if preference.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device '{preference}' requested but CUDA is not available")
+    return torch.device(preference)
+
+
+def describe_device(device: torch.device) -> dict[str, str]:
+    """Tags for MLflow: the device type and, on CUDA, the GPU's name."""
+    info = {"device": device.type}
+    if device.type == "cuda":
+        info["gpu_name"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch so CPU runs repeat exactly."""
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)

@@ -1,0 +1,126 @@
+"""MLflow tracking shared by every pipeline.
+
+* Store: `MLFLOW_TRACKING_URI` when set (a server URL, a database), else `mlflow.db` (SQLite)
+  in the repo root.
+* One experiment per pipeline; each training run carries its params, the seed, per-epoch
+  metrics with steps, final metrics, the device and GPU name, the git commit and the DVC
+  stage / experiment it ran under (DVC sets `DVC_STAGE` and `DVC_EXP_NAME` for stage commands).
+* Keeping DVC and MLflow in step: every tracked stage writes a small run record (`run.json`
+  with the MLflow run id) declared in dvc.yaml as an uncached output. An uncached output
+  turns DVC's run cache off for that stage, so DVC never restores its outputs without
+  running (and logging) it; and the record ties each DVC output to the MLflow run that made it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import urllib.parse
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from pipeline import REPO_ROOT
+from pipeline.files import write_json
+from pipeline.params import flatten
+
+DEFAULT_STORE = REPO_ROOT / "mlflow.db"
+_MAX_BATCH = 1000  # MLflow's limit of metrics per log_batch call
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{DEFAULT_STORE}"
+
+
+def safe_uri(uri: str) -> str:
+    """The tracking URI without any user:password part, fit to print or store."""
+    parts = urllib.parse.urlsplit(uri)
+    if parts.password is None and parts.username is None:
+        return uri
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
+                             timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 else "unknown"
+
+
+def _mlflow():
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri())
+    return mlflow
+
+
+def run_tags(pipeline: str, extra: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """Tags every run gets, so the compare view needs no clicking through."""
+    commit = git_commit()
+    tags = {
+        "pipeline": pipeline,
+        "dvc_stage": os.environ.get("DVC_STAGE", ""),
+        "dvc_exp_name": os.environ.get("DVC_EXP_NAME", ""),
+        "dvc_exp": str(bool(os.environ.get("DVC_EXP_NAME"))).lower(),
+        "git_commit": commit,
+        "mlflow.source.git.commit": commit,
+    }
+    tags.update({k: str(v) for k, v in (extra or {}).items()})
+    return tags
+
+
+@contextmanager
+def start_run(pipeline: str, run_name: str, *, params: Mapping[str, Any] | None = None,
+              tags: Mapping[str, Any] | None = None, nested: bool = False) -> Iterator[Any]:
+    """Start an MLflow run in the pipeline's experiment with the project's standard tags.
+
+    `tags` should include the device (see `runtime.describe_device`) and the seed.
+    """
+    mlflow = _mlflow()
+    mlflow.set_experiment(pipeline)
+    with mlflow.start_run(run_name=run_name, nested=nested, tags=run_tags(pipeline, tags)) as run:
+        if params:
+            mlflow.log_params({k: _param_value(v) for k, v in flatten(params).items()})
+        yield run
+
+
+def _param_value(value: Any) -> Any:
+    return "none" if value is None else value
+
+
+def log_history(history: Mapping[str, list[float]], step_offset: int = 1) -> None:
+    """Log per-epoch curves in batches (one call per 1000 points, not one per point)."""
+    from mlflow.entities import Metric
+
+    mlflow = _mlflow()
+    run_id = mlflow.active_run().info.run_id
+    now = int(time.time() * 1000)
+    points = [Metric(key, float(v), now, step + step_offset)
+              for key, values in history.items() for step, v in enumerate(values)]
+    client = mlflow.MlflowClient()
+    for i in range(0, len(points), _MAX_BATCH):
+        client.log_batch(run_id, metrics=points[i:i + _MAX_BATCH])
+
+
+def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
+    _mlflow().log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
+
+
+def log_artifact(path: str | Path, artifact_path: str | None = None) -> None:
+    _mlflow().log_artifact(str(path), artifact_path=artifact_path)
+
+
+def write_run_record(path: str | Path, run: Any) -> None:
+    """Write the uncached `run.json` that ties a stage's outputs to its MLflow run."""
+    write_json(path, {
+        "run_id": run.info.run_id,
+        "experiment_id": run.info.experiment_id,
+        "run_name": run.info.run_name,
+        "tracking_uri": safe_uri(tracking_uri()),
+    })

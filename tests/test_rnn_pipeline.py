@@ -1,0 +1,65 @@
+"""rnn pipeline end to end: two `rnn_train@...` stages through a real `dvc repro` in a throw-away copy."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+STAGES = ("rnn_train@tm-gru-scratch", "rnn_train@lyrics-lstm-concise")
+TINY = {
+    "rnn.train.hidden": 16,
+    "rnn.train.batch_size": 4,
+    "rnn.train.num_steps": 8,
+    "rnn.train.epochs": 2,
+    "rnn.train.num_chars": 5,
+    "rnn.train.device": "cpu",
+    "rnn.corpora.timemachine.max_tokens": 600,
+    "rnn.corpora.jaychou-lyrics.max_tokens": 600,
+    "rnn.experiments.lyrics-lstm-concise.train": {"epochs": 2},
+}
+
+
+def _runs():
+    import mlflow
+
+    mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+    experiment = mlflow.get_experiment_by_name("rnn")
+    assert experiment is not None, "no MLflow experiment 'rnn'"
+    return mlflow.search_runs([experiment.experiment_id], output_format="list")
+
+
+@pytest.mark.usefixtures("mirror")
+def test_rnn_stages_run_once_and_track(repo_copy):
+    repo_copy.set_params(**TINY)
+    first = repo_copy.dvc("repro", *STAGES)
+    for name in ("tm-gru-scratch", "lyrics-lstm-concise"):
+        metrics = json.loads((repo_copy.path / "metrics" / "rnn" / f"{name}.json").read_text())
+        assert metrics["device"] == "cpu" and metrics["epochs"] == 2
+        assert metrics["perplexity"] > 1 and metrics["tokens_per_sec"] > 0
+        samples = (repo_copy.path / "models" / "rnn" / f"{name}.samples.txt").read_text(encoding="utf-8").splitlines()
+        assert len(samples) == 2
+        curve = (repo_copy.path / "plots" / "rnn" / f"{name}.csv").read_text().splitlines()
+        assert curve[0] == "epoch,perplexity,tokens_per_sec" and len(curve) == 3
+        record = json.loads((repo_copy.path / "runs" / "rnn" / f"{name}.json").read_text())
+        assert record["run_name"] == name
+    assert samples[0].startswith("分开") and samples[1].startswith("不分开")
+
+    runs = {r.info.run_name: r for r in _runs()}
+    assert set(runs) == {"tm-gru-scratch", "lyrics-lstm-concise"}
+    run = runs["tm-gru-scratch"]
+    assert run.data.tags["device"] == "cpu" and run.data.tags["seed"] == "0"
+    assert run.data.tags["dvc_stage"] == "rnn_train@tm-gru-scratch"
+    assert run.data.params["model.cell"] == "gru" and run.data.params["train.hidden"] == "16"
+    assert {"perplexity", "tokens_per_sec", "train_seconds"} <= set(run.data.metrics)
+    import mlflow
+
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
+    assert {"samples", "model"} <= artifacts
+
+    second = repo_copy.dvc("repro", *STAGES)
+    assert "Running stage 'rnn_train" not in second.stdout, second.stdout
+    assert len(_runs()) == 2, first.stdout
+    status = repo_copy.dvc("status", *STAGES)
+    assert "up to date" in status.stdout, status.stdout

@@ -1,5 +1,62 @@
-"""Stage commands of the house pipeline (one per DVC stage)."""
+"""Stage commands of the House Prices pipeline (one per DVC stage in dvc.yaml)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
 
 import typer
 
 app = typer.Typer(no_args_is_help=True)
+
+ModelName = Annotated[str, typer.Argument(help="A model defined under house.models in params.yaml.")]
+
+
+def _params():
+    from .config import load_house
+
+    return load_house()
+
+
+def _show(result: dict) -> None:
+    typer.echo(json.dumps(result, indent=2, sort_keys=True))
+
+
+@app.command()
+def preprocess() -> None:
+    """Standardize numbers, fill missing values, one-hot categories; write train/test features."""
+    from . import stages
+
+    _show(stages.preprocess(_params()))
+
+
+@app.command()
+def cv(model: ModelName) -> None:
+    """K-fold cross-validation of MODEL: out-of-fold predictions, fold scores, curves, MLflow runs."""
+    from . import stages
+
+    _show(stages.cross_validation(_params(), model))
+
+
+@app.command()
+def fit(model: ModelName) -> None:
+    """Final fit of MODEL on all training rows; saves it with its preprocessing state under models/."""
+    from . import stages
+
+    _show(stages.fit(_params(), model))
+
+
+@app.command()
+def blend() -> None:
+    """Choose blend weights on out-of-fold predictions only and report the blend's CV score."""
+    from . import stages
+
+    _show(stages.blend(_params()))
+
+
+@app.command()
+def submission() -> None:
+    """Predict the test set, write data/submission.csv and validate it against the sample submission."""
+    from . import stages
+
+    _show(stages.submission(_params()))

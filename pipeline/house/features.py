@@ -1,0 +1,193 @@
+"""Turn the raw House Prices frames into model-ready numbers, identically for train and test.
+
+`Preprocessor.fit` learns every statistic (means, stds, skewed columns, categories,
+neighbourhood medians) from the rows `stats_from` names, and `transform` applies them to any
+frame, so the fitted state saved beside the model makes prediction repeat the training
+features exactly: same columns, same order, unseen test categories map to all-zero dummies.
+Prices never enter the statistics.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy.special import boxcox1p
+from scipy.stats import skew
+
+from pipeline.errors import DataError
+from pipeline.files import write_json
+from pipeline.params import require
+
+from .data import ID, TARGET
+
+QUALITY_SCALE = {"Ex": 5, "Gd": 4, "TA": 3, "Fa": 2, "Po": 1}
+# Columns graded on the Ex..Po scale in data_description.txt; NA there means "no such thing".
+QUALITY_COLUMNS = ("ExterQual", "ExterCond", "BsmtQual", "BsmtCond", "HeatingQC", "KitchenQual",
+                   "FireplaceQu", "GarageQual", "GarageCond", "PoolQC")
+# Columns whose NA the data description defines as "none" (no pool, alley, fence, ...).
+NONE_CATEGORICAL = ("PoolQC", "MiscFeature", "Alley", "Fence", "FireplaceQu", "GarageType", "GarageFinish",
+                    "GarageQual", "GarageCond", "BsmtQual", "BsmtCond", "BsmtExposure", "BsmtFinType1",
+                    "BsmtFinType2", "MasVnrType")
+NONE_NUMERIC = ("GarageArea", "GarageCars", "BsmtFinSF1", "BsmtFinSF2", "BsmtUnfSF", "TotalBsmtSF",
+                "BsmtFullBath", "BsmtHalfBath", "MasVnrArea")
+# Numbers that are really labels: a class code, a month, a year of sale.
+CODED_AS_NUMBERS = ("MSSubClass", "MoSold", "YrSold")
+
+
+@dataclass
+class FeatureParams:
+    """`house.features` in params.yaml: which statistics and which engineering steps to use."""
+
+    stats_from: Literal["train+test", "train"] = "train+test"  # rows the statistics come from (never prices)
+    log_target: bool = True  # learn log(SalePrice): the metric is RMSE of logs
+    na_means_none: bool = False
+    lot_frontage_by_neighborhood: bool = False
+    ordinal_quality: bool = False
+    categorical_codes: bool = False  # MSSubClass, MoSold, YrSold as categories
+    combined_features: bool = False  # TotalSF, TotalBath, TotalPorchSF, HouseAge, RemodAge
+    skew_transform: Literal["none", "log1p", "boxcox"] = "none"
+    skew_threshold: float = 0.75
+    boxcox_lambda: float = 0.15
+    drop_columns: list[str] = field(default_factory=list)
+
+    def validate(self, where: str) -> None:
+        require(self.skew_threshold >= 0, f"{where}.skew_threshold", f"must be >= 0, got {self.skew_threshold}")
+        require(0 <= self.boxcox_lambda <= 1, f"{where}.boxcox_lambda", f"must be in [0, 1], got {self.boxcox_lambda}")
+
+
+def engineer(frame: pd.DataFrame, p: FeatureParams) -> pd.DataFrame:
+    """Domain steps that need no fitted statistics (each switchable in params)."""
+    df = frame.drop(columns=[c for c in (ID, TARGET) if c in frame.columns]).copy()
+    if p.na_means_none:
+        for col in (c for c in NONE_CATEGORICAL if c in df):
+            df[col] = df[col].fillna("None")
+        for col in (c for c in NONE_NUMERIC if c in df):
+            df[col] = df[col].fillna(0)
+        if {"GarageYrBlt", "YearBuilt"} <= set(df):
+            df["GarageYrBlt"] = df["GarageYrBlt"].fillna(df["YearBuilt"])
+    if p.combined_features:
+        zero = lambda col: df[col].fillna(0) if col in df else 0  # noqa: E731
+        df["TotalSF"] = zero("TotalBsmtSF") + zero("1stFlrSF") + zero("2ndFlrSF")
+        df["TotalBath"] = (zero("FullBath") + 0.5 * zero("HalfBath")
+                           + zero("BsmtFullBath") + 0.5 * zero("BsmtHalfBath"))
+        df["TotalPorchSF"] = (zero("OpenPorchSF") + zero("EnclosedPorch") + zero("3SsnPorch")
+                              + zero("ScreenPorch") + zero("WoodDeckSF"))
+        df["HouseAge"] = zero("YrSold") - zero("YearBuilt")
+        df["RemodAge"] = zero("YrSold") - zero("YearRemodAdd")
+    if p.ordinal_quality:
+        for col in (c for c in QUALITY_COLUMNS if c in df):
+            df[col] = df[col].map(QUALITY_SCALE).astype(float).fillna(0.0)
+    if p.categorical_codes:
+        for col in (c for c in CODED_AS_NUMBERS if c in df):
+            df[col] = df[col].map(lambda v: np.nan if pd.isna(v) else str(int(v)), na_action=None).astype("str")
+            df.loc[frame[col].isna().to_numpy(), col] = np.nan
+    return df.drop(columns=[c for c in p.drop_columns if c in df])
+
+
+def _is_numeric(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+@dataclass
+class Preprocessor:
+    """Fitted feature state: everything `transform` needs, serialisable to JSON."""
+
+    params: FeatureParams
+    numeric: list[str] = field(default_factory=list)
+    means: dict[str, float] = field(default_factory=dict)
+    stds: dict[str, float] = field(default_factory=dict)
+    skewed: list[str] = field(default_factory=list)
+    categories: dict[str, list[str]] = field(default_factory=dict)
+    lot_frontage_medians: dict[str, float] = field(default_factory=dict)
+    lot_frontage_default: float = 0.0
+    columns: list[str] = field(default_factory=list)
+
+    @classmethod
+    def fit(cls, stats_rows: pd.DataFrame, params: FeatureParams) -> "Preprocessor":
+        if stats_rows.empty:
+            raise DataError("no rows to fit the feature statistics on")
+        state = cls(params)
+        raw = engineer(stats_rows, params)
+        if params.lot_frontage_by_neighborhood and {"LotFrontage", "Neighborhood"} <= set(raw):
+            medians = raw.groupby("Neighborhood")["LotFrontage"].median().dropna()
+            state.lot_frontage_medians = {str(k): float(v) for k, v in medians.items()}
+            state.lot_frontage_default = float(raw["LotFrontage"].median()) if raw["LotFrontage"].notna().any() else 0.0
+            raw = state._fill_lot_frontage(raw)
+        state.numeric = [c for c in raw.columns if _is_numeric(raw[c])]
+        if params.skew_transform != "none":
+            for col in state.numeric:
+                values = raw[col].dropna()
+                if len(values) > 2 and values.min() >= 0 and values.std() > 0 \
+                        and abs(float(skew(values))) > params.skew_threshold:
+                    state.skewed.append(col)
+            raw = state._unskew(raw)
+        for col in state.numeric:
+            mean, std = raw[col].mean(), raw[col].std()
+            state.means[col] = 0.0 if pd.isna(mean) else float(mean)
+            # A constant (or all-missing) column has std 0 or NaN: divide by 1, never make NaN.
+            state.stds[col] = float(std) if pd.notna(std) and std > 0 else 1.0
+        for col in raw.columns:
+            if col not in state.numeric:
+                values = raw[col].dropna().astype(str)
+                state.categories[col] = sorted(values.unique().tolist())
+        state.columns = state.numeric + [name for col, cats in state.categories.items()
+                                         for name in [f"{col}_{c}" for c in cats] + [f"{col}_nan"]]
+        return state
+
+    def _fill_lot_frontage(self, df: pd.DataFrame) -> pd.DataFrame:
+        if "LotFrontage" in df and "Neighborhood" in df:
+            fill = df["Neighborhood"].map(self.lot_frontage_medians).astype(float).fillna(self.lot_frontage_default)
+            df["LotFrontage"] = df["LotFrontage"].fillna(fill)
+        return df
+
+    def _unskew(self, df: pd.DataFrame) -> pd.DataFrame:
+        for col in self.skewed:
+            values = df[col].astype(float).clip(lower=0)
+            df[col] = np.log1p(values) if self.params.skew_transform == "log1p" \
+                else boxcox1p(values, self.params.boxcox_lambda)
+        return df
+
+    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Features for `frame` in exactly `self.columns` order (float32)."""
+        df = engineer(frame, self.params)
+        if self.params.lot_frontage_by_neighborhood:
+            df = self._fill_lot_frontage(df)
+        df = self._unskew(df)
+        out: dict[str, np.ndarray] = {}
+        n = len(df)
+        for col in self.numeric:
+            if col not in df:
+                raise DataError(f"missing numeric column {col!r} that the preprocessor was fitted with")
+            values = pd.to_numeric(df[col], errors="coerce").astype(float)
+            out[col] = ((values - self.means[col]) / self.stds[col]).fillna(0.0).to_numpy()
+        for col, cats in self.categories.items():
+            if col not in df:
+                raise DataError(f"missing categorical column {col!r} that the preprocessor was fitted with")
+            values = df[col].astype("str").where(df[col].notna(), None)
+            for cat in cats:
+                out[f"{col}_{cat}"] = (values == cat).to_numpy(dtype=float)
+            out[f"{col}_nan"] = df[col].isna().to_numpy(dtype=float)
+        result = pd.DataFrame(out, index=frame.index) if n else pd.DataFrame(columns=self.columns)
+        return result[self.columns].astype(np.float32)
+
+    def to_dict(self) -> dict[str, Any]:
+        state = asdict(self)
+        return state
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> "Preprocessor":
+        state = dict(state)
+        state["params"] = FeatureParams(**state["params"])
+        return cls(**state)
+
+    def save(self, path: Path) -> None:
+        write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: Path) -> "Preprocessor":
+        return cls.from_dict(json.loads(Path(path).read_text()))

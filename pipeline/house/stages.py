@@ -1,0 +1,218 @@
+"""The House Prices stages: what each `python cli.py house ...` command (= DVC stage) does.
+
+Each function reads its inputs, does one job, writes its outputs atomically, and logs one
+MLflow run (nested runs per fold for cross-validation) in the `house-prices` experiment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+
+from pipeline import tracking
+from pipeline.errors import DataError
+from pipeline.files import save_torch, write_csv, write_json
+from pipeline.params import flatten
+from pipeline.runtime import describe_device, pick_device, seed_everything
+
+from . import models, paths
+from .blend import fit_weights, out_of_fold_blend
+from .config import HouseParams
+from .data import ID, SAMPLE_FILE, TARGET, load
+from .evaluation import fold_ids, log_rmse, to_price
+from .features import Preprocessor
+from .prepared import Prepared
+from .report import plot_fold_curves, plot_oof, curve_rows
+from .submission import validate_submission, write_submission
+from .train import cross_validate, fit_all
+
+
+def _device_tags(params) -> dict[str, str]:
+    return describe_device(pick_device(getattr(params, "device", "auto")))
+
+
+def preprocess(p: HouseParams) -> dict:
+    """Fit the feature statistics and write model-ready train/test tables."""
+    raw = load(paths.RAW)
+    stats_rows = raw.train if p.features.stats_from == "train" else pd.concat([raw.train, raw.test])
+    preprocessor = Preprocessor.fit(stats_rows.drop(columns=[TARGET], errors="ignore"), p.features)
+    features_train = preprocessor.transform(raw.train)
+    prices = raw.train[TARGET].to_numpy(np.float64)
+    outlier = ((raw.train["GrLivArea"] > p.outliers.living_area_above)
+               & (raw.train[TARGET] < p.outliers.price_below)).to_numpy() if "GrLivArea" in raw.train else \
+        np.zeros(len(prices), bool)
+    train = pd.concat([pd.DataFrame({ID: raw.train[ID].to_numpy(), TARGET: prices,
+                                     "target": np.log(prices) if p.features.log_target else prices,
+                                     "is_outlier": outlier}), features_train.reset_index(drop=True)], axis=1)
+    test = pd.concat([raw.test[[ID]].reset_index(drop=True),
+                      preprocessor.transform(raw.test).reset_index(drop=True)], axis=1)
+    Prepared(train, test, preprocessor).save(paths.PROCESSED)
+    summary = {"n_train": len(train), "n_test": len(test), "n_features": len(preprocessor.columns),
+               "n_skewed_transformed": len(preprocessor.skewed), "n_outliers": int(outlier.sum()),
+               "outlier_ids": raw.train.loc[outlier, ID].astype(int).tolist()}
+    write_json(paths.METRICS / "preprocess.json", summary)
+    return summary
+
+
+def _fit_mask(p: HouseParams, prepared: Prepared) -> np.ndarray:
+    outliers = prepared.outliers()
+    return ~outliers if p.outliers.drop_from_training else np.ones(len(outliers), bool)
+
+
+def _scores(prepared: Prepared, oof_target: np.ndarray) -> dict[str, float]:
+    """All-rows and outliers-excluded log-RMSE of out-of-fold predictions."""
+    prices, predicted, clean = prepared.prices(), to_price(oof_target, prepared.log_target), ~prepared.outliers()
+    return {"oof_log_rmse": log_rmse(prices, predicted),
+            "oof_log_rmse_without_outliers": log_rmse(prices[clean], predicted[clean])}
+
+
+def _run_params(p: HouseParams, model: str | None = None) -> dict:
+    params = {"seed": p.seed, "features": p.features, "outliers": p.outliers, "cv": p.cv}
+    if model is not None:
+        params["model"] = {"name": model, **models.to_dict(p.model(model))}
+    return params
+
+
+def cross_validation(p: HouseParams, model: str) -> dict:
+    """k-fold CV of one model: out-of-fold predictions, per-fold scores and curves."""
+    model_params = p.model(model)
+    seed_everything(p.seed)
+    prepared = Prepared.load(paths.PROCESSED)
+    X, y = prepared.X(), prepared.y()
+    folds = fold_ids(len(y), p.cv)
+    tags = {"stage": "cv", "model": model, "dataset": "house-prices", "seed": p.seed, **_device_tags(model_params)}
+    with tracking.start_run(paths.PIPELINE, f"cv:{model}", params=_run_params(p, model), tags=tags) as run:
+        result = cross_validate(model_params, X, y, folds, _fit_mask(p, prepared), prepared.log_target, p.seed)
+        for fold in result.folds:
+            with tracking.start_run(paths.PIPELINE, f"cv:{model}:fold{fold.fold + 1}", nested=True,
+                                    tags={**tags, "fold": fold.fold + 1}):
+                tracking.log_history(fold.history)
+                final = {"n_train": fold.n_train, "n_valid": fold.n_valid}
+                if not fold.history:  # models with epochs already logged these, one point per epoch
+                    final.update(train_log_rmse=fold.train_log_rmse, valid_log_rmse=fold.valid_log_rmse)
+                tracking.log_metrics(final)
+        valid = [f.valid_log_rmse for f in result.folds]
+        metrics = {"valid_log_rmse_mean": float(np.mean(valid)), "valid_log_rmse_std": float(np.std(valid)),
+                   "train_log_rmse_mean": float(np.mean([f.train_log_rmse for f in result.folds])),
+                   **_scores(prepared, result.oof)}
+        write_csv(paths.oof(model), pd.DataFrame({ID: prepared.train[ID], "fold": folds + 1,
+                                                  "prediction": result.oof}))
+        write_json(paths.METRICS / f"cv_{model}.json",
+                   {**metrics, "folds": {f"fold{f.fold + 1}": {"valid_log_rmse": f.valid_log_rmse,
+                                                               "train_log_rmse": f.train_log_rmse}
+                                         for f in result.folds}})
+        from pipeline.plots import write_rows
+
+        write_rows(paths.PLOTS / f"cv_{model}.csv", curve_rows(result.folds))
+        plot_fold_curves(paths.PLOTS / f"cv_{model}.png", result.folds, title=f"{model}: {p.cv.folds}-fold log-RMSE")
+        tracking.log_metrics(metrics)
+        tracking.log_artifact(paths.PLOTS / f"cv_{model}.png")
+        tracking.write_run_record(paths.RUNS / f"cv_{model}.json", run)
+    return metrics
+
+
+def fit(p: HouseParams, model: str) -> dict:
+    """Train one model on every training row; save it with its preprocessing state."""
+    model_params = p.model(model)
+    seed_everything(p.seed)
+    prepared = Prepared.load(paths.PROCESSED)
+    X, y = prepared.X(), prepared.y()
+    mask = _fit_mask(p, prepared)
+    tags = {"stage": "fit", "model": model, "dataset": "house-prices", "seed": p.seed, **_device_tags(model_params)}
+    with tracking.start_run(paths.PIPELINE, f"fit:{model}", params=_run_params(p, model), tags=tags) as run:
+        fitted, history = fit_all(model_params, X, y, mask, prepared.log_target, p.seed)
+        tracking.log_history(history)
+        train_score = log_rmse(prepared.prices()[mask], to_price(fitted.predict(X[mask]), prepared.log_target))
+        metrics = {"train_log_rmse": train_score, "n_train": int(mask.sum())}
+        save_torch(paths.model_file(model), {
+            "name": model, "params": models.to_dict(model_params), "state": fitted.state(),
+            "preprocessor": prepared.preprocessor.to_dict(), "seed": p.seed,
+        })
+        write_json(paths.METRICS / f"fit_{model}.json", metrics)
+        tracking.log_metrics(metrics)
+        tracking.write_run_record(paths.RUNS / f"fit_{model}.json", run)
+    return metrics
+
+
+def load_model(model: str):
+    """A fitted model and its preprocessor from `models/house-prices/<model>.pt`."""
+    import torch
+
+    path = paths.model_file(model)
+    if not path.is_file():
+        raise DataError(f"{path}: not found (run `python cli.py house fit {model}`)")
+    saved = torch.load(path, weights_only=False)  # our own file: holds scikit-learn objects too
+    params = models.model_params(saved["params"], f"{path}:params")
+    preprocessor = Preprocessor.from_dict(saved["preprocessor"])
+    fitted = models.create(params, len(preprocessor.columns), saved["seed"])
+    fitted.load_state(saved["state"])
+    return fitted, preprocessor
+
+
+def blend(p: HouseParams) -> dict:
+    """Choose blend weights on out-of-fold predictions; score the blend out of fold too."""
+    prepared = Prepared.load(paths.PROCESSED)
+    y = prepared.y()
+    frames = [pd.read_csv(paths.oof(m)) for m in p.blend.models]
+    for name, frame in zip(p.blend.models, frames):
+        if not np.array_equal(frame[ID].to_numpy(), prepared.train[ID].to_numpy()) or frame["prediction"].isna().any():
+            raise DataError(f"{paths.oof(name)}: out-of-fold predictions do not cover the training rows; rerun its cv")
+    predictions = np.column_stack([f["prediction"].to_numpy() for f in frames])
+    folds = frames[0]["fold"].to_numpy()
+    mask = _fit_mask(p, prepared)
+    blended, _ = out_of_fold_blend(predictions, y, folds, mask, p.blend.method)
+    weights = fit_weights(predictions[mask], y[mask], p.blend.method)
+    scores = _scores(prepared, blended)
+    per_fold = [log_rmse(prepared.prices()[folds == k], to_price(blended[folds == k], prepared.log_target))
+                for k in np.unique(folds)]
+    metrics = {**scores, "valid_log_rmse_mean": float(np.mean(per_fold)),
+               "weights": dict(zip(p.blend.models, map(float, weights))),
+               "models": {m: _scores(prepared, predictions[:, i]) for i, m in enumerate(p.blend.models)}}
+    tags = {"stage": "blend", "model": "+".join(p.blend.models), "dataset": "house-prices", "seed": p.seed,
+            **describe_device(pick_device("auto"))}
+    with tracking.start_run(paths.PIPELINE, "blend", params={**_run_params(p), "blend": p.blend}, tags=tags) as run:
+        write_json(paths.BLEND_WEIGHTS, {"models": p.blend.models, "weights": weights.tolist(),
+                                         "log_target": prepared.log_target})
+        write_json(paths.METRICS / "cv.json", metrics)
+        plot_oof(paths.PLOTS / "oof.png", prepared.prices(), to_price(blended, prepared.log_target),
+                 prepared.outliers(), title=f"Out-of-fold blend: log-RMSE {scores['oof_log_rmse']:.4f} "
+                                            f"({scores['oof_log_rmse_without_outliers']:.4f} without outliers)")
+        tracking.log_metrics({**scores, "valid_log_rmse_mean": metrics["valid_log_rmse_mean"],
+                              **{f"weight_{m}": w for m, w in metrics["weights"].items()}})
+        tracking.log_artifact(paths.PLOTS / "oof.png")
+        tracking.write_run_record(paths.RUNS / "blend.json", run)
+    return metrics
+
+
+def submission(p: HouseParams) -> dict:
+    """Predict the test set with the fitted models and blend weights; write and validate the CSV."""
+    prepared = Prepared.load(paths.PROCESSED)
+    if not paths.BLEND_WEIGHTS.is_file():
+        raise DataError(f"{paths.BLEND_WEIGHTS}: not found (run `python cli.py house blend`)")
+    blend_state = json.loads(paths.BLEND_WEIGHTS.read_text())
+    columns = []
+    for name in blend_state["models"]:
+        fitted, preprocessor = load_model(name)
+        if preprocessor.columns != prepared.feature_columns:
+            raise DataError(f"{paths.model_file(name)}: was fitted on other features; rerun `dvc repro`")
+        columns.append(fitted.predict(prepared.X_test()))
+    predicted = np.column_stack(columns) @ np.asarray(blend_state["weights"])
+    prices = to_price(predicted, blend_state["log_target"])
+    sample = paths.RAW / SAMPLE_FILE
+    frame = write_submission(paths.SUBMISSION, prepared.test[ID].to_numpy(), prices, sample)
+    validate_submission(paths.SUBMISSION, sample)
+    metrics = {"n_rows": len(frame), "price_min": float(frame[TARGET].min()),
+               "price_median": float(frame[TARGET].median()), "price_max": float(frame[TARGET].max())}
+    tags = {"stage": "submission", "model": "+".join(blend_state["models"]), "dataset": "house-prices",
+            "seed": p.seed, **describe_device(pick_device("auto"))}
+    with tracking.start_run(paths.PIPELINE, "submission", params={"blend": blend_state}, tags=tags) as run:
+        write_json(paths.METRICS / "submission.json", metrics)
+        tracking.log_metrics(metrics)
+        tracking.log_artifact(paths.SUBMISSION)
+        for plot in sorted(paths.PLOTS.glob("*.png")):
+            tracking.log_artifact(plot, "plots")
+        tracking.write_run_record(paths.RUNS / "submission.json", run)
+    return metrics

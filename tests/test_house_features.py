@@ -1,0 +1,138 @@
+"""Preprocessing on small frames the tests build: the awkward cases real data brings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.house.features import FeatureParams, Preprocessor, engineer
+
+
+def _frame(**columns) -> pd.DataFrame:
+    n = len(next(iter(columns.values())))
+    return pd.DataFrame({"Id": np.arange(1, n + 1), **columns})
+
+
+def test_unseen_test_category_maps_to_zeros_and_columns_match():
+    train = _frame(Street=["Pave", "Grvl", "Pave"], LotArea=[100.0, 200.0, 300.0])
+    test = _frame(Street=["Dirt", "Pave"], LotArea=[150.0, 250.0])
+    pre = Preprocessor.fit(train, FeatureParams(stats_from="train"))
+    out = pre.transform(test)
+    assert list(out.columns) == ["LotArea", "Street_Grvl", "Street_Pave", "Street_nan"]
+    assert out.loc[0, ["Street_Grvl", "Street_Pave", "Street_nan"]].tolist() == [0, 0, 0]
+    assert out.loc[1, "Street_Pave"] == 1
+    assert list(pre.transform(train).columns) == list(out.columns)
+
+
+def test_standardize_then_fill_missing_with_zero():
+    train = _frame(LotArea=[1.0, 2.0, 3.0, np.nan])
+    out = Preprocessor.fit(train, FeatureParams()).transform(train)
+    assert out["LotArea"].tolist() == pytest.approx([-1.0, 0.0, 1.0, 0.0])
+
+
+def test_missing_value_indicator_for_categories():
+    train = _frame(Alley=["Grvl", None, "Pave"])
+    out = Preprocessor.fit(train, FeatureParams()).transform(train)
+    assert out["Alley_nan"].tolist() == [0, 1, 0]
+
+
+def test_constant_and_all_missing_columns_make_no_nan():
+    train = _frame(Const=[5.0, 5.0, 5.0], Empty=[np.nan, np.nan, np.nan], Cat=[None, None, None])
+    out = Preprocessor.fit(train, FeatureParams()).transform(train)
+    assert not out.isna().any().any()
+    assert out["Const"].tolist() == [0.0, 0.0, 0.0]
+    assert out["Cat_nan"].tolist() == [1, 1, 1]
+
+
+def test_column_order_is_fixed_by_fit_not_by_the_transformed_frame():
+    train = _frame(B=[1.0, 2.0], A=["x", "y"], C=[3.0, 5.0])
+    pre = Preprocessor.fit(train, FeatureParams())
+    shuffled = train[["C", "A", "Id", "B"]]
+    assert list(pre.transform(shuffled).columns) == list(pre.transform(train).columns) == pre.columns
+    assert pre.transform(shuffled).equals(pre.transform(train))
+
+
+def test_missing_column_at_transform_is_a_clear_error():
+    from pipeline.errors import DataError
+
+    pre = Preprocessor.fit(_frame(A=[1.0, 2.0], B=["x", "y"]), FeatureParams())
+    with pytest.raises(DataError, match="'B'"):
+        pre.transform(_frame(A=[1.0]))
+
+
+def test_stats_from_train_ignores_test_rows():
+    train, test = _frame(X=[0.0, 2.0]), _frame(X=[100.0, 200.0])
+    only_train = Preprocessor.fit(train, FeatureParams(stats_from="train"))
+    assert only_train.means["X"] == 1.0
+    both = Preprocessor.fit(pd.concat([train, test]), FeatureParams())
+    assert both.means["X"] == 75.5
+
+
+def test_state_round_trips_through_json():
+    train = _frame(A=[1.0, 4.0, 9.0], B=["x", None, "y"], Neighborhood=["n", "n", "m"], LotFrontage=[1.0, None, 3.0])
+    params = FeatureParams(lot_frontage_by_neighborhood=True, skew_transform="log1p", skew_threshold=0.0)
+    pre = Preprocessor.fit(train, params)
+    again = Preprocessor.from_dict(pre.to_dict())
+    assert again.transform(train).equals(pre.transform(train))
+
+
+# ---- feature engineering switches (issue 6), each on its own
+
+
+def test_na_means_none_fills_listed_columns_only():
+    df = _frame(PoolQC=[None, "Ex"], GarageArea=[None, 10.0], MSZoning=[None, "RL"], YearBuilt=[1990, 2000],
+                GarageYrBlt=[None, 2001.0])
+    out = engineer(df, FeatureParams(na_means_none=True))
+    assert out["PoolQC"].tolist() == ["None", "Ex"]
+    assert out["GarageArea"].tolist() == [0.0, 10.0]
+    assert out["GarageYrBlt"].tolist() == [1990.0, 2001.0]
+    assert out["MSZoning"].isna().tolist() == [True, False]
+    assert engineer(df, FeatureParams())["PoolQC"].isna().tolist() == [True, False]
+
+
+def test_ordinal_quality_scale():
+    df = _frame(KitchenQual=["Ex", "Gd", "TA", "Fa", "Po", None])
+    assert engineer(df, FeatureParams(ordinal_quality=True))["KitchenQual"].tolist() == [5, 4, 3, 2, 1, 0]
+
+
+def test_categorical_codes_turn_numbers_into_categories():
+    df = _frame(MSSubClass=[20, 60, np.nan], LotArea=[1.0, 2.0, 3.0])
+    out = engineer(df, FeatureParams(categorical_codes=True))
+    assert out["MSSubClass"].tolist()[:2] == ["20", "60"] and pd.isna(out["MSSubClass"].iloc[2])
+    pre = Preprocessor.fit(df, FeatureParams(categorical_codes=True))
+    assert "MSSubClass_20" in pre.columns and "MSSubClass" not in pre.numeric
+
+
+def test_combined_features():
+    df = _frame(TotalBsmtSF=[100.0, np.nan], **{"1stFlrSF": [200.0, 300.0], "2ndFlrSF": [0.0, 50.0]},
+                FullBath=[2, 1], HalfBath=[1, 0], BsmtFullBath=[1, 0], BsmtHalfBath=[0, 1],
+                YrSold=[2010, 2008], YearBuilt=[2000, 1950], YearRemodAdd=[2005, 1990])
+    out = engineer(df, FeatureParams(combined_features=True))
+    assert out["TotalSF"].tolist() == [300.0, 350.0]
+    assert out["TotalBath"].tolist() == [3.5, 1.5]
+    assert out["HouseAge"].tolist() == [10, 58]
+
+
+def test_lot_frontage_filled_by_neighbourhood_median():
+    df = _frame(Neighborhood=["a", "a", "a", "b", "c"], LotFrontage=[10.0, 30.0, None, None, 50.0])
+    pre = Preprocessor.fit(df, FeatureParams(lot_frontage_by_neighborhood=True))
+    assert pre.lot_frontage_medians == {"a": 20.0, "c": 50.0}
+    filled = pre._fill_lot_frontage(df.copy())
+    assert filled["LotFrontage"].tolist() == [10.0, 30.0, 20.0, 30.0, 50.0]  # b has no median: global
+
+
+@pytest.mark.parametrize("transform", ["log1p", "boxcox"])
+def test_skewed_columns_are_unskewed(transform):
+    from scipy.stats import skew
+
+    rng = np.random.default_rng(0)
+    df = _frame(Skewed=rng.lognormal(0, 1.5, 500), Normal=rng.normal(10, 1, 500))
+    pre = Preprocessor.fit(df, FeatureParams(skew_transform=transform))
+    assert pre.skewed == ["Skewed"]
+    assert abs(skew(pre.transform(df)["Skewed"])) < abs(skew(df["Skewed"])) / 3
+
+
+def test_drop_columns():
+    df = _frame(Utilities=["AllPub", "AllPub"], A=[1.0, 2.0])
+    assert "Utilities" not in engineer(df, FeatureParams(drop_columns=["Utilities"])).columns

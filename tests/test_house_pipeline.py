@@ -1,0 +1,78 @@
+"""The House Prices pipeline through real `dvc repro` in a throw-away copy, tiny settings, the mirror."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pandas as pd
+import pytest
+
+from pipeline.house.submission import validate_submission
+
+pytestmark = pytest.mark.slow
+
+TINY = {
+    "house.blend.models": ["linear", "elastic_net"],
+    "house.models.linear.epochs": 3,
+    "house.models.linear.lr": 0.05,
+    "house.models.elastic_net.max_iter": 300,
+    "house.cv.folds": 3,
+}
+
+
+def _ran(output: str) -> list[str]:
+    return sorted(line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage"))
+
+
+def _runs(experiment: str = "house-prices"):
+    import mlflow
+
+    client = mlflow.MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+    exp = client.get_experiment_by_name(experiment)
+    return client.search_runs([exp.experiment_id], max_results=1000) if exp else []
+
+
+def test_dvc_repro_builds_a_valid_submission_and_reruns_only_what_changed(repo_copy, mirror):
+    repo_copy.set_params(**TINY)
+    first = repo_copy.dvc("repro", "house_submission")
+    assert _ran(first.stdout) == ["download@house-prices", "house_blend", "house_cv@elastic_net", "house_cv@linear",
+                                  "house_fit@elastic_net", "house_fit@linear", "house_preprocess", "house_submission"]
+    root = repo_copy.path
+    submission = validate_submission(root / "data" / "submission.csv", mirror / "house_prices_sample_submission.csv")
+    assert len(submission) == 1459 and (submission["SalePrice"] > 0).all()
+
+    cv = json.loads((root / "metrics" / "house-prices" / "cv.json").read_text())
+    assert set(cv["weights"]) == {"linear", "elastic_net"}
+    assert 0.08 < cv["oof_log_rmse_without_outliers"] < cv["oof_log_rmse"] < 0.5
+    shown = repo_copy.dvc("metrics", "show", "--json").stdout
+    assert "oof_log_rmse_without_outliers" in shown and "cv_linear.json" in shown
+    oof = pd.read_csv(root / "data" / "interim" / "house-prices" / "oof_linear.csv")
+    assert oof["prediction"].notna().all() and sorted(oof["fold"].unique()) == [1, 2, 3]
+
+    runs = _runs()
+    names = sorted(r.info.run_name for r in runs)
+    assert names.count("cv:linear") == 1 and names.count("fit:elastic_net") == 1
+    assert {f"cv:linear:fold{k}" for k in (1, 2, 3)} <= set(names)
+    cv_run = next(r for r in runs if r.info.run_name == "cv:linear")
+    assert cv_run.data.tags["dvc_stage"] == "house_cv@linear"
+    assert cv_run.data.tags["device"] == "cpu" and cv_run.data.params["seed"] == "42"
+    assert "valid_log_rmse_mean" in cv_run.data.metrics
+    fold_run = next(r for r in runs if r.info.run_name == "cv:linear:fold1")
+    assert fold_run.data.tags["mlflow.parentRunId"] == cv_run.info.run_id
+    history = __import__("mlflow").MlflowClient().get_metric_history(fold_run.info.run_id, "valid_log_rmse")
+    assert [m.step for m in history] == [1, 2, 3]
+    record = json.loads((root / "runs" / "house-prices" / "cv_linear.json").read_text())
+    assert record["run_id"] == cv_run.info.run_id
+
+    assert _ran(repo_copy.dvc("repro", "house_submission").stdout) == []  # nothing changed: nothing runs
+
+    repo_copy.set_params(**{"house.models.linear.lr": 0.04})
+    changed = repo_copy.dvc("repro", "house_submission").stdout
+    assert _ran(changed) == ["house_blend", "house_cv@linear", "house_fit@linear", "house_submission"]
+
+    # Back to the old value: DVC must not restore from its run cache without logging a run.
+    repo_copy.set_params(**{"house.models.linear.lr": 0.05})
+    back = repo_copy.dvc("repro", "house_submission").stdout
+    assert "house_cv@linear" in _ran(back) and "run-cache" not in back
+    assert sorted(r.info.run_name for r in _runs()).count("cv:linear") == 3

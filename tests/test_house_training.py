@@ -1,0 +1,131 @@
+"""K-fold discipline, the metric, the models and the blender, on small data the tests make."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.errors import ParamError
+from pipeline.house import models
+from pipeline.house.blend import fit_weights, out_of_fold_blend
+from pipeline.house.evaluation import CVParams, fold_ids, log_rmse
+from pipeline.house.train import cross_validate
+
+
+def _data(n=120, p=6, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p)).astype(np.float32)
+    y = 12 + X @ rng.normal(scale=0.3, size=p) + rng.normal(scale=0.05, size=n)
+    return X, y
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_every_row_validated_exactly_once(shuffle):
+    ids = fold_ids(103, CVParams(folds=5, shuffle=shuffle, seed=3))
+    assert sorted(np.bincount(ids).tolist()) == [20, 20, 21, 21, 21]
+    X, y = _data(103)
+    result = cross_validate(models.model_params({"type": "elastic_net", "alpha": 0.001}, "m"), X, y, ids,
+                            np.ones(103, bool), log_target=True, seed=0, progress=False)
+    assert not np.isnan(result.oof).any()
+    assert sum(f.n_valid for f in result.folds) == 103
+
+
+def test_unshuffled_folds_are_contiguous_blocks_like_the_original_recipe():
+    assert fold_ids(10, CVParams(folds=5, shuffle=False)).tolist() == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
+
+
+def test_same_seed_same_folds_and_scores():
+    X, y = _data()
+    params = models.model_params({"type": "mlp", "hidden": [8], "dropout": 0.1, "lr": 0.01, "epochs": 3,
+                                  "batch_size": 16}, "m")
+    runs = []
+    for _ in range(2):
+        ids = fold_ids(len(y), CVParams(seed=7))
+        runs.append((ids, cross_validate(params, X, y, ids, np.ones(len(y), bool), True, seed=1, progress=False)))
+    (ids_a, a), (ids_b, b) = runs
+    assert np.array_equal(ids_a, ids_b)
+    assert [f.valid_log_rmse for f in a.folds] == [f.valid_log_rmse for f in b.folds]
+    assert not np.array_equal(fold_ids(len(y), CVParams(seed=8)), ids_a)
+
+
+def test_excluded_rows_are_not_trained_on_but_still_predicted():
+    X, y = _data()
+    mask = np.ones(len(y), bool)
+    mask[:2] = False
+    y_bad = y.copy()
+    y_bad[:2] = 1e6  # wild targets: if they were trained on, the others' predictions would move
+    ids = fold_ids(len(y), CVParams())
+    params = models.model_params({"type": "elastic_net", "alpha": 0.001}, "m")
+    clean = cross_validate(params, X, y, ids, mask, False, 0, progress=False)
+    poisoned = cross_validate(params, X, y_bad, ids, mask, False, 0, progress=False)
+    assert np.allclose(clean.oof, poisoned.oof)
+    assert not np.isnan(poisoned.oof[:2]).any()
+
+
+def test_log_rmse_clips_predictions_to_one():
+    assert log_rmse(np.array([1.0, np.e]), np.array([-5.0, np.e])) == pytest.approx(0.0)
+    assert log_rmse(np.array([100.0]), np.array([100.0 * np.e])) == pytest.approx(1.0)
+
+
+def test_elastic_net_matches_scikit_learn():
+    from sklearn.linear_model import ElasticNet as SkElasticNet
+
+    X, y = _data(200, 10)
+    for l1_ratio in (1.0, 0.5):
+        ours = models.create(models.model_params({"type": "elastic_net", "alpha": 0.01, "l1_ratio": l1_ratio,
+                                                  "tol": 1e-10, "max_iter": 50000}, "m"), 10, 0)
+        ours.fit(X, y)
+        theirs = SkElasticNet(alpha=0.01, l1_ratio=l1_ratio, tol=1e-10, max_iter=100000).fit(X.astype(float), y)
+        assert np.allclose(ours.weight.numpy(), theirs.coef_, atol=1e-5)
+        assert np.allclose(ours.predict(X), theirs.predict(X.astype(float)), atol=1e-5)
+
+
+def test_weight_decay_shrinks_the_torch_linear_model():
+    X, y = _data(60, 20)
+    norms = []
+    for decay in (0.0, 5.0):
+        m = models.create(models.model_params({"type": "linear", "lr": 0.05, "epochs": 60, "weight_decay": decay,
+                                               "optimizer": "sgd", "batch_size": 60}, "m"), 20, 0)
+        m.fit(X, y - y.mean())
+        norms.append(float(m.net[0].weight.detach().norm()))
+    assert norms[1] < norms[0] / 2
+
+
+def test_bad_model_params_name_the_param():
+    with pytest.raises(ParamError, match="house.models.x.lr"):
+        models.model_params({"type": "mlp", "hidden": [4], "lr": -1}, "house.models.x")
+    with pytest.raises(ParamError, match="house.models.x.type"):
+        models.model_params({"type": "forest"}, "house.models.x")
+    with pytest.raises(ParamError, match="house.models.x.epochs"):
+        models.model_params({"type": "linear", "epochs": "many"}, "house.models.x")
+    with pytest.raises(ParamError, match="kernel_ridge"):
+        models.create(models.model_params({"type": "kernel_ridge", "options": {"kernal": "rbf"}}, "k"), 3, 0)
+
+
+def test_blend_weights_are_a_convex_combination_that_beats_each_model():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=400)
+    good, noisy = y + rng.normal(scale=0.1, size=400), y + rng.normal(scale=0.3, size=400)
+    P = np.column_stack([good, noisy])
+    w = fit_weights(P, y, "optimize")
+    assert w.sum() == pytest.approx(1.0) and (w >= 0).all() and w[0] > w[1]
+    blended = P @ w
+    assert np.mean((blended - y) ** 2) < np.mean((good - y) ** 2)
+    assert fit_weights(P, y, "mean").tolist() == [0.5, 0.5]
+
+
+def test_blender_never_sees_a_validation_rows_target_while_fitting_that_fold():
+    rng = np.random.default_rng(1)
+    n = 200
+    y = rng.normal(size=n)
+    P = np.column_stack([y + rng.normal(scale=s, size=n) for s in (0.1, 0.2, 0.4)])
+    folds = fold_ids(n, CVParams(folds=5, seed=0))
+    mask = np.ones(n, bool)
+    base, _ = out_of_fold_blend(P, y, folds, mask, "optimize")
+    for fold in range(5):
+        poisoned = y.copy()
+        poisoned[folds == fold] = rng.normal(scale=100, size=(folds == fold).sum())  # the fold's targets change
+        again, _ = out_of_fold_blend(P, poisoned, folds, mask, "optimize")
+        inside = folds == fold
+        assert np.allclose(again[inside], base[inside])  # ...so its blended predictions must not
+        assert not np.allclose(again[~inside], base[~inside])  # (the other folds did use those rows)

@@ -99,7 +99,8 @@ def _coerce(value: Any, hint: Any, name: str) -> Any:
     if origin is dict:
         if not isinstance(value, Mapping):
             raise ParamError(f"params.yaml: '{name}' must be a mapping, got {value!r}")
-        return dict(value)
+        item = args[1] if len(args) == 2 else Any  # dict[str, Case]: each value typed and named
+        return {k: _coerce(v, item, f"{name}.{k}") for k, v in value.items()}
     if hint is Any:
         return value
     if hint is bool:

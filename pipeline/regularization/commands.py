@@ -1,5 +1,96 @@
-"""Stage commands of the regularization pipeline (one per DVC stage)."""
+"""Stage commands of the regularization pipeline (one per DVC stage).
+
+Thin: read `regularization.<stage>` from params.yaml, run the experiment's configurations as
+MLflow runs (report.run_stage), print the final metrics. Heavy imports stay inside the commands
+so `python cli.py --help` and the other pipelines' stages do not pay for them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from pipeline.params import PARAMS_FILE
+
 app = typer.Typer(no_args_is_help=True)
+
+ParamsFile = Annotated[Path, typer.Option("--params", help="params file to read regularization.<stage> from.")]
+DataDir = Annotated[Path, typer.Option(help="Folder with the Fashion-MNIST IDX .gz files (stage download@fashion-mnist).")]
+DEFAULT_DATA = Path("data/raw/fashion-mnist")
+
+
+def _prepare(params_file: Path, stage: str):
+    """Typed params, torch thread count and device of a stage."""
+    import torch
+
+    from pipeline.errors import ParamError
+    from pipeline.params import load_params
+    from pipeline.regularization.config import stage_params
+    from pipeline.runtime import pick_device
+
+    p = stage_params(load_params(params_file), stage)
+    if p.threads:
+        torch.set_num_threads(p.threads)
+    try:
+        device = pick_device(p.device)
+    except RuntimeError as exc:
+        raise ParamError(f"params.yaml: 'regularization.{stage}.device' {exc}") from exc
+    return p, device
+
+
+def _echo(outcomes) -> None:
+    for name, outcome in outcomes.items():
+        typer.echo(f"{name}: " + " ".join(f"{k}={v:.4g}" for k, v in outcome.final.items()))
+
+
+@app.command()
+def polynomial(params_file: ParamsFile = PARAMS_FILE) -> None:
+    """Under/overfitting: fit polynomial features of several degrees and training-set sizes."""
+    from pipeline.regularization import figures
+    from pipeline.regularization import polynomial as experiment
+    from pipeline.regularization.report import run_stage
+
+    p, device = _prepare(params_file, "polynomial")
+    _echo(run_stage("polynomial", p, device, experiment.configs(p, device), figures.polynomial))
+
+
+@app.command("weight-decay")
+def weight_decay(params_file: ParamsFile = PARAMS_FILE) -> None:
+    """Weight decay: ||w|| and test loss of high-dimensional linear regression for each lambda, scratch and concise."""
+    from functools import partial
+
+    from pipeline.regularization import figures
+    from pipeline.regularization import weight_decay as experiment
+    from pipeline.regularization.report import run_stage
+
+    p, device = _prepare(params_file, "weight_decay")
+    _echo(run_stage("weight_decay", p, device, experiment.configs(p, device), partial(figures.weight_decay, p=p)))
+
+
+@app.command()
+def dropout(params_file: ParamsFile = PARAMS_FILE, data_dir: DataDir = DEFAULT_DATA) -> None:
+    """Dropout on Fashion-MNIST: scratch, concise (torch.nn) and no-dropout MLPs."""
+    from pipeline.regularization import dropout as experiment
+    from pipeline.regularization import fashion, figures
+    from pipeline.regularization.report import run_stage
+
+    p, device = _prepare(params_file, "dropout")
+    train, test = fashion.load(data_dir, p.train_limit, p.test_limit, device)
+    _echo(run_stage("dropout", p, device, experiment.configs(p, device, train, test), figures.dropout))
+
+
+@app.command()
+def init(params_file: ParamsFile = PARAMS_FILE, data_dir: DataDir = DEFAULT_DATA) -> None:
+    """Numerical stability: gradient norm by layer and short training for each init x activation."""
+    from functools import partial
+
+    from pipeline.regularization import fashion, figures
+    from pipeline.regularization import initialization as experiment
+    from pipeline.regularization.report import run_stage
+
+    p, device = _prepare(params_file, "init")
+    train, test = fashion.load(data_dir, p.train_limit, p.test_limit, device)
+    _echo(run_stage("init", p, device, experiment.configs(p, device, train, test),
+                    partial(figures.initialization, p=p)))

@@ -1,0 +1,106 @@
+"""Speed and result figures of the regularization pipeline (targets: every reg_* stage from scratch
+in <= 3 min on the 2-core CPU; dropout concise >= 0.85 test accuracy in 10 epochs in <= 60 s).
+
+    python benchmarks/regularization.py                 # every stage, as DVC runs it, plus figures
+    python benchmarks/regularization.py --stages dropout --threads 0 --threads 1
+
+Each stage runs as `python cli.py regularization <command>` in a scratch directory with the
+repo's params.yaml (threads overridden when asked) and its own MLflow store, so the repo's
+outputs and mlflow.db are untouched. Timings on a shared machine are noisy: the load average
+is printed beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+COMMANDS = {"polynomial": "polynomial", "weight_decay": "weight-decay", "dropout": "dropout", "init": "init"}
+
+
+def run_stage(stage: str, params: dict, workdir: Path) -> tuple[float, dict]:
+    """Run one stage command; return its wall time and its metrics JSON."""
+    params_file = workdir / "params.yaml"
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}"}
+    start = time.perf_counter()
+    subprocess.run([sys.executable, str(REPO / "cli.py"), "regularization", COMMANDS[stage], "--params",
+                    str(params_file), *(["--data-dir", str(REPO / "data/raw/fashion-mnist")]
+                                        if stage in ("dropout", "init") else [])],
+                   cwd=workdir, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seconds = time.perf_counter() - start
+    return seconds, json.loads((workdir / "metrics/regularization" / f"{stage}.json").read_text())
+
+
+def concise_dropout_seconds(params: dict) -> tuple[float, float]:
+    """Training time alone (data already in memory) and test accuracy of the concise variant."""
+    import torch
+
+    from pipeline.regularization import dropout, fashion
+    from pipeline.regularization.config import DropoutParams
+    from pipeline.params import build
+    from pipeline.runtime import seed_everything
+
+    p = build(DropoutParams, {**params, "variants": ["concise"]}, "regularization.dropout")
+    torch.set_num_threads(p.threads or os.cpu_count() or 1)  # 0: torch's default, one thread per core
+    train, test = fashion.load(REPO / "data/raw/fashion-mnist", p.train_limit, p.test_limit)
+    seed_everything(p.seed)
+    start = time.perf_counter()
+    outcome = dropout.configs(p, torch.device("cpu"), train, test)[0].run()
+    return time.perf_counter() - start, outcome.final["test_acc"]
+
+
+def summary(stage: str, metrics: dict) -> str:
+    if stage == "polynomial":
+        return "; ".join(f"{name}: train {m['train_loss']:.3g} test {m['test_loss']:.3g} w=[" +
+                         ", ".join(f"{m[k]:.4f}" for k in sorted(m) if k[0] == "w" and k[1:].isdigit()) +
+                         f"] b={m['b']:.4f}" for name, m in metrics.items())
+    if stage == "weight_decay":
+        return "; ".join(f"{name}: ||w|| {m['w_norm']:.4g} test {m['test_loss']:.3g}" for name, m in metrics.items())
+    if stage == "dropout":
+        return "; ".join(f"{name}: test_acc {m['test_acc']:.4f}" for name, m in metrics.items())
+    return "; ".join(f"{name}: grad first/last {m['grad_norm_first']:.3g}/{m['grad_norm_last']:.3g} "
+                     f"acc {m['test_acc']:.3f}{' DIVERGED' if m['diverged'] else ''}" for name, m in metrics.items())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stages", nargs="+", choices=list(COMMANDS), default=list(COMMANDS))
+    parser.add_argument("--threads", type=int, action="append",
+                        help="override threads of dropout/init (repeat to compare; 0: torch default)")
+    args = parser.parse_args()
+    sys.path.insert(0, str(REPO))
+    base = yaml.safe_load((REPO / "params.yaml").read_text())
+    total = 0.0
+    for threads in args.threads or [None]:
+        label = "params.yaml threads" if threads is None else f"threads={threads}"
+        for stage in args.stages:
+            params = {"regularization": json.loads(json.dumps(base["regularization"]))}
+            if threads is not None and "threads" in params["regularization"][stage]:
+                params["regularization"][stage]["threads"] = threads
+            with tempfile.TemporaryDirectory() as tmp:
+                seconds, metrics = run_stage(stage, params, Path(tmp))
+            total += seconds
+            print(f"[{label}] reg_{stage}: {seconds:.1f} s (load {os.getloadavg()[0]:.1f})  {summary(stage, metrics)}",
+                  flush=True)
+        if "dropout" in args.stages:
+            params = json.loads(json.dumps(base["regularization"]["dropout"]))
+            if threads is not None:
+                params["threads"] = threads
+            seconds, acc = concise_dropout_seconds(params)
+            print(f"[{label}] dropout concise, {params['epochs']} epochs, training only: {seconds:.1f} s, "
+                  f"test_acc {acc:.4f} (load {os.getloadavg()[0]:.1f})", flush=True)
+    print(f"total stage time: {total:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""Typed params of the regularization stages (`regularization.<stage>` in params.yaml).
+
+Built with `pipeline.params.build`, so a wrong key, type or range fails naming the param.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal, Mapping, TypeVar
+
+from pipeline.params import build, require, section
+
+T = TypeVar("T")
+
+FORMS = ("scratch", "concise")
+VARIANTS = ("scratch", "concise", "no_dropout")
+INITS = ("normal", "small", "xavier", "kaiming")
+ACTIVATIONS = ("sigmoid", "tanh", "relu")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")  # config names become CSV columns and run names
+
+
+def _check_training(p: Any, where: str) -> None:
+    """Checks every training stage shares: epochs, lr, batch size, device, threads."""
+    require(p.epochs >= 1, f"{where}.epochs", f"must be >= 1, got {p.epochs}")
+    require(p.lr > 0, f"{where}.lr", f"must be > 0, got {p.lr}")
+    require(p.batch_size >= 1, f"{where}.batch_size", f"must be >= 1, got {p.batch_size}")
+    require(p.device == "auto" or p.device == "cpu" or p.device.startswith("cuda"), f"{where}.device",
+            f"must be auto, cpu or cuda[:N], got {p.device!r}")
+    require(p.threads >= 0, f"{where}.threads", f"must be >= 0 (0: torch's default), got {p.threads}")
+
+
+def _check_choices(values: list, name: str) -> None:
+    require(len(values) > 0, name, "must list at least one value")
+    require(len(set(values)) == len(values), name, f"has duplicates: {values}")
+
+
+@dataclass
+class PolynomialCase:
+    """One fit: features x, x^2, ..., x^degree on the first `n_train` training points."""
+
+    degree: int
+    n_train: int
+
+    def validate(self, where: str) -> None:
+        require(1 <= self.degree <= 10, f"{where}.degree", f"must be in 1..10, got {self.degree}")
+        require(self.n_train >= 1, f"{where}.n_train", f"must be >= 1, got {self.n_train}")
+
+
+@dataclass
+class PolynomialParams:
+    seed: int
+    true_w: list[float]  # coefficients of x, x^2, ... of the generating polynomial
+    true_b: float
+    noise: float
+    n_test: int
+    epochs: int
+    lr: float
+    batch_size: int
+    cases: dict[str, PolynomialCase]
+    device: str = "auto"
+    threads: int = 0
+
+    def validate(self, where: str) -> None:
+        _check_training(self, where)
+        require(len(self.true_w) >= 1, f"{where}.true_w", "must list at least one coefficient")
+        require(self.noise >= 0, f"{where}.noise", f"must be >= 0, got {self.noise}")
+        require(self.n_test >= 1, f"{where}.n_test", f"must be >= 1, got {self.n_test}")
+        require(len(self.cases) > 0, f"{where}.cases", "must define at least one case")
+        for name in self.cases:
+            require(bool(_NAME.match(name)), f"{where}.cases.{name}", "name must be letters, digits, _ or -")
+
+    @property
+    def n_train(self) -> int:
+        """Size of the shared training pool: the largest case's."""
+        return max(case.n_train for case in self.cases.values())
+
+
+@dataclass
+class WeightDecayParams:
+    seed: int
+    n_train: int
+    n_test: int
+    num_inputs: int
+    true_w: float  # every one of the num_inputs weights
+    true_b: float
+    noise: float
+    epochs: int
+    lr: float
+    batch_size: int
+    lambdas: list[float]
+    forms: list[Literal["scratch", "concise"]]
+    device: str = "auto"
+    threads: int = 0
+
+    def validate(self, where: str) -> None:
+        _check_training(self, where)
+        for key in ("n_train", "n_test", "num_inputs"):
+            require(getattr(self, key) >= 1, f"{where}.{key}", f"must be >= 1, got {getattr(self, key)}")
+        require(self.noise >= 0, f"{where}.noise", f"must be >= 0, got {self.noise}")
+        _check_choices(self.lambdas, f"{where}.lambdas")
+        require(all(lam >= 0 for lam in self.lambdas), f"{where}.lambdas", f"must all be >= 0, got {self.lambdas}")
+        _check_choices(self.forms, f"{where}.forms")
+
+
+@dataclass
+class DropoutParams:
+    seed: int
+    variants: list[Literal["scratch", "concise", "no_dropout"]]
+    hidden: list[int]  # hidden layer widths
+    drop_probs: list[float]  # dropout after each hidden layer (no_dropout uses 0)
+    init_std: float  # weights ~ N(0, init_std^2), biases 0, in every variant
+    epochs: int
+    lr: float
+    batch_size: int
+    train_limit: int = 0  # first N training images only (0: all 60,000); keeps tests fast
+    test_limit: int = 0
+    device: str = "auto"
+    threads: int = 0
+
+    def validate(self, where: str) -> None:
+        _check_training(self, where)
+        _check_choices(self.variants, f"{where}.variants")
+        require(len(self.hidden) >= 1 and all(h >= 1 for h in self.hidden), f"{where}.hidden",
+                f"must list widths >= 1, got {self.hidden}")
+        require(len(self.drop_probs) == len(self.hidden), f"{where}.drop_probs",
+                f"needs one probability per hidden layer ({len(self.hidden)}), got {self.drop_probs}")
+        require(all(0 <= p < 1 for p in self.drop_probs), f"{where}.drop_probs",
+                f"must be in [0, 1), got {self.drop_probs}")
+        require(self.init_std > 0, f"{where}.init_std", f"must be > 0, got {self.init_std}")
+        for key in ("train_limit", "test_limit"):
+            require(getattr(self, key) >= 0, f"{where}.{key}", f"must be >= 0 (0: all), got {getattr(self, key)}")
+
+
+@dataclass
+class InitParams:
+    seed: int
+    depth: int  # hidden layers
+    width: int
+    inits: list[Literal["normal", "small", "xavier", "kaiming"]]
+    activations: list[Literal["sigmoid", "tanh", "relu"]]
+    probe_batch: int  # training images the gradient norms at initialization are measured on
+    epochs: int
+    lr: float
+    batch_size: int
+    train_limit: int = 0
+    test_limit: int = 0
+    device: str = "auto"
+    threads: int = 0
+
+    def validate(self, where: str) -> None:
+        _check_training(self, where)
+        require(self.depth >= 1, f"{where}.depth", f"must be >= 1, got {self.depth}")
+        require(self.width >= 1, f"{where}.width", f"must be >= 1, got {self.width}")
+        require(self.probe_batch >= 1, f"{where}.probe_batch", f"must be >= 1, got {self.probe_batch}")
+        _check_choices(self.inits, f"{where}.inits")
+        _check_choices(self.activations, f"{where}.activations")
+        for key in ("train_limit", "test_limit"):
+            require(getattr(self, key) >= 0, f"{where}.{key}", f"must be >= 0 (0: all), got {getattr(self, key)}")
+
+
+STAGES: dict[str, type] = {
+    "polynomial": PolynomialParams,
+    "weight_decay": WeightDecayParams,
+    "dropout": DropoutParams,
+    "init": InitParams,
+}
+
+
+def stage_params(params: Mapping[str, Any], stage: str, cls: type[T] | None = None) -> T:
+    """Typed params of one stage from the whole params.yaml mapping."""
+    where = f"regularization.{stage}"
+    return build(cls or STAGES[stage], section(params, where), where)

@@ -1,0 +1,120 @@
+"""Steps and evaluations the four experiments plug into the shared `training.train_epochs` loop.
+
+A step is `batch -> loss`: the scratch form updates parameters by hand (`sgd_`), the concise form
+through a torch optimizer; both run in the same loop, so their curves compare like for like.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from pipeline.regularization.fashion import Split
+from pipeline.training import minibatches, train_epochs
+
+Batch = tuple[torch.Tensor, ...]
+Step = Callable[[Batch], torch.Tensor]
+
+
+def make_generator(seed: int, stream: str) -> torch.Generator:
+    """A CPU generator for one use of the seed ("data", "train"): independent streams, so the
+    synthetic inputs are not the very numbers the initial weights are drawn from."""
+    state = np.random.SeedSequence([seed, zlib.crc32(stream.encode())]).generate_state(1, dtype=np.uint64)[0]
+    return torch.Generator().manual_seed(int(state))
+
+
+def squared_loss(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean of (y_hat - y)^2 / 2: the regression loss of every regression experiment here."""
+    return ((y_hat.reshape(y.shape) - y) ** 2).mean() / 2
+
+
+def sgd_(params: Iterable[torch.Tensor], lr: float) -> None:
+    """The scratch update: p -= lr * grad, then clear the grad."""
+    with torch.no_grad():
+        for p in params:
+            p -= lr * p.grad
+            p.grad = None
+
+
+def scratch_step(objective: Callable[[Batch], torch.Tensor], params: Sequence[torch.Tensor], lr: float) -> Step:
+    def step(batch: Batch) -> torch.Tensor:
+        loss = objective(batch)
+        loss.backward()
+        sgd_(params, lr)
+        return loss.detach()
+
+    return step
+
+
+def concise_step(objective: Callable[[Batch], torch.Tensor], optimizer: torch.optim.Optimizer) -> Step:
+    def step(batch: Batch) -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        loss = objective(batch)
+        loss.backward()
+        optimizer.step()
+        return loss.detach()
+
+    return step
+
+
+def fit_regression(forward: Callable[[torch.Tensor], torch.Tensor], step: Step, train: Batch, test: Batch, *,
+                   epochs: int, batch_size: int, generator: torch.Generator, desc: str,
+                   extra: Callable[[], dict[str, float]] | None = None) -> dict[str, list[float]]:
+    """Train with minibatches; each epoch record the squared loss on the whole train and test sets
+    (the data loss alone, without any penalty, so runs with and without weight decay compare),
+    plus whatever `extra()` measures (e.g. the weight norm)."""
+
+    def evaluate() -> dict[str, float]:
+        with torch.no_grad():
+            metrics = {"train_loss": squared_loss(forward(train[0]), train[1]).item(),
+                       "test_loss": squared_loss(forward(test[0]), test[1]).item()}
+        return {**metrics, **(extra() if extra else {})}
+
+    return train_epochs(step, lambda: minibatches(train, batch_size, generator=generator), epochs, evaluate,
+                        desc=desc)
+
+
+def classify(net: torch.nn.Module, data: Split, chunk: int = 8192) -> dict[str, float]:
+    """Mean cross-entropy and accuracy of `net` on `data`, in eval mode (no dropout)."""
+    was_training = net.training
+    net.eval()
+    loss = correct = 0.0
+    with torch.no_grad():
+        for start in range(0, len(data), chunk):
+            x, y = data.x[start:start + chunk], data.y[start:start + chunk]
+            logits = net(x)
+            loss += F.cross_entropy(logits, y, reduction="sum").item()
+            correct += (logits.argmax(dim=1) == y).sum().item()
+    net.train(was_training)
+    return {"loss": loss / len(data), "acc": correct / len(data)}
+
+
+def fit_classifier(net: torch.nn.Module, step: Step, train: Split, test: Split, *, epochs: int, batch_size: int,
+                   generator: torch.Generator, desc: str) -> dict[str, list[float]]:
+    """Train in train mode; each epoch record the running train loss (as the steps saw it,
+    dropout on) and the test loss and accuracy (dropout off)."""
+    total = torch.zeros((), device=train.x.device)  # summed on the device: no sync per step
+    count = 0
+
+    def tracked(batch: Batch) -> torch.Tensor:
+        nonlocal total, count
+        loss = step(batch)
+        total += loss * len(batch[1])
+        count += len(batch[1])
+        return loss
+
+    def evaluate() -> dict[str, float]:
+        nonlocal count
+        train_loss = total.item() / max(count, 1)
+        total.zero_()
+        count = 0
+        test_metrics = classify(net, test)
+        return {"train_loss": train_loss, "test_loss": test_metrics["loss"], "test_acc": test_metrics["acc"]}
+
+    net.train()
+    return train_epochs(tracked, lambda: minibatches((train.x, train.y), batch_size, generator=generator),
+                        epochs, evaluate, desc=desc)

@@ -16,6 +16,9 @@ SHARED_MIRROR = REPO_ROOT.parent / "shared" / "datasets"
 def pytest_configure(config):
     if not os.environ.get(MIRROR_ENV) and SHARED_MIRROR.is_dir():
         os.environ[MIRROR_ENV] = str(SHARED_MIRROR)
+    # Tests train on tiny data: one thread is as fast, and two spinning OpenMP threads per
+    # process (this test, its DVC subprocesses) thrash a 2-core machine.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture

@@ -38,6 +38,7 @@ class TorchNetParams:
     lr: float = 0.01
     batch_size: int = 64
     epochs: int = 100
+    standardize_target: bool = False  # learn (y - mean) / std: the net need not spend epochs finding ~12
     device: str = "auto"
 
     def validate(self, where: str) -> None:
@@ -82,6 +83,7 @@ class SklearnParams:
 class TorchNet:
     def __init__(self, params: TorchNetParams, n_features: int, seed: int):
         self.params, self.n_features, self.seed = params, n_features, seed
+        self.y_shift, self.y_scale = 0.0, 1.0
         torch.manual_seed(seed)
         self.net = self._build()
 
@@ -100,8 +102,10 @@ class TorchNet:
         p = self.params
         device = pick_device(p.device)
         net = self.net.to(device)
+        if p.standardize_target:
+            self.y_shift, self.y_scale = float(np.mean(y)), float(np.std(y)) or 1.0
         features = torch.as_tensor(X, dtype=torch.float32, device=device)
-        target = torch.as_tensor(y, dtype=torch.float32, device=device).reshape(-1, 1)
+        target = torch.as_tensor((y - self.y_shift) / self.y_scale, dtype=torch.float32, device=device).reshape(-1, 1)
         optimizer = make_optimizer(p.optimizer, net.parameters(), p.lr, p.weight_decay)
         loss_fn = nn.MSELoss()
         generator = torch.Generator().manual_seed(self.seed)
@@ -132,13 +136,15 @@ class TorchNet:
         self.net.eval()
         device = next(self.net.parameters()).device
         out = self.net(torch.as_tensor(X, dtype=torch.float32, device=device))
-        return out.squeeze(1).double().cpu().numpy()
+        return out.squeeze(1).double().cpu().numpy() * self.y_scale + self.y_shift
 
     def state(self) -> dict[str, Any]:
-        return {"net": {k: v.cpu() for k, v in self.net.state_dict().items()}, "n_features": self.n_features}
+        return {"net": {k: v.cpu() for k, v in self.net.state_dict().items()}, "n_features": self.n_features,
+                "y_shift": self.y_shift, "y_scale": self.y_scale}
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.net.load_state_dict(state["net"])
+        self.y_shift, self.y_scale = state["y_shift"], state["y_scale"]
 
 
 class ElasticNet:

@@ -8,11 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.datasets import dataset_dir
 from pipeline.errors import DataError
 from pipeline.regularization.idx import read_idx
 
-DEFAULT_DIR = dataset_dir("fashion-mnist")
 CLASSES = 10
 PIXELS = 28 * 28
 
@@ -50,7 +48,7 @@ def load_split(folder: Path, prefix: str, limit: int | None = None) -> Split:
     return Split(x, torch.from_numpy(labels).to(torch.int64))
 
 
-def load(folder: str | Path = DEFAULT_DIR, train_limit: int = 0, test_limit: int = 0,
+def load(folder: str | Path, train_limit: int = 0, test_limit: int = 0,
          device: torch.device | None = None) -> tuple[Split, Split]:
     """Train and test splits; a limit of 0 means every example (limits keep tests fast)."""
     folder = Path(folder)

@@ -46,18 +46,17 @@ class StagePaths:
     """Where a stage's outputs go, relative to the working directory (the repo root under DVC)."""
 
     stage: str
-    root: Path = Path(".")
 
     @property
     def metrics(self) -> Path:
-        return self.root / "metrics" / PIPELINE / f"{self.stage}.json"
+        return Path("metrics", PIPELINE, f"{self.stage}.json")
 
     @property
     def record(self) -> Path:
-        return self.root / "runs" / PIPELINE / f"{self.stage}.json"
+        return Path("runs", PIPELINE, f"{self.stage}.json")
 
     def plot(self, name: str) -> Path:
-        return self.root / "plots" / PIPELINE / name
+        return Path("plots", PIPELINE, name)
 
 
 def config_params(stage_params: Any, drop: Iterable[str], **extra: Any) -> dict[str, Any]:
@@ -72,14 +71,13 @@ def _json_number(value: float) -> float | None:
 
 
 def run_stage(stage: str, params: Any, device: torch.device, configs: list[Config],
-              publish: Callable[[dict[str, Outcome], StagePaths], list[Path]],
-              paths: StagePaths | None = None) -> dict[str, Outcome]:
+              publish: Callable[[dict[str, Outcome], StagePaths], list[Path]]) -> dict[str, Outcome]:
     """Run every configuration under one parent MLflow run and write the stage's outputs.
 
     Each configuration starts from `seed_everything(params.seed)`, so its numbers do not depend on
     which other configurations ran before it. `publish` writes the plots and returns their paths.
     """
-    paths = paths or StagePaths(stage)
+    paths = StagePaths(stage)
     tags = {**describe_device(device), "seed": params.seed, "stage": stage}
     outcomes: dict[str, Outcome] = {}
     with tracking.start_run(PIPELINE, stage, params=dataclasses.asdict(params), tags=tags) as parent:

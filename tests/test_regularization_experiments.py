@@ -30,15 +30,6 @@ def run_all(configs) -> dict:
     return outcomes
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """As the stages' `threads: 1`: two OpenMP threads on a busy 2-core machine spin (30x slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def fashion_small():
     """6,000 training and 2,000 test images, read once for the module (the `mirror` fixture is per test)."""

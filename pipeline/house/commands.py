@@ -60,3 +60,11 @@ def submission() -> None:
     from . import stages
 
     _show(stages.submission(_params()))
+
+
+@app.command()
+def preset(name: Annotated[str, typer.Argument(help="Preset name, e.g. `original` (the course's first recipe).")]) -> None:
+    """Print `-S key=value` overrides of a named preset, for `dvc exp run $(python cli.py house preset NAME)`."""
+    from .presets import dvc_set_args
+
+    typer.echo(" ".join(dvc_set_args(name)))

@@ -43,7 +43,7 @@ CODED_AS_NUMBERS = ("MSSubClass", "MoSold", "YrSold")
 class FeatureParams:
     """`house.features` in params.yaml: which statistics and which engineering steps to use."""
 
-    stats_from: Literal["train+test", "train"] = "train+test"  # rows the statistics come from (never prices)
+    stats_from: Literal["train_and_test", "train"] = "train_and_test"  # rows the statistics come from (never prices)
     log_target: bool = True  # learn log(SalePrice): the metric is RMSE of logs
     na_means_none: bool = False
     lot_frontage_by_neighborhood: bool = False

@@ -111,3 +111,22 @@ def test_submission_checks(mirror, tmp_path):
     bad_cases["missing"].to_csv(path, index=False)
     with pytest.raises(DataError, match="submission.csv: Ids differ"):
         validate_submission(path, sample)
+
+
+def test_original_preset_names_real_params_and_validates(tmp_path):
+    import yaml
+
+    from pipeline.house.presets import PRESETS, dvc_set_args
+    from pipeline.params import PARAMS_FILE
+    from pipeline.sandbox import RepoCopy
+
+    (tmp_path / "params.yaml").write_text(PARAMS_FILE.read_text())
+    copy = RepoCopy(tmp_path)
+    for key in PRESETS["original"]:  # every key must already exist: a typo would add a dead param
+        node = yaml.safe_load(PARAMS_FILE.read_text())
+        for part in key.split("."):
+            node = node[part]
+    copy.set_params(**PRESETS["original"])
+    house = load_house(tmp_path / "params.yaml")
+    assert house.blend.models == ["linear"] and not house.features.log_target and not house.cv.shuffle
+    assert "house.blend.models=[linear]" in dvc_set_args("original")

@@ -29,8 +29,23 @@ DEFAULT_STORE = REPO_ROOT / "mlflow.db"
 _MAX_BATCH = 1000  # MLflow's limit of metrics per log_batch call
 
 
+def default_store() -> Path:
+    """The SQLite store used when `MLFLOW_TRACKING_URI` is unset: `mlflow.db` in the repo root.
+
+    A queued `dvc exp run` (`dvc queue start`) runs each experiment in a temporary copy under
+    `<repo>/.dvc/tmp/exps/`, which is deleted afterwards; DVC then sets `DVC_ROOT` to the real
+    repo, so the runs land in the real repo's store instead of vanishing with the copy.
+    """
+    root = os.environ.get("DVC_ROOT")
+    if root:
+        real = Path(root).resolve()
+        if real != REPO_ROOT and REPO_ROOT.is_relative_to(real / ".dvc" / "tmp"):
+            return real / DEFAULT_STORE.name
+    return DEFAULT_STORE
+
+
 def tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{DEFAULT_STORE}"
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{default_store()}"
 
 
 def safe_uri(uri: str) -> str:
@@ -63,15 +78,22 @@ def _mlflow():
 def run_tags(pipeline: str, extra: Mapping[str, Any] | None = None) -> dict[str, str]:
     """Tags every run gets, so the compare view needs no clicking through."""
     commit = git_commit()
+    dvc_stage = os.environ.get("DVC_STAGE", "")
     tags = {
         "pipeline": pipeline,
-        "dvc_stage": os.environ.get("DVC_STAGE", ""),
+        "dvc_stage": dvc_stage,
         "dvc_exp_name": os.environ.get("DVC_EXP_NAME", ""),
         "dvc_exp": str(bool(os.environ.get("DVC_EXP_NAME"))).lower(),
         "git_commit": commit,
+        "git_commit_short": commit[:8],
         "mlflow.source.git.commit": commit,
     }
     tags.update({k: str(v) for k, v in (extra or {}).items()})
+    # Defaults for what a stage did not say itself, so every run has the compare view's columns.
+    if "stage" not in tags and dvc_stage:
+        tags["stage"] = dvc_stage.split("@", 1)[0]  # "rnn_train@tm-gru" -> "rnn_train"
+    if "dataset" not in tags and "corpus" in tags:
+        tags["dataset"] = tags["corpus"]
     return tags
 
 

@@ -40,3 +40,75 @@ def download(
     paths = datasets.download(dataset, Path(dest), mirror)
     for path in paths:
         typer.echo(f"ok {path}")
+
+
+# ---- compare and ship (issue 5): thin wrappers over pipeline.compare and pipeline.house.submit
+
+
+@app.command()
+def runs(
+    experiment: Annotated[str | None, typer.Option("--experiment", "-e", help="Experiment name (house-prices, "
+                                                   "regularization, rnn); default: every experiment.")] = None,
+    params: Annotated[list[str] | None, typer.Option("--params", "-p", help="Param columns, comma-separated or "
+                                                     "repeated (e.g. model.cell,train.lr); default: the params "
+                                                     "that differ between the runs.")] = None,
+    metrics: Annotated[list[str] | None, typer.Option("--metrics", "-m", help="Metric columns, comma-separated "
+                                                      "or repeated; default: the scores (rmse, loss, "
+                                                      "perplexity, accuracy...).")] = None,
+    sort: Annotated[str | None, typer.Option(help="Sort by this metric, lowest first (runs without it "
+                                             "last).")] = None,
+    desc: Annotated[bool, typer.Option("--desc", help="Sort highest first.")] = False,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table | csv | json")] = "table",
+    filter_string: Annotated[str, typer.Option("--filter", help="MLflow search filter, e.g. "
+                                               "\"tags.stage = 'cv' and tags.model = 'mlp'\".")] = "",
+    limit: Annotated[int, typer.Option(help="At most this many runs (newest first).")] = 1000,
+    top_level: Annotated[bool, typer.Option("--top-level", help="Leave out nested runs (CV folds, "
+                                            "per-configuration runs).")] = False,
+) -> None:
+    """Table of MLflow runs with chosen params and metrics as columns, sortable by a metric."""
+    from pipeline import compare
+
+    typer.echo(compare.runs_report(experiment, params, metrics, sort, desc, fmt, filter_string, limit, top_level))
+
+
+@app.command()
+def ui(
+    port: Annotated[int | None, typer.Option(help="Port on 127.0.0.1 (default: tracking.ui_port in "
+                                             "params.yaml, else 5000).")] = None,
+    workers: Annotated[int, typer.Option(help="Server worker processes.")] = 1,
+) -> None:
+    """Start the MLflow UI on the project's tracking store (127.0.0.1) and print the experiment list's URL."""
+    from pipeline import compare
+
+    raise typer.Exit(compare.serve_ui(port if port is not None else compare.ui_port_param(), workers))
+
+
+@app.command()
+def submit(
+    file: Annotated[str | None, typer.Option("--file", help="CSV to upload (default: data/submission.csv).")] = None,
+    message: Annotated[str | None, typer.Option("--message", "-m", help="Submission message (default: the git "
+                                                "commit and the CV score).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and show what would be sent; send "
+                                          "nothing (needs no credentials).")] = False,
+    competition: Annotated[str | None, typer.Option(help="Kaggle competition (default: "
+                                                    "house-prices-advanced-regression-techniques).")] = None,
+) -> None:
+    """Validate data/submission.csv and upload it to the Kaggle competition with the official client."""
+    from dataclasses import asdict
+
+    from pipeline.house import submit as shipping
+
+    kwargs = {"competition": competition} if competition else {}
+    plan = shipping.plan(file, message, **kwargs)
+    shown = {k: v for k, v in asdict(plan).items() if k != "made_by"}
+    if not plan.credentials:
+        from pipeline.kaggle_client import CREDENTIAL_HELP
+
+        shown["credentials"] = f"none found, an upload would fail: {CREDENTIAL_HELP}"
+    for key, value in shown.items():
+        typer.echo(f"{key}: {value}")
+    if dry_run:
+        typer.echo("dry run: nothing sent")
+        return
+    result = shipping.submit(plan)
+    typer.echo(f"submitted: Kaggle says {result['kaggle_message'] or 'ok'!r} (ref {result['kaggle_ref']})")

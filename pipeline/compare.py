@@ -1,0 +1,338 @@
+"""Compare runs: `cli.py runs` (a table of runs with chosen params and metrics) and `cli.py ui`.
+
+Both read the project's tracking store (`pipeline.tracking.tracking_uri()`: `MLFLOW_TRACKING_URI`
+when set, a server URL or a database, else the repo's `mlflow.db`).
+
+Columns of `runs`: the run's id, name, experiment and status, the tags that say what a run is
+(pipeline, stage, model, fold, dataset, device, git commit, the DVC experiment it ran under),
+then `params.<key>` and `metrics.<key>` (MLflow's own naming, as in `mlflow.search_runs`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from pipeline import REPO_ROOT
+from pipeline.errors import PipelineError
+from pipeline.tracking import safe_uri, tracking_uri
+
+# (column, tag): what each run is, read from the tags `pipeline.tracking.run_tags` and the stages set.
+TAG_COLUMNS = (("pipeline", "pipeline"), ("stage", "stage"), ("model", "model"), ("fold", "fold"),
+               ("dataset", "dataset"), ("device", "device"), ("commit", "git_commit"), ("dvc_exp", "dvc_exp_name"))
+BASE_COLUMNS = ("run_id", "run_name", "experiment", "status", "start")
+FORMATS = ("table", "csv", "json")
+DEFAULT_UI_PORT = 5000
+_SCORE_WORDS = ("rmse", "loss", "perplexity", "acc", "error", "score")
+
+
+class TrackingStoreError(PipelineError, RuntimeError):
+    """The tracking store is missing, unreachable, or has no such experiment."""
+
+
+@dataclass
+class RunRow:
+    """One run, flattened: the fixed columns, then its params and metrics."""
+
+    columns: dict[str, str]
+    params: dict[str, str]
+    metrics: dict[str, float]
+    parent: str = ""  # the parent run's id for a nested run (e.g. a CV fold)
+
+
+def _split(values: Iterable[str] | None) -> list[str]:
+    """`--params a,b --params c` -> [a, b, c]; MLflow-style prefixes are accepted and dropped."""
+    out: list[str] = []
+    for value in values or []:
+        for item in value.split(","):
+            item = item.strip()
+            for prefix in ("params.", "metrics."):
+                item = item.removeprefix(prefix)
+            if item and item not in out:
+                out.append(item)
+    return out
+
+
+def client():
+    """An `MlflowClient` on the project's store; a clear error when the default SQLite store is absent."""
+    from mlflow import MlflowClient
+
+    uri = tracking_uri()
+    if uri.startswith("sqlite:///"):
+        path = Path(uri.removeprefix("sqlite:///"))
+        if not path.is_file():
+            raise TrackingStoreError(f"no MLflow store at {path}: run a stage first (e.g. `dvc repro`), "
+                                     "or set MLFLOW_TRACKING_URI to the team's tracking server")
+    return MlflowClient(uri)
+
+
+def experiments(mlflow_client, name: str | None) -> dict[str, str]:
+    """{experiment_id: name} of the one experiment named (or of all)."""
+    try:
+        found = mlflow_client.search_experiments(max_results=1000)
+    except Exception as exc:  # noqa: BLE001 - a server that does not answer, a broken database
+        raise TrackingStoreError(f"cannot read the tracking store {safe_uri(tracking_uri())}: "
+                                 f"{type(exc).__name__}: {exc}") from exc
+    by_id = {e.experiment_id: e.name for e in found}
+    if name is None:
+        return by_id
+    chosen = {i: n for i, n in by_id.items() if n == name}
+    if not chosen:
+        raise TrackingStoreError(f"no experiment '{name}' in {safe_uri(tracking_uri())}; "
+                                 f"experiments: {', '.join(sorted(by_id.values())) or 'none'}")
+    return chosen
+
+
+def search(experiment: str | None = None, filter_string: str = "", limit: int = 1000,
+           top_level: bool = False) -> list[RunRow]:
+    """The runs of one experiment (or all), newest first, at most `limit`; `top_level`: no nested runs."""
+    mlflow_client = client()
+    names = experiments(mlflow_client, experiment)
+    runs, token = [], None
+    while len(runs) < limit:
+        try:
+            page = mlflow_client.search_runs(list(names), filter_string=filter_string,
+                                             max_results=min(1000, limit - len(runs)),
+                                             order_by=["attributes.start_time DESC"], page_token=token)
+        except Exception as exc:  # noqa: BLE001 - e.g. a malformed --filter
+            raise TrackingStoreError(f"run search failed: {type(exc).__name__}: {exc}") from exc
+        runs.extend(page)
+        token = page.token
+        if not token:
+            break
+    rows = [_row(run, names) for run in runs]
+    return [r for r in rows if not r.parent] if top_level else rows
+
+
+def _row(run, names: dict[str, str]) -> RunRow:
+    tags = run.data.tags
+    start = ""
+    if run.info.start_time:
+        start = datetime.fromtimestamp(run.info.start_time / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    columns = {"run_id": run.info.run_id, "run_name": run.info.run_name or "",
+               "experiment": names.get(run.info.experiment_id, run.info.experiment_id),
+               "status": run.info.status, "start": start}
+    for column, tag in TAG_COLUMNS:
+        columns[column] = tags.get(tag, "")
+    columns["commit"] = columns["commit"][:8]
+    return RunRow(columns, dict(run.data.params), dict(run.data.metrics), tags.get("mlflow.parentRunId", ""))
+
+
+def default_metrics(rows: Sequence[RunRow], most: int = 6) -> list[str]:
+    """Scores first (rmse, loss, perplexity, accuracy...), then the metrics most runs have."""
+    counts = Counter(k for r in rows for k in r.metrics)
+    ranked = sorted(counts, key=lambda k: (not any(w in k.lower() for w in _SCORE_WORDS), -counts[k], k))
+    return ranked[:most]
+
+
+def default_params(rows: Sequence[RunRow], most: int = 6) -> list[str]:
+    """The params whose values differ between the listed runs (what the comparison is about)."""
+    values: dict[str, set[str]] = {}
+    for r in rows:
+        for k, v in r.params.items():
+            values.setdefault(k, set()).add(v)
+    varying = [k for k, v in values.items() if len(v) > 1 or sum(k in r.params for r in rows) < len(rows)]
+    return sorted(varying)[:most]
+
+
+def sort_rows(rows: list[RunRow], metric: str, descending: bool = False) -> list[RunRow]:
+    """Sort by a metric; runs without it (or with NaN) always come last."""
+    metric = metric.removeprefix("metrics.")
+    if rows and not any(metric in r.metrics for r in rows):
+        known = sorted({k for r in rows for k in r.metrics})
+        raise TrackingStoreError(f"no listed run has metric '{metric}'; metrics: {', '.join(known) or 'none'}")
+    have = [r for r in rows if metric in r.metrics and not math.isnan(r.metrics[metric])]
+    lack = [r for r in rows if r not in have]
+    return sorted(have, key=lambda r: r.metrics[metric], reverse=descending) + lack
+
+
+def table_records(rows: Sequence[RunRow], params: Sequence[str], metrics: Sequence[str],
+                  all_experiments: bool) -> tuple[list[str], list[dict[str, Any]]]:
+    """Column names and one record per run (metrics as floats, None where absent)."""
+    names = [c for c in BASE_COLUMNS if all_experiments or c != "experiment"]
+    names += [c for c, _ in TAG_COLUMNS]
+    names += [f"params.{p}" for p in params] + [f"metrics.{m}" for m in metrics]
+    records = []
+    for r in rows:
+        record: dict[str, Any] = {c: r.columns.get(c, "") for c in names if c in r.columns}
+        record.update({f"params.{p}": r.params.get(p) for p in params})
+        record.update({f"metrics.{m}": r.metrics.get(m) for m in metrics})
+        records.append(record)
+    return names, records
+
+
+def _cell(value: Any) -> str:
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.6g}"
+    return str(value)
+
+
+def render(names: list[str], records: list[dict[str, Any]], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(records, indent=2, default=str)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=names, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: ("" if v is None else v) for k, v in rec.items()} for rec in records)
+        return out.getvalue().rstrip("\n")
+    # table: short run ids, no prefixes where the name is unambiguous, blank columns dropped
+    shown = [n for n in names if n in ("run_id", "run_name") or any(rec.get(n) not in (None, "") for rec in records)]
+    bare = [n.split(".", 1)[1] if "." in n else n for n in shown]
+    headers = [b if bare.count(b) == 1 else n for b, n in zip(bare, shown)]
+    cells = [[_cell(rec.get(n))[:8] if n == "run_id" else _cell(rec.get(n)) for n in shown] for rec in records]
+    widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    return "\n".join(lines)
+
+
+def runs_report(experiment: str | None = None, params: Iterable[str] | None = None,
+                metrics: Iterable[str] | None = None, sort: str | None = None, descending: bool = False,
+                fmt: str = "table", filter_string: str = "", limit: int = 1000, top_level: bool = False) -> str:
+    """The text `cli.py runs` prints."""
+    if fmt not in FORMATS:
+        raise TrackingStoreError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'")
+    rows = search(experiment, filter_string, limit, top_level)
+    chosen_params = _split(params) or default_params(rows)
+    chosen_metrics = _split(metrics) or default_metrics(rows)
+    if sort:
+        sort = sort.removeprefix("metrics.")
+        rows = sort_rows(rows, sort, descending)
+        if sort not in chosen_metrics:
+            chosen_metrics.insert(0, sort)
+    names, records = table_records(rows, chosen_params, chosen_metrics, all_experiments=experiment is None)
+    if fmt == "table" and not records:
+        where = f"experiment '{experiment}'" if experiment else "any experiment"
+        return f"no runs in {where} of {safe_uri(tracking_uri())}" + (f" matching {filter_string!r}"
+                                                                        if filter_string else "")
+    return render(names, records, fmt)
+
+
+# ---- the MLflow UI
+
+
+def ui_port_param() -> int:
+    """`tracking.ui_port` in params.yaml, else 5000."""
+    from pipeline.params import load_params
+
+    try:
+        value = (load_params().get("tracking") or {}).get("ui_port", DEFAULT_UI_PORT)
+    except PipelineError:
+        return DEFAULT_UI_PORT
+    return int(value)
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def experiments_url(port: int, host: str = "127.0.0.1") -> str:
+    return f"http://{host}:{port}/#/experiments"
+
+
+def server_command(store_uri: str, port: int, workers: int = 1, host: str = "127.0.0.1") -> list[str]:
+    """`mlflow server` on loopback with the project's store as backend; artifacts under mlartifacts/."""
+    return [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store_uri,
+            "--artifacts-destination", str(REPO_ROOT / "mlartifacts"),
+            "--host", host, "--port", str(port), "--workers", str(workers)]
+
+
+def wait_until_up(url: str, process: subprocess.Popen | None = None, timeout: float = 120) -> None:
+    """Poll `url` until it answers 200; fail if `process` exits first or the time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise TrackingStoreError(f"mlflow server exited with code {process.returncode} before answering")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise TrackingStoreError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def stop(process: subprocess.Popen, timeout: float = 20) -> None:
+    """Stop a server started by `start_server` and every process it spawned (its own session)."""
+    import os
+    import signal
+
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        except ProcessLookupError:
+            pass
+    try:  # workers left behind by a parent that exited first
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def start_server(store_uri: str, port: int, workers: int = 1, timeout: float = 120, **popen) -> subprocess.Popen:
+    """Start `mlflow server` on 127.0.0.1:`port` in its own session and wait until it answers."""
+    import os
+
+    env = dict(popen.pop("env", None) or os.environ)
+    # MLflow 3's GenAI job runner (a dozen huey processes) serves nothing this project logs.
+    env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+    process = subprocess.Popen(server_command(store_uri, port, workers), cwd=REPO_ROOT, start_new_session=True,
+                               env=env, **popen)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/health", process, timeout)
+    except BaseException:
+        stop(process)
+        raise
+    return process
+
+
+def serve_ui(port: int, workers: int = 1) -> int:
+    """Run the MLflow UI on the project's store until Ctrl-C; return the server's exit code."""
+    uri = tracking_uri()
+    if uri.startswith(("http://", "https://")):
+        print(f"MLFLOW_TRACKING_URI is a tracking server, whose UI is already up: "
+              f"{safe_uri(uri).rstrip('/')}/#/experiments", flush=True)
+        return 0
+    if not port_is_free(port):
+        raise TrackingStoreError(f"port {port} on 127.0.0.1 is in use: pass --port (or set tracking.ui_port "
+                                 "in params.yaml)")
+    import signal
+
+    def _exit(signum, frame):  # SIGTERM/SIGHUP stop the server too (it runs in its own session)
+        raise SystemExit(128 + signum)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _exit)
+    process = start_server(uri, port, workers)
+    try:
+        print(f"MLflow UI: {experiments_url(port)}  (store {safe_uri(uri)}; Ctrl-C stops it)", flush=True)
+        return process.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop(process)

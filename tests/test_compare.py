@@ -1,0 +1,235 @@
+"""Comparing runs: the project's runs through a real `mlflow server` on loopback (REST API and the
+compare view's calls), `cli.py runs` (table, csv, json, sorting) and `cli.py ui`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+from typer.testing import CliRunner
+
+from pipeline import REPO_ROOT, compare, tracking
+from pipeline.commands import app
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get(url: str, **query) -> dict:
+    if query:
+        url += "?" + urllib.parse.urlencode(query)
+    with urllib.request.urlopen(url, timeout=30) as response:
+        assert response.status == 200
+        return json.loads(response.read())
+
+
+def _post(url: str, body: dict) -> dict:
+    request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    """`mlflow server` on 127.0.0.1 (a free port), SQLite backend in a temp folder; stopped at the end."""
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    port = free_port()
+    log = (folder / "server.log").open("wb")
+    process = compare.start_server(f"sqlite:///{folder / 'server.db'}", port, timeout=180, stdout=log,
+                                   stderr=subprocess.STDOUT)
+    yield f"http://127.0.0.1:{port}"
+    compare.stop(process)
+    log.close()
+
+
+def parse_table(text: str) -> list[dict[str, str]]:
+    """Rows of `cli.py runs`'s table, cut at the columns its rule line marks."""
+    header, rule, *lines = text.splitlines()
+    spans, start = [], 0
+    for dashes in rule.split("  "):
+        spans.append((start, start + len(dashes)))
+        start += len(dashes) + 2
+    names = [header[a:b].strip() for a, b in spans]
+    return [{n: line[a:b].strip() for n, (a, b) in zip(names, spans)} for line in lines]
+
+
+def log_project_runs(folds=(0.14, 0.12), alpha=0.0005, exp_name="") -> str:
+    """A House Prices CV run the way the pipeline logs one: house params, standard tags, nested folds."""
+    from pipeline.house.config import load_house
+    from pipeline.house import models
+
+    p = load_house()
+    params = {"seed": p.seed, "cv": p.cv, "model": {"name": "elastic_net",
+                                                    **models.to_dict(p.model("elastic_net")), "alpha": alpha}}
+    tags = {"stage": "cv", "model": "elastic_net", "dataset": "house-prices", "seed": p.seed, "device": "cpu"}
+    os.environ["DVC_STAGE"], os.environ["DVC_EXP_NAME"] = "house_cv@elastic_net", exp_name
+    try:
+        with tracking.start_run("house-prices", "cv:elastic_net", params=params, tags=tags) as run:
+            for k, score in enumerate(folds, 1):
+                with tracking.start_run("house-prices", f"cv:elastic_net:fold{k}", nested=True,
+                                        tags={**tags, "fold": k}):
+                    tracking.log_history({"valid_log_rmse": [score + 0.02, score + 0.01, score]})
+                    tracking.log_metrics({"n_train": 1000})
+            tracking.log_metrics({"valid_log_rmse_mean": sum(folds) / len(folds), "oof_log_rmse": max(folds)})
+    finally:
+        del os.environ["DVC_STAGE"], os.environ["DVC_EXP_NAME"]
+    return run.info.run_id
+
+
+def test_the_server_lists_project_runs_with_params_metrics_and_tags_and_the_compare_view_answers(
+        mlflow_server, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    first = log_project_runs((0.14, 0.12), alpha=0.0005, exp_name="brisk-lion")
+    second = log_project_runs((0.13, 0.11), alpha=0.001)
+
+    experiment = _get(f"{mlflow_server}/api/2.0/mlflow/experiments/get-by-name", experiment_name="house-prices")
+    experiment_id = experiment["experiment"]["experiment_id"]
+    found = _post(f"{mlflow_server}/api/2.0/mlflow/runs/search",
+                  {"experiment_ids": [experiment_id], "filter": "tags.stage = 'cv'", "max_results": 100})["runs"]
+    by_id = {r["info"]["run_id"]: r for r in found}
+    assert {first, second} <= set(by_id) and len(found) == 6  # 2 parents + 2 folds each
+    parent = by_id[first]["data"]
+    params = {p["key"]: p["value"] for p in parent["params"]}
+    metrics = {m["key"]: m["value"] for m in parent["metrics"]}
+    tags = {t["key"]: t["value"] for t in parent["tags"]}
+    assert params["model.alpha"] == "0.0005" and params["model.name"] == "elastic_net" and params["cv.folds"]
+    assert metrics == {"valid_log_rmse_mean": pytest.approx(0.13), "oof_log_rmse": pytest.approx(0.14)}
+    assert {k: tags[k] for k in ("pipeline", "stage", "model", "dataset", "device", "dvc_stage", "dvc_exp_name",
+                                 "dvc_exp", "mlflow.runName")} == {
+        "pipeline": "house-prices", "stage": "cv", "model": "elastic_net", "dataset": "house-prices",
+        "device": "cpu", "dvc_stage": "house_cv@elastic_net", "dvc_exp_name": "brisk-lion", "dvc_exp": "true",
+        "mlflow.runName": "cv:elastic_net"}
+    assert tags["git_commit"] == tracking.git_commit() and tags["git_commit_short"] == tags["git_commit"][:8]
+    assert {t["key"]: t["value"] for t in by_id[second]["data"]["tags"]}["dvc_exp"] == "false"
+    folds = [r for r in found if r["info"]["run_name"].startswith("cv:elastic_net:fold")]
+    assert all({t["key"]: t["value"] for t in r["data"]["tags"]}["fold"] in ("1", "2") for r in folds)
+
+    # The compare view (#/compare-runs?runs=[...]) is drawn client-side: its page, then the calls it makes.
+    with urllib.request.urlopen(f"{mlflow_server}/", timeout=30) as page:
+        assert page.status == 200 and b'<div id="root"' in page.read()
+    for run_id in (first, second):
+        got = _get(f"{mlflow_server}/ajax-api/2.0/mlflow/runs/get", run_id=run_id)["run"]
+        assert got["info"]["experiment_id"] == experiment_id
+        assert {p["key"] for p in got["data"]["params"]} >= {"model.alpha", "seed", "cv.folds"}
+    fold1 = next(r for r in folds if r["info"]["run_name"].endswith("fold1"))
+    history = _get(f"{mlflow_server}/ajax-api/2.0/mlflow/metrics/get-history",
+                   run_id=fold1["info"]["run_id"], metric_key="valid_log_rmse")["metrics"]
+    assert [m["step"] for m in history] == [1, 2, 3]
+
+    # `cli.py runs` reads the same server: the worst fold is one command.
+    out = CliRunner().invoke(app, ["runs", "-e", "house-prices", "--filter", "tags.fold != ''", "-m",
+                                   "valid_log_rmse", "--sort", "valid_log_rmse", "--desc", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.output)
+    assert [r["metrics.valid_log_rmse"] for r in rows] == pytest.approx([0.14, 0.13, 0.12, 0.11])
+    assert rows[0]["run_id"] in {r["info"]["run_id"] for r in folds} and rows[0]["fold"] == "1"
+    assert rows[0]["dvc_exp"] == "brisk-lion" and rows[0]["commit"] == tracking.git_commit()[:8]
+
+
+def test_runs_table_csv_json_and_sorting_on_the_default_store(monkeypatch):
+    # autouse fixture: MLFLOW_TRACKING_URI is this test's own SQLite file
+    runner = CliRunner()
+    log_project_runs((0.2, 0.1), alpha=0.01)
+    log_project_runs((0.3, 0.05), alpha=0.02)
+
+    table = runner.invoke(app, ["runs", "--experiment", "house-prices", "--top-level", "--sort", "oof_log_rmse"])
+    assert table.exit_code == 0, table.output
+    rows = parse_table(table.output)
+    assert list(rows[0])[:3] == ["run_id", "run_name", "status"]
+    assert {"model.alpha", "oof_log_rmse", "valid_log_rmse_mean", "stage", "model", "commit"} <= set(rows[0])
+    assert [(r["model.alpha"], r["oof_log_rmse"]) for r in rows] == [("0.01", "0.2"), ("0.02", "0.3")]
+    assert all(len(r["run_id"]) == 8 and r["stage"] == "cv" for r in rows)
+    assert "dvc_exp" not in rows[0]  # a tag no listed run has: its column is left out of the table
+
+    as_csv = runner.invoke(app, ["runs", "-e", "house-prices", "-p", "model.alpha,seed", "-m", "valid_log_rmse_mean",
+                                 "--sort", "valid_log_rmse_mean", "--desc", "--format", "csv"])
+    records = list(csv.DictReader(io.StringIO(as_csv.output)))
+    assert list(records[0])[:4] == ["run_id", "run_name", "status", "start"]
+    assert list(records[0])[-3:] == ["params.model.alpha", "params.seed", "metrics.valid_log_rmse_mean"]
+    assert [r["run_name"] for r in records][:2] == ["cv:elastic_net"] * 2
+    assert [r["params.model.alpha"] for r in records][:2] == ["0.02", "0.01"]  # 0.175 before 0.15
+    assert all(r["metrics.valid_log_rmse_mean"] == "" for r in records[2:])  # fold runs: no such metric, last
+
+    every = json.loads(runner.invoke(app, ["runs", "--format", "json"]).output)
+    assert len(every) == 6 and {r["experiment"] for r in every} == {"house-prices"}
+
+    bad = subprocess.run([sys.executable, "cli.py", "runs", "-e", "house-prices", "--sort", "perplexity"],
+                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: no listed run has metric 'perplexity'")
+    missing = runner.invoke(app, ["runs", "-e", "nope"])
+    assert isinstance(missing.exception, compare.TrackingStoreError) and "house-prices" in str(missing.exception)
+
+
+def test_runs_on_a_missing_default_store_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'absent.db'}")
+    with pytest.raises(compare.TrackingStoreError, match="no MLflow store at .*absent.db: run a stage first"):
+        compare.runs_report()
+    assert not (tmp_path / "absent.db").exists()
+
+
+def test_ui_serves_the_project_store_on_loopback_and_prints_the_experiment_list_url(tmp_path, monkeypatch):
+    log_project_runs()
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "cli.py", "ui", "--port", str(port)], cwd=REPO_ROOT, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+    try:
+        deadline, line = time.monotonic() + 180, ""
+        while "MLflow UI:" not in line:
+            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+        url = line.split("MLflow UI: ", 1)[1].split()[0]
+        assert url == f"http://127.0.0.1:{port}/#/experiments"
+        with urllib.request.urlopen(url.split("#")[0], timeout=30) as page:
+            assert page.status == 200 and b"<html" in page.read().lower()
+        listed = _get(f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/search", max_results=100)
+        assert "house-prices" in {e["name"] for e in listed["experiments"]}
+        assert not compare.port_is_free(port)
+    finally:
+        process.send_signal(signal.SIGTERM)  # `ui` stops the server it started
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    deadline = time.monotonic() + 30
+    while not compare.port_is_free(port) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert compare.port_is_free(port)
+
+
+def test_ui_refuses_a_busy_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        busy = sock.getsockname()[1]
+        with pytest.raises(compare.TrackingStoreError, match=f"port {busy} on 127.0.0.1 is in use"):
+            compare.serve_ui(busy)
+
+
+def test_run_tags_name_the_stage_dataset_commit_and_dvc_experiment(monkeypatch):
+    monkeypatch.setenv("DVC_STAGE", "rnn_train@tm-gru-scratch")
+    monkeypatch.setenv("DVC_EXP_NAME", "lucky-owl")
+    tags = tracking.run_tags("rnn", {"corpus": "timemachine", "device": "cpu"})
+    assert tags["stage"] == "rnn_train" and tags["dataset"] == "timemachine"
+    assert tags["dvc_exp"] == "true" and tags["dvc_exp_name"] == "lucky-owl"
+    assert tags["git_commit_short"] == tags["git_commit"][:8]
+    assert tracking.run_tags("house-prices", {"stage": "cv", "dataset": "house-prices"})["stage"] == "cv"
+    monkeypatch.delenv("DVC_STAGE")
+    monkeypatch.delenv("DVC_EXP_NAME")
+    assert "stage" not in tracking.run_tags("x") and tracking.run_tags("x")["dvc_exp"] == "false"

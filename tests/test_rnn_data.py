@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 
@@ -70,7 +72,7 @@ def test_batches_cover_without_overlap_targets_shifted(scheme, seed):
 
 def test_sequential_batches_continue_each_other():
     epoch = batching.sequential_batches(torch.arange(1000), 4, 7, torch.Generator().manual_seed(0))
-    for (x0, _), (x1, _) in zip(epoch, epoch[1:]):
+    for (x0, _), (x1, _) in itertools.pairwise(epoch):
         assert torch.equal(x1[:, 0], x0[:, -1] + 1)  # row i of batch k+1 continues row i of batch k
 
 

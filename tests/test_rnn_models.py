@@ -17,15 +17,6 @@ TWINS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 T, B, V, H = 9, 3, 6, 5
 
 
-@pytest.fixture(autouse=True)
-def one_cpu_thread():
-    """Small recurrent matmuls on shared cores: one thread is many times faster (as in rnn.train.cpu_threads)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _twin_state(state, cell):
     return (state[0][None], state[1][None]) if cell == "lstm" else state[0][None]
 
@@ -145,6 +136,7 @@ def test_clipping_bounds_the_global_gradient_norm():
     assert clip_gradients(model.parameters(), 1.0) == pytest.approx(before, rel=1e-5)
     after = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in model.parameters()])))
     assert before > 1.0 and after <= 1.0 + 1e-5
-    assert all(torch.allclose(p.grad, d * after, atol=1e-6) for p, d in zip(model.parameters(), direction))  # same direction
+    # same direction
+    assert all(torch.allclose(p.grad, d * after, atol=1e-6) for p, d in zip(model.parameters(), direction))
     clip_gradients(model.parameters(), 10.0)  # below θ: left alone
     assert all(torch.allclose(p.grad, d * after, atol=1e-6) for p, d in zip(model.parameters(), direction))

@@ -30,6 +30,7 @@ def _runs():
     return mlflow.search_runs([experiment.experiment_id], output_format="list")
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("mirror")
 def test_rnn_stages_run_once_and_track(repo_copy):
     repo_copy.set_params(**TINY)
@@ -57,6 +58,11 @@ def test_rnn_stages_run_once_and_track(repo_copy):
 
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
     assert {"samples", "model"} <= artifacts
+
+    generated = repo_copy.run("python", "cli.py", "rnn", "generate", "--model", "models/rnn/tm-gru-scratch.pt",
+                              "--prefix", "Time Traveller", "--num-chars", "7")
+    text = generated.stdout.rstrip("\n")
+    assert text.startswith("Time Traveller") and len(text) == len("Time Traveller") + 7
 
     second = repo_copy.dvc("repro", *STAGES)
     assert "Running stage 'rnn_train" not in second.stdout, second.stdout

@@ -31,7 +31,7 @@ def train(
 
 @app.command()
 def generate(
-    model: Annotated[Path, typer.Option(help="Model file written by a train stage, e.g. models/rnn/tm-gru-concise.pt.")],
+    model: Annotated[Path, typer.Option(help="Model file of a train stage, e.g. models/rnn/tm-gru-concise.pt.")],
     prefix: Annotated[str, typer.Option(help="Text to continue (characters outside the vocabulary are fed as <unk>).")],
     num_chars: Annotated[int, typer.Option(help="How many characters to generate.")] = 50,
     device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda.")] = "auto",

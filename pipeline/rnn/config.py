@@ -8,8 +8,9 @@ only that stage.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from pipeline.params import build, require, section
 from pipeline.rnn.corpus import CORPORA
@@ -77,7 +78,8 @@ class ExperimentConfig:
         require(self.corpus in CORPORA, f"{where}.corpus", f"must be one of {', '.join(CORPORA)}; got {self.corpus!r}")
         require(self.num_layers >= 1, f"{where}.num_layers", "must be >= 1")
         if self.impl == "scratch":
-            require(self.num_layers == 1, f"{where}.num_layers", "must be 1 for impl 'scratch' (use 'concise' for deep RNNs)")
+            require(self.num_layers == 1, f"{where}.num_layers",
+                    "must be 1 for impl 'scratch' (use 'concise' for deep RNNs)")
             require(not self.bidirectional, f"{where}.bidirectional",
                     "must be false for impl 'scratch' (use 'concise')")
 

@@ -34,7 +34,7 @@ class Outputs:
     run_record: Path
 
     @classmethod
-    def for_experiment(cls, name: str, root: Path = Path(".")) -> "Outputs":
+    def for_experiment(cls, name: str, root: Path = Path(".")) -> Outputs:
         return cls(model=root / "models" / "rnn" / f"{name}.pt",
                    samples=root / "models" / "rnn" / f"{name}.samples.txt",
                    metrics=root / "metrics" / "rnn" / f"{name}.json",

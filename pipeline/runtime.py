@@ -34,3 +34,13 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
+
+
+def set_cpu_threads(threads: int) -> None:
+    """Cap torch's CPU threads (0 keeps torch's default).
+
+    Small models gain nothing from more threads, and on a busy 2-core machine two spinning
+    OpenMP threads per process make an epoch many times slower.
+    """
+    if threads:
+        torch.set_num_threads(threads)

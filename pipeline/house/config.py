@@ -27,6 +27,7 @@ class OutlierParams:
 @dataclass
 class HouseParams:
     seed: int
+    cpu_threads: int  # torch CPU threads; 0 = torch's default
     features: FeatureParams
     outliers: OutlierParams
     cv: CVParams
@@ -34,6 +35,7 @@ class HouseParams:
     blend: BlendParams
 
     def validate(self, where: str) -> None:
+        require(self.cpu_threads >= 0, f"{where}.cpu_threads", f"must be >= 0 (0: torch's default), got {self.cpu_threads}")
         require(bool(self.models), f"{where}.models", "must define at least one model")
         for name in self.models:
             self.model(name)

@@ -16,7 +16,7 @@ from pipeline import tracking
 from pipeline.errors import DataError
 from pipeline.files import save_torch, write_csv, write_json
 from pipeline.params import flatten
-from pipeline.runtime import describe_device, pick_device, seed_everything
+from pipeline.runtime import describe_device, pick_device, seed_everything, set_cpu_threads
 
 from . import models, paths
 from .blend import fit_weights, out_of_fold_blend
@@ -80,6 +80,7 @@ def cross_validation(p: HouseParams, model: str) -> dict:
     """k-fold CV of one model: out-of-fold predictions, per-fold scores and curves."""
     model_params = p.model(model)
     seed_everything(p.seed)
+    set_cpu_threads(p.cpu_threads)
     prepared = Prepared.load(paths.PROCESSED)
     X, y = prepared.X(), prepared.y()
     folds = fold_ids(len(y), p.cv)
@@ -118,6 +119,7 @@ def fit(p: HouseParams, model: str) -> dict:
     """Train one model on every training row; save it with its preprocessing state."""
     model_params = p.model(model)
     seed_everything(p.seed)
+    set_cpu_threads(p.cpu_threads)
     prepared = Prepared.load(paths.PROCESSED)
     X, y = prepared.X(), prepared.y()
     mask = _fit_mask(p, prepared)

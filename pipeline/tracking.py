@@ -68,10 +68,39 @@ def git_commit() -> str:
     return out.stdout.strip() if out.returncode == 0 else "unknown"
 
 
+_PREPARED: set[str] = set()
+
+
+def _prepare_sqlite_store(uri: str) -> None:
+    """Create a SQLite store's tables under a file lock, once per process.
+
+    Parallel sweep workers (`dvc queue start --jobs N`) starting on a fresh store would
+    otherwise race to create the same tables; with the lock, one creates them, the rest wait.
+    """
+    if not uri.startswith("sqlite:///") or uri in _PREPARED:
+        return
+    import fcntl
+    import hashlib
+    import tempfile
+
+    import mlflow
+
+    lock = Path(tempfile.gettempdir()) / f"mlflow-store-{hashlib.sha1(uri.encode()).hexdigest()[:16]}.lock"
+    with lock.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            mlflow.MlflowClient(uri).search_experiments(max_results=1)
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+    _PREPARED.add(uri)
+
+
 def _mlflow():
     import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri())
+    uri = tracking_uri()
+    _prepare_sqlite_store(uri)
+    mlflow.set_tracking_uri(uri)
     return mlflow
 
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from scipy.optimize import minimize
 
 from pipeline.params import require
 
@@ -31,6 +30,8 @@ class BlendParams:
 
 def fit_weights(predictions: np.ndarray, target: np.ndarray, method: str) -> np.ndarray:
     """Non-negative weights summing to 1 that minimise the squared error (or equal weights)."""
+    from scipy.optimize import minimize  # imported here: scipy.optimize costs ~1 s at start-up
+
     n_models = predictions.shape[1]
     equal = np.full(n_models, 1.0 / n_models)
     if method == "mean" or n_models == 1:

@@ -20,10 +20,11 @@ import sys
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from pipeline import REPO_ROOT
 from pipeline.errors import PipelineError
@@ -82,7 +83,7 @@ def experiments(mlflow_client, name: str | None) -> dict[str, str]:
     """{experiment_id: name} of the one experiment named (or of all)."""
     try:
         found = mlflow_client.search_experiments(max_results=1000)
-    except Exception as exc:  # noqa: BLE001 - a server that does not answer, a broken database
+    except Exception as exc:
         raise TrackingStoreError(f"cannot read the tracking store {safe_uri(tracking_uri())}: "
                                  f"{type(exc).__name__}: {exc}") from exc
     by_id = {e.experiment_id: e.name for e in found}
@@ -106,7 +107,7 @@ def search(experiment: str | None = None, filter_string: str = "", limit: int = 
             page = mlflow_client.search_runs(list(names), filter_string=filter_string,
                                              max_results=min(1000, limit - len(runs)),
                                              order_by=["attributes.start_time DESC"], page_token=token)
-        except Exception as exc:  # noqa: BLE001 - e.g. a malformed --filter
+        except Exception as exc:
             raise TrackingStoreError(f"run search failed: {type(exc).__name__}: {exc}") from exc
         runs.extend(page)
         token = page.token
@@ -120,7 +121,7 @@ def _row(run, names: dict[str, str]) -> RunRow:
     tags = run.data.tags
     start = ""
     if run.info.start_time:
-        start = datetime.fromtimestamp(run.info.start_time / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        start = datetime.fromtimestamp(run.info.start_time / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
     columns = {"run_id": run.info.run_id, "run_name": run.info.run_name or "",
                "experiment": names.get(run.info.experiment_id, run.info.experiment_id),
                "status": run.info.status, "start": start}

@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import ClassVar
 
 from pipeline.errors import PipelineError
 
@@ -84,7 +85,7 @@ def _api_class():
     from kagglesdk.kaggle_env import get_env
 
     class ProjectKaggleApi(KaggleApi):
-        args = [a for a in KaggleApi.args if a not in ("--verbose", "-v")]
+        args: ClassVar[list[str]] = [a for a in KaggleApi.args if a not in ("--verbose", "-v")]
 
         def build_kaggle_client(self):
             if os.environ.get("KAGGLE_API_ENVIRONMENT", "PROD") in ("PROD", "LOCALHOST"):

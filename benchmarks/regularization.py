@@ -45,9 +45,9 @@ def concise_dropout_seconds(params: dict) -> tuple[float, float]:
     """Training time alone (data already in memory) and test accuracy of the concise variant."""
     import torch
 
+    from pipeline.params import build
     from pipeline.regularization import dropout, fashion
     from pipeline.regularization.config import DropoutParams
-    from pipeline.params import build
     from pipeline.runtime import seed_everything
 
     p = build(DropoutParams, {**params, "variants": ["concise"]}, "regularization.dropout")
@@ -61,14 +61,21 @@ def concise_dropout_seconds(params: dict) -> tuple[float, float]:
 
 def summary(stage: str, metrics: dict) -> str:
     if stage == "polynomial":
+        from pipeline.regularization.polynomial import learned_weights
+
         return "; ".join(f"{name}: train {m['train_loss']:.3g} test {m['test_loss']:.3g} w=[" +
-                         ", ".join(f"{m[k]:.4f}" for k in sorted(m) if k[0] == "w" and k[1:].isdigit()) +
-                         f"] b={m['b']:.4f}" for name, m in metrics.items())
+                         ", ".join(f"{w:.4f}" for w in learned_weights(m)[:6]) +
+                         (", ..." if len(learned_weights(m)) > 6 else "") + "]" for name, m in metrics.items())
     if stage == "weight_decay":
         return "; ".join(f"{name}: ||w|| {m['w_norm']:.4g} test {m['test_loss']:.3g}" for name, m in metrics.items())
     if stage == "dropout":
-        return "; ".join(f"{name}: test_acc {m['test_acc']:.4f}" for name, m in metrics.items())
-    return "; ".join(f"{name}: grad first/last {m['grad_norm_first']:.3g}/{m['grad_norm_last']:.3g} "
+        return "; ".join(f"{name}: train_acc {m['train_acc']:.4f} test_acc {m['test_acc']:.4f}"
+                         for name, m in metrics.items())
+    def g(value: float | None) -> str:  # a diverged run's NaN is null in the metrics JSON
+        return "nan" if value is None else f"{value:.3g}"
+
+    return "; ".join(f"{name}: grad first/last {g(m['grad_norm_first'])}/{g(m['grad_norm_last'])} "
+                     f"(after steps {g(m['grad_norm_first_after'])}/{g(m['grad_norm_last_after'])}) "
                      f"acc {m['test_acc']:.3f}{' DIVERGED' if m['diverged'] else ''}" for name, m in metrics.items())
 
 

@@ -45,13 +45,17 @@ def _with(shipped: dict, stage: str, **changes) -> dict:
     ("dropout", {"epochs": 0}, "regularization.dropout.epochs"),
     ("dropout", {"lr": "fast"}, "regularization.dropout.lr"),
     ("dropout", {"device": "tpu"}, "regularization.dropout.device"),
-    ("polynomial", {"cases": {"cubic": {"degree": 0, "n_train": 10}}}, "regularization.polynomial.cases.cubic.degree"),
+    ("polynomial", {"cases": {"cubic": {"degree": -1, "n_train": 10}}}, "regularization.polynomial.cases.cubic.degree"),
+    ("polynomial", {"cases": {"big": {"degree": 21, "n_train": 10}}}, "regularization.polynomial.cases.big.degree"),
+    ("polynomial", {"cases": {"many": {"degree": 3, "n_train": 101}}}, "regularization.polynomial.cases.many.n_train"),
+    ("polynomial", {"true_w": [1.0] * 22}, "regularization.polynomial.true_w"),
     ("polynomial", {"cases": {"cubic": {"degree": 3}}}, "regularization.polynomial.cases.cubic.n_train"),
     ("polynomial", {"cases": {"bad name": {"degree": 3, "n_train": 5}}}, "regularization.polynomial.cases.bad name"),
     ("weight_decay", {"lambdas": [0, -1]}, "regularization.weight_decay.lambdas"),
     ("weight_decay", {"lambdas": [3, 3]}, "regularization.weight_decay.lambdas"),
     ("init", {"inits": ["xavier", "zeros"]}, "regularization.init.inits[1]"),
     ("init", {"depth": 0}, "regularization.init.depth"),
+    ("init", {"probe_steps": 0}, "regularization.init.probe_steps"),
 ])
 def test_bad_params_name_the_param(shipped, stage, changes, named):
     with pytest.raises(ParamError) as err:

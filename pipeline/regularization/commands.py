@@ -18,7 +18,8 @@ from pipeline.params import PARAMS_FILE
 app = typer.Typer(no_args_is_help=True)
 
 ParamsFile = Annotated[Path, typer.Option("--params", help="params file to read regularization.<stage> from.")]
-DataDir = Annotated[Path, typer.Option(help="Folder with the Fashion-MNIST IDX .gz files (stage download@fashion-mnist).")]
+DataDir = Annotated[Path, typer.Option(
+    help="Folder with the Fashion-MNIST IDX .gz files (stage download@fashion-mnist).")]
 DEFAULT_DATA = dataset_dir("fashion-mnist")  # written by stage download@fashion-mnist
 
 

@@ -37,43 +37,47 @@ def _check_choices(values: list, name: str) -> None:
 
 @dataclass
 class PolynomialCase:
-    """One fit: features x, x^2, ..., x^degree on the first `n_train` training points."""
+    """One fit: the first degree + 1 features x^0/0!, ..., x^degree/degree! on the first `n_train`
+    training points."""
 
     degree: int
     n_train: int
 
     def validate(self, where: str) -> None:
-        require(1 <= self.degree <= 10, f"{where}.degree", f"must be in 1..10, got {self.degree}")
+        require(self.degree >= 0, f"{where}.degree", f"must be >= 0, got {self.degree}")
         require(self.n_train >= 1, f"{where}.n_train", f"must be >= 1, got {self.n_train}")
 
 
 @dataclass
 class PolynomialParams:
     seed: int
-    true_w: list[float]  # coefficients of x, x^2, ... of the generating polynomial
-    true_b: float
+    max_degree: int  # features x^i / i! for i = 0..max_degree
+    true_w: list[float]  # weights of x^0/0!, x^1/1!, ... of the generating polynomial; zeros after
     noise: float
+    n_train: int
     n_test: int
     epochs: int
     lr: float
-    batch_size: int
+    batch_size: int  # capped at each case's n_train
     cases: dict[str, PolynomialCase]
     device: str = "auto"
     threads: int = 0
 
     def validate(self, where: str) -> None:
         _check_training(self, where)
-        require(len(self.true_w) >= 1, f"{where}.true_w", "must list at least one coefficient")
+        require(self.max_degree >= 0, f"{where}.max_degree", f"must be >= 0, got {self.max_degree}")
+        require(1 <= len(self.true_w) <= self.max_degree + 1, f"{where}.true_w",
+                f"must list 1..max_degree + 1 = {self.max_degree + 1} weights, got {len(self.true_w)}")
         require(self.noise >= 0, f"{where}.noise", f"must be >= 0, got {self.noise}")
+        require(self.n_train >= 1, f"{where}.n_train", f"must be >= 1, got {self.n_train}")
         require(self.n_test >= 1, f"{where}.n_test", f"must be >= 1, got {self.n_test}")
         require(len(self.cases) > 0, f"{where}.cases", "must define at least one case")
-        for name in self.cases:
+        for name, case in self.cases.items():
             require(bool(_NAME.match(name)), f"{where}.cases.{name}", "name must be letters, digits, _ or -")
-
-    @property
-    def n_train(self) -> int:
-        """Size of the shared training pool: the largest case's."""
-        return max(case.n_train for case in self.cases.values())
+            require(case.degree <= self.max_degree, f"{where}.cases.{name}.degree",
+                    f"must be <= max_degree ({self.max_degree}), got {case.degree}")
+            require(case.n_train <= self.n_train, f"{where}.cases.{name}.n_train",
+                    f"must be <= n_train ({self.n_train}), got {case.n_train}")
 
 
 @dataclass
@@ -139,7 +143,8 @@ class InitParams:
     width: int
     inits: list[Literal["normal", "small", "xavier", "kaiming"]]
     activations: list[Literal["sigmoid", "tanh", "relu"]]
-    probe_batch: int  # training images the gradient norms at initialization are measured on
+    probe_batch: int  # training images the gradient norms are measured on
+    probe_steps: int  # measure them again after this many SGD updates (or at the end of a shorter run)
     epochs: int
     lr: float
     batch_size: int
@@ -153,6 +158,7 @@ class InitParams:
         require(self.depth >= 1, f"{where}.depth", f"must be >= 1, got {self.depth}")
         require(self.width >= 1, f"{where}.width", f"must be >= 1, got {self.width}")
         require(self.probe_batch >= 1, f"{where}.probe_batch", f"must be >= 1, got {self.probe_batch}")
+        require(self.probe_steps >= 1, f"{where}.probe_steps", f"must be >= 1, got {self.probe_steps}")
         _check_choices(self.inits, f"{where}.inits")
         _check_choices(self.activations, f"{where}.activations")
         for key in ("train_limit", "test_limit"):

@@ -9,18 +9,30 @@ from __future__ import annotations
 from functools import partial
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from pipeline.regularization.config import DropoutParams
 from pipeline.regularization.fashion import CLASSES, PIXELS, Split
-from pipeline.regularization.fit import concise_step, fit_classifier, make_generator, scratch_step
+from pipeline.regularization.fit import (
+    Tally,
+    concise_step,
+    cross_entropy_objective,
+    fit_classifier,
+    make_generator,
+    scratch_step,
+)
 from pipeline.regularization.report import Config, Outcome, config_params, final_of
 from pipeline.training import make_optimizer
 
 
 def dropout(x: torch.Tensor, p: float) -> torch.Tensor:
-    """Zero each element with probability p and scale the rest by 1/(1-p), so E[output] = x."""
+    """Zero each element with probability p and scale the rest by 1/(1-p), so E[output] = x.
+
+    p = 0 returns `x` itself, p = 1 all zeros; p outside [0, 1] raises ValueError. The mask comes
+    from torch's global generator (seeded per configuration by `seed_everything`), like nn.Dropout.
+    """
+    if not 0 <= p <= 1:  # also rejects NaN
+        raise ValueError(f"dropout probability p must be in [0, 1], got {p}")
     if p == 0:
         return x
     if p == 1:
@@ -84,14 +96,12 @@ def configs(p: DropoutParams, device: torch.device, train: Split, test: Split) -
 def fit_variant(p: DropoutParams, variant: str, train: Split, test: Split, device: torch.device) -> Outcome:
     generator = make_generator(p.seed, "train")
     net = make_net(variant, p, generator).to(device)
-
-    def objective(batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        return F.cross_entropy(net(batch[0]), batch[1])
-
+    tally = Tally()
+    objective = cross_entropy_objective(net, tally)
     if variant == "scratch":
         step = scratch_step(objective, list(net.parameters()), p.lr)
     else:
         step = concise_step(objective, make_optimizer("sgd", net.parameters(), p.lr))
-    history = fit_classifier(net, step, train, test, epochs=p.epochs, batch_size=p.batch_size,
+    history = fit_classifier(net, step, tally, train, test, epochs=p.epochs, batch_size=p.batch_size,
                              generator=generator, desc=f"dropout {variant}")
     return Outcome(history, final_of(history))

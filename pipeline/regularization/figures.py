@@ -3,12 +3,14 @@ and a PNG where a picture beats a table (log-scale losses, ||w|| vs lambda, grad
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Mapping
 
 from pipeline.plots import new_figure, save_figure, write_rows
 from pipeline.regularization.config import InitParams, WeightDecayParams
 from pipeline.regularization.initialization import config_name as init_name
+from pipeline.regularization.polynomial import learned_weights
 from pipeline.regularization.report import Outcome, StagePaths
 from pipeline.regularization.weight_decay import config_name as wd_name
 
@@ -35,11 +37,11 @@ def _loss_axes(ax, outcome: Outcome, title: str) -> None:
 
 
 def polynomial(outcomes: Mapping[str, Outcome], paths: StagePaths) -> list[Path]:
-    fig, axes = new_figure(1, len(outcomes), figsize=(4.5 * len(outcomes), 3.6), squeeze=False)
+    fig, axes = new_figure(1, len(outcomes), figsize=(4.5 * len(outcomes), 3.6), squeeze=False, layout="constrained")
     for ax, (name, o) in zip(axes[0], outcomes.items()):
-        degree = sum(1 for k in o.final if k[0] == "w" and k[1:].isdigit())
-        weights = ", ".join(f"{o.final[f'w{k}']:.3g}" for k in range(1, degree + 1))
-        _loss_axes(ax, o, f"{name}\nw=[{weights}] b={o.final['b']:.3g}")
+        weights = learned_weights(o.final)
+        shown = ", ".join(f"{w:.3g}" for w in weights[:4]) + (f", ... ({len(weights)})" if len(weights) > 4 else "")
+        _loss_axes(ax, o, f"{name}\nw=[{shown}]")
     return [write_curves(paths.plot("polynomial.csv"), outcomes), save_figure(paths.plot("polynomial.png"), fig)]
 
 
@@ -77,25 +79,42 @@ def dropout(outcomes: Mapping[str, Outcome], paths: StagePaths) -> list[Path]:
         epochs = range(1, len(o.history["train_loss"]) + 1)
         line, = loss.semilogy(epochs, o.history["train_loss"], label=f"{name} train")
         loss.semilogy(epochs, o.history["test_loss"], linestyle="--", color=line.get_color(), label=f"{name} test")
-        acc.plot(epochs, o.history["test_acc"], marker="o", label=name)
+        line, = acc.plot(epochs, o.history["test_acc"], marker="o", label=f"{name} test")
+        acc.plot(epochs, o.history["train_acc"], linestyle=":", color=line.get_color(), label=f"{name} train")
     loss.set(title="loss (train: dropout on; test: off)", xlabel="epoch", ylabel="cross-entropy")
-    acc.set(title="test accuracy", xlabel="epoch", ylabel="accuracy")
+    acc.set(title="accuracy (train: running, dropout on)", xlabel="epoch", ylabel="accuracy")
     loss.legend(fontsize="small")
     acc.legend(fontsize="small")
     return [write_curves(paths.plot("dropout.csv"), outcomes), save_figure(paths.plot("dropout.png"), fig)]
 
 
+INIT_LABELS = {"normal": "N(0, 1)", "small": "N(0, 0.01^2)", "xavier": "Xavier", "kaiming": "He (Kaiming)"}
+
+
+def log10_rows(norms: Mapping[str, list[float]]) -> list[dict[str, object]]:
+    """Rows `{layer, <config>: log10 norm}`: N(0, 1) and N(0, 0.01^2) norms differ by 10+ orders of
+    magnitude, so only a log axis shows every configuration; non-finite norms become blanks."""
+    logs = {name: [math.log10(v) if math.isfinite(v) and v > 0 else None for v in values]
+            for name, values in norms.items()}
+    return wide_rows("layer", logs)
+
+
 def initialization(outcomes: Mapping[str, Outcome], paths: StagePaths, p: InitParams) -> list[Path]:
-    """Gradient norm by layer: one panel per activation, one line per init, log scale."""
+    """Gradient norm by layer at init (top) and after probe_steps updates (bottom): one panel per
+    activation, one line per init, log scale."""
     inits, activations = p.inits, p.activations
-    norms = {name: o.by_layer["grad_norm"] for name, o in outcomes.items()}
-    fig, axes = new_figure(1, len(activations), figsize=(4.5 * len(activations), 3.8), squeeze=False)
-    for ax, act in zip(axes[0], activations):
-        for init in inits:
-            values = norms[init_name(init, act)]
-            ax.semilogy(range(1, len(values) + 1), values, marker="o", label=init)
-        ax.set(title=f"{act}: ||dL/dW|| at init", xlabel="layer (1 = input side)", ylabel="gradient norm")
-        ax.legend(fontsize="small")
-    return [write_rows(paths.plot("init_grad_norms.csv"), wide_rows("layer", norms)),
+    when = {"grad_norm": "at init", "grad_norm_after": f"after {p.probe_steps} steps"}
+    fig, axes = new_figure(len(when), len(activations), figsize=(4.5 * len(activations), 3.8 * len(when)),
+                           squeeze=False, layout="constrained")
+    for row, (key, label) in zip(axes, when.items()):
+        for ax, act in zip(row, activations):
+            for init in inits:
+                values = outcomes[init_name(init, act)].by_layer[key]
+                ax.semilogy(range(1, len(values) + 1), values, marker="o", label=INIT_LABELS.get(init, init))
+            ax.set(title=f"{act}: ||dL/dW|| {label}", xlabel="layer (1 = input side)", ylabel="gradient norm")
+            ax.legend(fontsize="small")
+    norms = {f"{name}{'' if key == 'grad_norm' else '_after'}": o.by_layer[key]
+             for key in when for name, o in outcomes.items()}
+    return [write_rows(paths.plot("init_grad_norms.csv"), log10_rows(norms)),
             write_curves(paths.plot("init.csv"), outcomes),
             save_figure(paths.plot("init.png"), fig)]

@@ -93,28 +93,50 @@ def classify(net: torch.nn.Module, data: Split, chunk: int = 8192) -> dict[str, 
     return {"loss": loss / len(data), "acc": correct / len(data)}
 
 
-def fit_classifier(net: torch.nn.Module, step: Step, train: Split, test: Split, *, epochs: int, batch_size: int,
-                   generator: torch.Generator, desc: str) -> dict[str, list[float]]:
-    """Train in train mode; each epoch record the running train loss (as the steps saw it,
-    dropout on) and the test loss and accuracy (dropout off)."""
-    total = torch.zeros((), device=train.x.device)  # summed on the device: no sync per step
-    count = 0
+class Tally:
+    """Running cross-entropy and accuracy over one epoch's training batches, as the steps saw them
+    (dropout on): summed on the device, so there is no host sync per step."""
 
-    def tracked(batch: Batch) -> torch.Tensor:
-        nonlocal total, count
-        loss = step(batch)
-        total += loss * len(batch[1])
-        count += len(batch[1])
+    def __init__(self) -> None:
+        self.loss: torch.Tensor | float = 0.0
+        self.correct: torch.Tensor | float = 0.0
+        self.count = 0
+
+    def add(self, logits: torch.Tensor, y: torch.Tensor, loss: torch.Tensor) -> None:
+        self.loss = self.loss + loss.detach() * len(y)
+        self.correct = self.correct + (logits.detach().argmax(dim=1) == y).sum()
+        self.count += len(y)
+
+    def take(self) -> dict[str, float]:
+        """The epoch's mean train loss and accuracy; resets for the next epoch."""
+        n = max(self.count, 1)
+        out = {"train_loss": float(self.loss) / n, "train_acc": float(self.correct) / n}
+        self.__init__()
+        return out
+
+
+def cross_entropy_objective(net: torch.nn.Module, tally: Tally) -> Callable[[Batch], torch.Tensor]:
+    """`batch -> mean cross-entropy of net`, counting the batch's loss and hits in `tally`."""
+
+    def objective(batch: Batch) -> torch.Tensor:
+        logits = net(batch[0])
+        loss = F.cross_entropy(logits, batch[1])
+        tally.add(logits, batch[1], loss)
         return loss
 
+    return objective
+
+
+def fit_classifier(net: torch.nn.Module, step: Step, tally: Tally, train: Split, test: Split, *, epochs: int,
+                   batch_size: int, generator: torch.Generator, desc: str) -> dict[str, list[float]]:
+    """Train in train mode with a step built on `cross_entropy_objective(net, tally)`; each epoch
+    record the running train loss and accuracy (as the steps saw them, dropout on) and the test
+    loss and accuracy (eval mode, dropout off)."""
+
     def evaluate() -> dict[str, float]:
-        nonlocal count
-        train_loss = total.item() / max(count, 1)
-        total.zero_()
-        count = 0
         test_metrics = classify(net, test)
-        return {"train_loss": train_loss, "test_loss": test_metrics["loss"], "test_acc": test_metrics["acc"]}
+        return {**tally.take(), "test_loss": test_metrics["loss"], "test_acc": test_metrics["acc"]}
 
     net.train()
-    return train_epochs(tracked, lambda: minibatches((train.x, train.y), batch_size, generator=generator),
+    return train_epochs(step, lambda: minibatches((train.x, train.y), batch_size, generator=generator),
                         epochs, evaluate, desc=desc)

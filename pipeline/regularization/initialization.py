@@ -2,7 +2,8 @@
 gradients vanish, explode or stay level across layers, and whether it then trains.
 
 For each init x activation: the gradient norm of every layer's weights on one probe batch at
-initialization (layer 1 is next to the input), then a short SGD run on Fashion-MNIST. A run
+initialization (layer 1 is next to the input) and again after `probe_steps` SGD updates, within a
+short SGD run on Fashion-MNIST. A run
 whose loss turns NaN/inf is recorded as diverged and keeps its NaN curve: that is the finding.
 """
 
@@ -18,7 +19,7 @@ from torch import nn
 
 from pipeline.regularization.config import InitParams
 from pipeline.regularization.fashion import CLASSES, PIXELS, Split
-from pipeline.regularization.fit import concise_step, fit_classifier, make_generator
+from pipeline.regularization.fit import Tally, concise_step, cross_entropy_objective, fit_classifier, make_generator
 from pipeline.regularization.report import Config, Outcome, config_params, final_of
 from pipeline.training import make_optimizer
 
@@ -71,12 +72,28 @@ def configs(p: InitParams, device: torch.device, train: Split, test: Split) -> l
 def fit_one(p: InitParams, init: str, activation: str, train: Split, test: Split, device: torch.device) -> Outcome:
     generator = make_generator(p.seed, "train")
     net = deep_mlp(p.depth, p.width, init, activation, generator).to(device)
-    norms = gradient_norms(net, train.x[:p.probe_batch], train.y[:p.probe_batch])
-    step = concise_step(lambda batch: F.cross_entropy(net(batch[0]), batch[1]),
-                        make_optimizer("sgd", net.parameters(), p.lr))
-    history = fit_classifier(net, step, train, test, epochs=p.epochs, batch_size=p.batch_size,
+    probe = train.x[:p.probe_batch], train.y[:p.probe_batch]
+    at_init = gradient_norms(net, *probe)
+    tally = Tally()
+    step = concise_step(cross_entropy_objective(net, tally), make_optimizer("sgd", net.parameters(), p.lr))
+    after: list[float] = []
+    steps = 0
+
+    def probed(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """The SGD step, measuring the gradient norms again once `probe_steps` updates are done."""
+        nonlocal steps
+        loss = step(batch)
+        steps += 1
+        if steps == p.probe_steps:
+            after[:] = gradient_norms(net, *probe)
+        return loss
+
+    history = fit_classifier(net, probed, tally, train, test, epochs=p.epochs, batch_size=p.batch_size,
                              generator=generator, desc=f"init {config_name(init, activation)}")
+    if not after:  # fewer updates in the whole run than probe_steps: measure at its end
+        after = gradient_norms(net, *probe)
     final = final_of(history)
-    return Outcome(history, {**final, "grad_norm_first": norms[0], "grad_norm_last": norms[-1],
+    return Outcome(history, {**final, "grad_norm_first": at_init[0], "grad_norm_last": at_init[-1],
+                             "grad_norm_first_after": after[0], "grad_norm_last_after": after[-1],
                              "diverged": float(not math.isfinite(final["train_loss"]))},
-                   by_layer={"grad_norm": norms})
+                   by_layer={"grad_norm": at_init, "grad_norm_after": after})

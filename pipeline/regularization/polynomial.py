@@ -1,9 +1,11 @@
-"""Under- and overfitting: fit a cubic with polynomial features of several degrees and sample sizes.
+"""Under- and over-fitting: fit y = 5 + 1.2x - 3.4x^2/2! + 5.6x^3/3! + noise with the first
+degree + 1 of the features x^i / i! (i = 0..max_degree), on many or few points.
 
-All cases share one data set drawn from the true polynomial: training points are the first
-`n_train` of a common pool, the test set is the same for every case. The right degree recovers
-the true weights; too low a degree underfits (both losses high); too few points overfit (train
-loss low, test loss high).
+All cases share one data set (d2l's `max_degree` version): `n_train` training points, of which a
+case uses the first `n_train` of its own, and the same `n_test` test points. The model is
+`nn.Linear(degree + 1, 1, bias=False)`: the constant feature x^0 plays the bias. The right degree
+recovers the true weights and reaches the noise floor (noise^2 / 2 on the half squared loss);
+degree 1 under-fits (train loss stays high); degree 20 and 2 training points over-fit.
 """
 
 from __future__ import annotations
@@ -17,26 +19,28 @@ from torch import nn
 from pipeline.errors import ParamError
 from pipeline.regularization.config import PolynomialCase, PolynomialParams
 from pipeline.regularization.fit import concise_step, fit_regression, make_generator, squared_loss
-from pipeline.regularization.report import Config, Outcome, config_params
-from pipeline.regularization.synthetic import polynomial_data, polynomial_features
+from pipeline.regularization.report import Config, Outcome, config_params, final_of
+from pipeline.regularization.synthetic import polynomial_data
 from pipeline.training import make_optimizer
 
 
 def configs(p: PolynomialParams, device: torch.device) -> list[Config]:
-    x, y = polynomial_data(p.true_w, p.true_b, p.noise, p.n_train + p.n_test, make_generator(p.seed, "data"))
-    return [Config(name, config_params(p, ["cases"], case=name, degree=case.degree, n_train=case.n_train),
-                   partial(fit_case, p, name, case, x, y, device))
+    features, y = polynomial_data(p.true_w, p.max_degree, p.noise, p.n_train + p.n_test,
+                                  make_generator(p.seed, "data"))
+    return [Config(name, config_params(p, ["cases", "n_train"], case=name, degree=case.degree,
+                                       n_features=case.degree + 1, n_train=case.n_train),
+                   partial(fit_case, p, name, case, features, y, device))
             for name, case in p.cases.items()]
 
 
-def fit_case(p: PolynomialParams, name: str, case: PolynomialCase, x: torch.Tensor, y: torch.Tensor,
+def fit_case(p: PolynomialParams, name: str, case: PolynomialCase, features: torch.Tensor, y: torch.Tensor,
              device: torch.device) -> Outcome:
     generator = make_generator(p.seed, "train")
-    train = (polynomial_features(x[:case.n_train], case.degree).to(device), y[:case.n_train].to(device))
-    test = (polynomial_features(x[p.n_train:], case.degree).to(device), y[p.n_train:].to(device))
-    net = nn.Linear(case.degree, 1)
+    columns = case.degree + 1
+    train = (features[:case.n_train, :columns].to(device), y[:case.n_train].to(device))
+    test = (features[p.n_train:, :columns].to(device), y[p.n_train:].to(device))
+    net = nn.Linear(columns, 1, bias=False)
     nn.init.normal_(net.weight, std=0.01, generator=generator)
-    nn.init.zeros_(net.bias)
     net.to(device)
     step = concise_step(lambda batch: squared_loss(net(batch[0]), batch[1]),
                         make_optimizer("sgd", net.parameters(), p.lr))
@@ -44,9 +48,12 @@ def fit_case(p: PolynomialParams, name: str, case: PolynomialCase, x: torch.Tens
                              generator=generator, desc=f"polynomial {name}")
     _check_finite(history, name)
     weights = net.weight.detach().cpu().flatten().tolist()
-    return Outcome(history, {"train_loss": history["train_loss"][-1], "test_loss": history["test_loss"][-1],
-                             **{f"w{k}": w for k, w in enumerate(weights, start=1)},
-                             "b": net.bias.item()})
+    return Outcome(history, {**final_of(history), **{f"w{i}": w for i, w in enumerate(weights)}})
+
+
+def learned_weights(final: dict[str, float]) -> list[float]:
+    """w0, w1, ... of a case's final metrics, in order."""
+    return [final[f"w{i}"] for i in range(sum(1 for k in final if k[0] == "w" and k[1:].isdigit()))]
 
 
 def _check_finite(history: dict[str, list[float]], name: str) -> None:

@@ -30,8 +30,15 @@ from .submission import validate_submission, write_submission
 from .train import cross_validate, fit_all
 
 
-def _device_tags(params) -> dict[str, str]:
-    return describe_device(pick_device(getattr(params, "device", "auto")))
+def _start_model_stage(p: HouseParams, model: str, stage: str):
+    """What the cv and fit stages share: validated model params, seeds, threads, data, run tags."""
+    model_params = p.model(model)
+    seed_everything(p.seed)
+    set_cpu_threads(p.cpu_threads)
+    prepared = Prepared.load(paths.PROCESSED)
+    device = describe_device(pick_device(getattr(model_params, "device", "auto")))
+    tags = {"stage": stage, "model": model, "dataset": "house-prices", "seed": p.seed, **device}
+    return model_params, prepared, tags
 
 
 def preprocess(p: HouseParams) -> dict:
@@ -78,13 +85,9 @@ def _run_params(p: HouseParams, model: str | None = None) -> dict:
 
 def cross_validation(p: HouseParams, model: str) -> dict:
     """k-fold CV of one model: out-of-fold predictions, per-fold scores and curves."""
-    model_params = p.model(model)
-    seed_everything(p.seed)
-    set_cpu_threads(p.cpu_threads)
-    prepared = Prepared.load(paths.PROCESSED)
+    model_params, prepared, tags = _start_model_stage(p, model, "cv")
     X, y = prepared.X(), prepared.y()
     folds = fold_ids(len(y), p.cv)
-    tags = {"stage": "cv", "model": model, "dataset": "house-prices", "seed": p.seed, **_device_tags(model_params)}
     with tracking.start_run(paths.PIPELINE, f"cv:{model}", params=_run_params(p, model), tags=tags) as run:
         result = cross_validate(model_params, X, y, folds, _fit_mask(p, prepared), prepared.log_target, p.seed)
         for fold in result.folds:
@@ -117,13 +120,9 @@ def cross_validation(p: HouseParams, model: str) -> dict:
 
 def fit(p: HouseParams, model: str) -> dict:
     """Train one model on every training row; save it with its preprocessing state."""
-    model_params = p.model(model)
-    seed_everything(p.seed)
-    set_cpu_threads(p.cpu_threads)
-    prepared = Prepared.load(paths.PROCESSED)
+    model_params, prepared, tags = _start_model_stage(p, model, "fit")
     X, y = prepared.X(), prepared.y()
     mask = _fit_mask(p, prepared)
-    tags = {"stage": "fit", "model": model, "dataset": "house-prices", "seed": p.seed, **_device_tags(model_params)}
     with tracking.start_run(paths.PIPELINE, f"fit:{model}", params=_run_params(p, model), tags=tags) as run:
         fitted, history = fit_all(model_params, X, y, mask, prepared.log_target, p.seed)
         tracking.log_history(history)

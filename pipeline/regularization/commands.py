@@ -25,16 +25,13 @@ DEFAULT_DATA = dataset_dir("fashion-mnist")  # written by stage download@fashion
 
 def _prepare(params_file: Path, stage: str):
     """Typed params, torch thread count and device of a stage."""
-    import torch
-
     from pipeline.errors import ParamError
     from pipeline.params import load_params
     from pipeline.regularization.config import stage_params
-    from pipeline.runtime import pick_device
+    from pipeline.runtime import pick_device, set_cpu_threads
 
     p = stage_params(load_params(params_file), stage)
-    if p.threads:
-        torch.set_num_threads(p.threads)
+    set_cpu_threads(p.threads)
     try:
         device = pick_device(p.device)
     except RuntimeError as exc:

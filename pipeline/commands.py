@@ -16,7 +16,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.add_typer(house_app, name="house", help="House Prices pipeline: preprocess, k-fold, final fit, submission.")
+app.add_typer(house_app, name="house", help="House Prices pipeline: preprocess, k-fold CV, final fits, blend, submission.")
 app.add_typer(regularization_app, name="regularization",
               help="Regularization experiments: polynomial fit, weight decay, dropout, initialization.")
 app.add_typer(rnn_app, name="rnn", help="Modern RNN experiments: RNN/GRU/LSTM language models, text generation.")

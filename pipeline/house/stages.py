@@ -189,21 +189,23 @@ def blend(p: HouseParams) -> dict:
 
 
 def submission(p: HouseParams) -> dict:
-    """Predict the test set with the fitted models and blend weights; write and validate the CSV."""
-    prepared = Prepared.load(paths.PROCESSED)
+    """Predict the raw test set with the fitted models and blend weights; write and validate the CSV.
+
+    Each model brings its own saved preprocessing state, so the test features are made from
+    `test.csv` exactly as that model's training features were.
+    """
     if not paths.BLEND_WEIGHTS.is_file():
         raise DataError(f"{paths.BLEND_WEIGHTS}: not found (run `python cli.py house blend`)")
     blend_state = json.loads(paths.BLEND_WEIGHTS.read_text())
+    test = load(paths.RAW).test
     columns = []
     for name in blend_state["models"]:
         fitted, preprocessor = load_model(name)
-        if preprocessor.columns != prepared.feature_columns:
-            raise DataError(f"{paths.model_file(name)}: was fitted on other features; rerun `dvc repro`")
-        columns.append(fitted.predict(prepared.X_test()))
+        columns.append(fitted.predict(preprocessor.transform(test).to_numpy(np.float32)))
     predicted = np.column_stack(columns) @ np.asarray(blend_state["weights"])
     prices = to_price(predicted, blend_state["log_target"])
     sample = paths.RAW / SAMPLE_FILE
-    frame = write_submission(paths.SUBMISSION, prepared.test[ID].to_numpy(), prices, sample)
+    frame = write_submission(paths.SUBMISSION, test[ID].to_numpy(), prices, sample)
     validate_submission(paths.SUBMISSION, sample)
     metrics = {"n_rows": len(frame), "price_min": float(frame[TARGET].min()),
                "price_median": float(frame[TARGET].median()), "price_max": float(frame[TARGET].max())}

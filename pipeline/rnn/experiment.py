@@ -7,8 +7,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from pipeline import tracking
 from pipeline.files import write_json, write_text
 from pipeline.plots import write_rows
@@ -18,7 +16,7 @@ from pipeline.rnn.corpus import load_corpus
 from pipeline.rnn.generate import generate
 from pipeline.rnn.models import ModelSpec, make_model, save_model
 from pipeline.rnn.train import train_language_model
-from pipeline.runtime import describe_device, pick_device, seed_everything
+from pipeline.runtime import describe_device, pick_device, seed_everything, set_cpu_threads
 
 PIPELINE = "rnn"
 
@@ -45,8 +43,7 @@ class Outputs:
 def run_experiment(exp: Experiment, raw_dir: Path, outputs: Outputs, progress: bool = True) -> dict:
     """Train experiment `exp`, write its outputs, return its metrics."""
     cfg = exp.train
-    if cfg.cpu_threads:
-        torch.set_num_threads(cfg.cpu_threads)
+    set_cpu_threads(cfg.cpu_threads)
     device = pick_device(cfg.device)
     corpus = load_corpus(exp.model.corpus, raw_dir, exp.corpus.max_tokens, exp.corpus.min_freq)
     overridden = {"batch_size", "num_steps"} & set(exp.model.train)

@@ -55,7 +55,10 @@ def run_experiment(exp: Experiment, raw_dir: Path, outputs: Outputs, progress: b
     seed_everything(cfg.seed)
     model = make_model(spec)
     device_tags = describe_device(device)
-    tags = {**device_tags, "seed": cfg.seed, "corpus": exp.model.corpus, "cell": spec.cell, "impl": spec.impl}
+    model_tag = f"{spec.cell}-{spec.impl}" + (f"-{spec.num_layers}layers" if spec.num_layers > 1 else "") \
+        + ("-bidirectional" if spec.bidirectional else "")
+    tags = {**device_tags, "seed": cfg.seed, "corpus": exp.model.corpus, "dataset": exp.model.corpus,
+            "model": model_tag, "cell": spec.cell, "impl": spec.impl}
     params = {**exp.as_params(), "vocab_size": len(corpus.vocab), "corpus_tokens": len(corpus.indices)}
 
     with tracking.start_run(PIPELINE, exp.name, params=params, tags=tags) as run:

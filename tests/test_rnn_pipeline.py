@@ -52,6 +52,7 @@ def test_rnn_stages_run_once_and_track(repo_copy):
     run = runs["tm-gru-scratch"]
     assert run.data.tags["device"] == "cpu" and run.data.tags["seed"] == "0"
     assert run.data.tags["dvc_stage"] == "rnn_train@tm-gru-scratch"
+    assert run.data.tags["model"] == "gru-scratch" and run.data.tags["dataset"] == "timemachine"
     assert run.data.params["model.cell"] == "gru" and run.data.params["train.hidden"] == "16"
     assert {"perplexity", "tokens_per_sec", "train_seconds"} <= set(run.data.metrics)
     import mlflow

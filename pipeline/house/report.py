@@ -46,6 +46,10 @@ def plot_oof(path: Path, prices: np.ndarray, predicted: np.ndarray, outliers: np
     lo, hi = prices.min(), prices.max()
     ax.plot([lo, hi], [lo, hi], color="black", linewidth=1)
     ax.set(xscale="log", yscale="log", xlabel="SalePrice", ylabel="out-of-fold prediction", title=title)
+    from matplotlib.ticker import NullFormatter
+
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_minor_formatter(NullFormatter())  # minor log-tick labels overlap on price scales
     ax.title.set_fontsize(9)
     ax.legend(fontsize=8)
     return save_figure(path, fig)

@@ -16,7 +16,6 @@ from .data import ID, TARGET
 from .features import Preprocessor
 
 PROCESSED_DIR = REPO_ROOT / "data" / "processed" / "house-prices"
-META_COLUMNS = (ID, TARGET, "target", "is_outlier")
 
 
 @dataclass
@@ -35,9 +34,6 @@ class Prepared:
 
     def X(self) -> np.ndarray:
         return self.train[self.feature_columns].to_numpy(np.float32)
-
-    def X_test(self) -> np.ndarray:
-        return self.test[self.feature_columns].to_numpy(np.float32)
 
     def y(self) -> np.ndarray:
         return self.train["target"].to_numpy(np.float64)

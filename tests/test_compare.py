@@ -20,14 +20,9 @@ import urllib.request
 import pytest
 from typer.testing import CliRunner
 
+from helpers import free_port
 from pipeline import REPO_ROOT, compare, tracking
 from pipeline.commands import app
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _get(url: str, **query) -> dict:

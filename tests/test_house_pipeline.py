@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pandas as pd
 import pytest
 
+from helpers import mlflow_client
 from pipeline.house.submission import validate_submission
 
 pytestmark = pytest.mark.slow
@@ -25,14 +25,8 @@ def _ran(output: str) -> list[str]:
     return sorted(line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage"))
 
 
-def _client():
-    import mlflow
-
-    return mlflow.MlflowClient(os.environ["MLFLOW_TRACKING_URI"])  # explicit: other tests set mlflow's global URI
-
-
 def _runs(experiment: str = "house-prices"):
-    client = _client()
+    client = mlflow_client()
     exp = client.get_experiment_by_name(experiment)
     return client.search_runs([exp.experiment_id], max_results=1000) if exp else []
 
@@ -64,7 +58,7 @@ def test_dvc_repro_builds_a_valid_submission_and_reruns_only_what_changed(repo_c
     assert "valid_log_rmse_mean" in cv_run.data.metrics
     fold_run = next(r for r in runs if r.info.run_name == "cv:linear:fold1")
     assert fold_run.data.tags["mlflow.parentRunId"] == cv_run.info.run_id
-    history = _client().get_metric_history(fold_run.info.run_id, "valid_log_rmse")
+    history = mlflow_client().get_metric_history(fold_run.info.run_id, "valid_log_rmse")
     assert [m.step for m in history] == [1, 2, 3]
     record = json.loads((root / "runs" / "house-prices" / "cv_linear.json").read_text())
     assert record["run_id"] == cv_run.info.run_id

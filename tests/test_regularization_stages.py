@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
+
+from helpers import mlflow_client
 
 TINY = {
     "regularization.polynomial.epochs": 4,
@@ -24,12 +25,6 @@ TINY = {
 }
 STAGES = {"reg_polynomial": "polynomial", "reg_weight_decay": "weight_decay", "reg_dropout": "dropout",
           "reg_init": "init"}
-
-
-def mlflow_client():
-    import mlflow
-
-    return mlflow.MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
 
 
 def check_polynomial_outputs(root, client) -> None:

@@ -7,6 +7,8 @@ import os
 
 import pytest
 
+from helpers import mlflow_client
+
 STAGES = ("rnn_train@tm-gru-scratch", "rnn_train@lyrics-lstm-concise")
 TINY = {
     "rnn.train.hidden": 16,
@@ -55,9 +57,8 @@ def test_rnn_stages_run_once_and_track(repo_copy):
     assert run.data.tags["model"] == "gru-scratch" and run.data.tags["dataset"] == "timemachine"
     assert run.data.params["model.cell"] == "gru" and run.data.params["train.hidden"] == "16"
     assert {"perplexity", "tokens_per_sec", "train_seconds"} <= set(run.data.metrics)
-    import mlflow
 
-    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
+    artifacts = {a.path for a in mlflow_client().list_artifacts(run.info.run_id)}
     assert {"samples", "model"} <= artifacts
 
     generated = repo_copy.run("python", "cli.py", "rnn", "generate", "--model", "models/rnn/tm-gru-scratch.pt",

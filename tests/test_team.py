@@ -9,7 +9,6 @@ import json
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -18,16 +17,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from helpers import free_port
 from pipeline import compare, tracking
 from pipeline.commands import app
 
 SWEEP = {"house.blend.models": ["elastic_net"], "house.models.elastic_net.max_iter": 200, "house.cv.folds": 2}
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # ---- PostgreSQL-backed tracking server

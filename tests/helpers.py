@@ -1,0 +1,24 @@
+"""Small helpers several test modules share (pytest puts this folder on sys.path)."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now, for a server a test starts."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def mlflow_client():
+    """A client bound to this test's own store.
+
+    Explicit on purpose: `mlflow.set_tracking_uri` calls made by earlier tests in the same
+    process would otherwise point a bare `MlflowClient()` at another test's store.
+    """
+    import mlflow
+
+    return mlflow.MlflowClient(os.environ["MLFLOW_TRACKING_URI"])

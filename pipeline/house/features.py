@@ -83,8 +83,7 @@ def engineer(frame: pd.DataFrame, p: FeatureParams) -> pd.DataFrame:
             df[col] = df[col].map(QUALITY_SCALE).astype(float).fillna(0.0)
     if p.categorical_codes:
         for col in (c for c in CODED_AS_NUMBERS if c in df):
-            df[col] = df[col].map(lambda v: np.nan if pd.isna(v) else str(int(v)), na_action=None).astype("str")
-            df.loc[frame[col].isna().to_numpy(), col] = np.nan
+            df[col] = df[col].map(lambda v: str(int(v)), na_action="ignore")  # 60.0 -> "60"; NaN stays NaN
     return df.drop(columns=[c for c in p.drop_columns if c in df])
 
 
@@ -181,8 +180,7 @@ class Preprocessor:
         return result[self.columns].astype(np.float32)
 
     def to_dict(self) -> dict[str, Any]:
-        state = asdict(self)
-        return state
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> "Preprocessor":

@@ -12,7 +12,7 @@ from pipeline import REPO_ROOT
 from pipeline.errors import DataError
 from pipeline.files import atomic_path, write_json
 
-from .data import ID, TARGET
+from .data import TARGET
 from .features import Preprocessor
 
 PROCESSED_DIR = REPO_ROOT / "data" / "processed" / "house-prices"

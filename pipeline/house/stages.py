@@ -7,7 +7,6 @@ MLflow run (nested runs per fold for cross-validation) in the `house-prices` exp
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pandas as pd
@@ -15,7 +14,7 @@ import pandas as pd
 from pipeline import tracking
 from pipeline.errors import DataError
 from pipeline.files import save_torch, write_csv, write_json
-from pipeline.params import flatten
+from pipeline.plots import write_rows
 from pipeline.runtime import describe_device, pick_device, seed_everything, set_cpu_threads
 
 from . import models, paths
@@ -108,8 +107,6 @@ def cross_validation(p: HouseParams, model: str) -> dict:
                    {**metrics, "folds": {f"fold{f.fold + 1}": {"valid_log_rmse": f.valid_log_rmse,
                                                                "train_log_rmse": f.train_log_rmse}
                                          for f in result.folds}})
-        from pipeline.plots import write_rows
-
         write_rows(paths.PLOTS / f"cv_{model}.csv", curve_rows(result.folds))
         plot_fold_curves(paths.PLOTS / f"cv_{model}.png", result.folds, title=f"{model}: {p.cv.folds}-fold log-RMSE")
         tracking.log_metrics(metrics)

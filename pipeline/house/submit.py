@@ -9,7 +9,6 @@ a dry run, and every other command, work without credentials.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 from dataclasses import asdict, dataclass, field
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from pipeline import REPO_ROOT, kaggle_client, tracking
 from pipeline.datasets import HOUSE_COMPETITION
+from pipeline.datasets import payload_sha256 as sha256  # a CSV's payload is the file itself
 from pipeline.errors import DataError
 
 from . import paths
@@ -96,14 +96,6 @@ def default_message(layout: Layout) -> str:
     except (OSError, ValueError, KeyError, TypeError):
         score = f"CV score unknown ({layout.cv} missing or unreadable)"
     return f"git {commit}: {score}"
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def plan(file: Path | None = None, message: str | None = None, competition: str = HOUSE_COMPETITION,

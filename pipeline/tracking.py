@@ -134,11 +134,44 @@ def start_run(pipeline: str, run_name: str, *, params: Mapping[str, Any] | None 
     `tags` should include the device (see `runtime.describe_device`) and the seed.
     """
     mlflow = _mlflow()
-    mlflow.set_experiment(pipeline)
+    experiment = mlflow.set_experiment(pipeline)
+    _mark_classic_ml(mlflow, experiment)
+    run_name = unique_run_name(mlflow.MlflowClient(), experiment.experiment_id, run_name)
     with mlflow.start_run(run_name=run_name, nested=nested, tags=run_tags(pipeline, tags)) as run:
         if params:
             mlflow.log_params({k: _param_value(v) for k, v in flatten(params).items()})
         yield run
+
+
+# MLflow 3's UI opens an experiment without this tag in its GenAI view (traces, token usage);
+# with it, on the runs table, charts and compare view that a training experiment needs.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+CLASSIC_ML = "custom_model_development"
+
+
+def _mark_classic_ml(mlflow, experiment) -> None:
+    if experiment.tags.get(EXPERIMENT_KIND_TAG) != CLASSIC_ML:
+        mlflow.MlflowClient().set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, CLASSIC_ML)
+
+
+def run_label() -> str:
+    """What tells this run's origin apart in the UI: the DVC experiment's name, else the short commit."""
+    return os.environ.get("DVC_EXP_NAME") or git_commit()[:7]
+
+
+def unique_run_name(client, experiment_id: str, base: str) -> str:
+    """`base@label`, e.g. `cv:mlp@rapid-wick` under `dvc exp run`, `cv:mlp@2d107d7` under `dvc repro`;
+    ` (2)`, ` (3)`... when that name is taken, so no two runs of an experiment share a name."""
+    name = f"{base}@{run_label()}"
+    taken = {r.info.run_name for r in client.search_runs(
+        [experiment_id], filter_string=f"attributes.run_name LIKE '{name.replace(chr(39), '')}%'",
+        max_results=1000)}
+    if name not in taken:
+        return name
+    n = 2
+    while f"{name} ({n})" in taken:
+        n += 1
+    return f"{name} ({n})"
 
 
 def _param_value(value: Any) -> Any:

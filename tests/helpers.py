@@ -22,3 +22,9 @@ def mlflow_client():
     import mlflow
 
     return mlflow.MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+
+
+def base_name(run) -> str:
+    """A run's name without the `@label (n)` that `tracking.unique_run_name` adds: `cv:mlp@2d107d7 (2)` -> `cv:mlp`."""
+    name = run if isinstance(run, str) else run.info.run_name
+    return name.split("@", 1)[0]

@@ -20,7 +20,7 @@ import urllib.request
 import pytest
 from typer.testing import CliRunner
 
-from helpers import free_port
+from helpers import base_name, free_port
 from pipeline import REPO_ROOT, compare, tracking
 from pipeline.commands import app
 
@@ -108,7 +108,7 @@ def test_the_server_lists_project_runs_with_params_metrics_and_tags_and_the_comp
                                  "dvc_exp", "mlflow.runName")} == {
         "pipeline": "house-prices", "stage": "cv", "model": "elastic_net", "dataset": "house-prices",
         "device": "cpu", "dvc_stage": "house_cv@elastic_net", "dvc_exp_name": "brisk-lion", "dvc_exp": "true",
-        "mlflow.runName": "cv:elastic_net"}
+        "mlflow.runName": "cv:elastic_net@brisk-lion"}
     assert tags["git_commit"] == tracking.git_commit() and tags["git_commit_short"] == tags["git_commit"][:8]
     assert {t["key"]: t["value"] for t in by_id[second]["data"]["tags"]}["dvc_exp"] == "false"
     folds = [r for r in found if r["info"]["run_name"].startswith("cv:elastic_net:fold")]
@@ -121,7 +121,7 @@ def test_the_server_lists_project_runs_with_params_metrics_and_tags_and_the_comp
         got = _get(f"{mlflow_server}/ajax-api/2.0/mlflow/runs/get", run_id=run_id)["run"]
         assert got["info"]["experiment_id"] == experiment_id
         assert {p["key"] for p in got["data"]["params"]} >= {"model.alpha", "seed", "cv.folds"}
-    fold1 = next(r for r in folds if r["info"]["run_name"].endswith("fold1"))
+    fold1 = next(r for r in folds if base_name(r["info"]["run_name"]).endswith("fold1"))
     history = _get(f"{mlflow_server}/ajax-api/2.0/mlflow/metrics/get-history",
                    run_id=fold1["info"]["run_id"], metric_key="valid_log_rmse")["metrics"]
     assert [m["step"] for m in history] == [1, 2, 3]
@@ -156,7 +156,7 @@ def test_runs_table_csv_json_and_sorting_on_the_default_store(monkeypatch):
     records = list(csv.DictReader(io.StringIO(as_csv.output)))
     assert list(records[0])[:4] == ["run_id", "run_name", "status", "start"]
     assert list(records[0])[-3:] == ["params.model.alpha", "params.seed", "metrics.valid_log_rmse_mean"]
-    assert [r["run_name"] for r in records][:2] == ["cv:elastic_net"] * 2
+    assert [base_name(r["run_name"]) for r in records][:2] == ["cv:elastic_net"] * 2
     assert [r["params.model.alpha"] for r in records][:2] == ["0.02", "0.01"]  # 0.175 before 0.15
     assert all(r["metrics.valid_log_rmse_mean"] == "" for r in records[2:])  # fold runs: no such metric, last
 

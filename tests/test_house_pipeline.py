@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from helpers import mlflow_client
+from helpers import base_name, mlflow_client
 from pipeline.house.submission import validate_submission
 
 pytestmark = pytest.mark.slow
@@ -49,14 +49,14 @@ def test_dvc_repro_builds_a_valid_submission_and_reruns_only_what_changed(repo_c
     assert oof["prediction"].notna().all() and sorted(oof["fold"].unique()) == [1, 2, 3]
 
     runs = _runs()
-    names = sorted(r.info.run_name for r in runs)
+    names = sorted(base_name(r) for r in runs)
     assert names.count("cv:linear") == 1 and names.count("fit:elastic_net") == 1
     assert {f"cv:linear:fold{k}" for k in (1, 2, 3)} <= set(names)
-    cv_run = next(r for r in runs if r.info.run_name == "cv:linear")
+    cv_run = next(r for r in runs if base_name(r) == "cv:linear")
     assert cv_run.data.tags["dvc_stage"] == "house_cv@linear"
     assert cv_run.data.tags["device"] == "cpu" and cv_run.data.params["seed"] == "42"
     assert "valid_log_rmse_mean" in cv_run.data.metrics
-    fold_run = next(r for r in runs if r.info.run_name == "cv:linear:fold1")
+    fold_run = next(r for r in runs if base_name(r) == "cv:linear:fold1")
     assert fold_run.data.tags["mlflow.parentRunId"] == cv_run.info.run_id
     history = mlflow_client().get_metric_history(fold_run.info.run_id, "valid_log_rmse")
     assert [m.step for m in history] == [1, 2, 3]
@@ -73,4 +73,5 @@ def test_dvc_repro_builds_a_valid_submission_and_reruns_only_what_changed(repo_c
     repo_copy.set_params(**{"house.models.linear.lr": 0.05})
     back = repo_copy.dvc("repro", "house_submission").stdout
     assert "house_cv@linear" in _ran(back) and "run-cache" not in back
-    assert sorted(r.info.run_name for r in _runs()).count("cv:linear") == 3
+    assert sorted(base_name(r) for r in _runs()).count("cv:linear") == 3
+    assert len({r.info.run_name for r in _runs()}) == len(_runs())  # every run name unique

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import base_name
 from pipeline.errors import DataError
 from pipeline.house import submit as shipping
 
@@ -260,7 +261,7 @@ def test_submit_uploads_the_exact_bytes_and_message_with_the_official_client(rep
     client = mlflow.MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
     experiment = client.get_experiment_by_name("house-prices")
     runs = client.search_runs([experiment.experiment_id])
-    assert [r.info.run_name for r in runs] == ["kaggle-submit"]
+    assert [base_name(r) for r in runs] == ["kaggle-submit"]
     run = runs[0]
     assert run.data.tags["stage"] == "submit" and run.data.tags["kaggle_ref"] == "4242"
     assert run.data.params["message"] == "blend of elastic_net; lr 0.05"

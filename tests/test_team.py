@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from helpers import free_port
+from helpers import base_name, free_port
 from pipeline import compare, tracking
 from pipeline.commands import app
 
@@ -179,7 +179,7 @@ def test_queued_sweep_runs_each_experiment_as_its_own_mlflow_run(repo_copy, mirr
     assert store.is_file(), "queued runs did not reach the repo's default store"
     client = mlflow.MlflowClient(f"sqlite:///{store}")
     experiment = client.get_experiment_by_name("house-prices")
-    runs = [r for r in client.search_runs([experiment.experiment_id]) if r.info.run_name == "cv:elastic_net"]
+    runs = [r for r in client.search_runs([experiment.experiment_id]) if base_name(r) == "cv:elastic_net"]
     by_exp = {r.data.tags["dvc_exp_name"]: r for r in runs}
     assert len(runs) == 2 and set(by_exp) == set(alphas.values())
     for alpha, name in alphas.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -15,6 +16,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"max_content_width": 120},  # use the terminal's width, up to 120 columns
+    rich_markup_mode=None,  # plain click help: flags shown as flags (rich mode prints `<bool>` after them)
 )
 app.add_typer(house_app, name="house", help="House Prices pipeline: preprocess, k-fold CV, final fits, blend, submission.")
 app.add_typer(regularization_app, name="regularization",
@@ -51,13 +54,14 @@ def runs(
                                                    "regularization, rnn); default: every experiment.")] = None,
     params: Annotated[list[str] | None, typer.Option("--params", "-p", help="Param columns, comma-separated or "
                                                      "repeated (e.g. model.cell,train.lr); default: the params "
-                                                     "that differ between the runs.")] = None,
+                                                     "that differ between the runs, changed ones first, as many "
+                                                     "as fit the terminal (stderr says what was left out).")] = None,
     metrics: Annotated[list[str] | None, typer.Option("--metrics", "-m", help="Metric columns, comma-separated "
                                                       "or repeated; default: the scores (rmse, loss, "
                                                       "perplexity, accuracy...).")] = None,
     sort: Annotated[str | None, typer.Option(help="Sort by this metric, lowest first (runs without it "
                                              "last).")] = None,
-    desc: Annotated[bool, typer.Option("--desc", help="Sort highest first.")] = False,
+    desc: Annotated[bool, typer.Option("--desc", help="Sort highest first (a flag; with --sort).")] = False,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table | csv | json")] = "table",
     filter_string: Annotated[str, typer.Option("--filter", help="MLflow search filter, e.g. "
                                                "\"tags.stage = 'cv' and tags.model = 'mlp'\".")] = "",
@@ -68,7 +72,11 @@ def runs(
     """Table of MLflow runs with chosen params and metrics as columns, sortable by a metric."""
     from pipeline import compare
 
-    typer.echo(compare.runs_report(experiment, params, metrics, sort, desc, fmt, filter_string, limit, top_level))
+    table, note = compare.runs_report(experiment, params, metrics, sort, desc, fmt, filter_string, limit, top_level)
+    typer.echo(table)
+    if note:  # on stderr: stdout stays a table (or csv/json) that programs can read
+        sys.stdout.flush()
+        typer.echo(note, err=True)
 
 
 @app.command()
@@ -76,11 +84,15 @@ def ui(
     port: Annotated[int | None, typer.Option(help="Port on 127.0.0.1 (default: tracking.ui_port in "
                                              "params.yaml, else 5000).")] = None,
     workers: Annotated[int, typer.Option(help="Server worker processes.")] = 1,
+    experiment: Annotated[str, typer.Option("--experiment", "-e", help="Experiment whose runs page to show: "
+                                            "house-prices, regularization or rnn.")] = "house-prices",
+    open_browser: Annotated[bool, typer.Option("--open", help="Also open that page in the default browser.")] = False,
 ) -> None:
-    """Start the MLflow UI on the project's tracking store (127.0.0.1) and print the experiment list's URL."""
+    """Start the MLflow UI on the project's tracking store (127.0.0.1); print the experiment's runs page URL."""
     from pipeline import compare
 
-    raise typer.Exit(compare.serve_ui(port if port is not None else compare.ui_port_param(), workers))
+    port = port if port is not None else compare.ui_port_param()
+    raise typer.Exit(compare.serve_ui(port, workers, experiment, open_browser))
 
 
 @app.command()

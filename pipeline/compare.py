@@ -138,14 +138,31 @@ def default_metrics(rows: Sequence[RunRow], most: int = 6) -> list[str]:
     return ranked[:most]
 
 
-def default_params(rows: Sequence[RunRow], most: int = 6) -> list[str]:
-    """The params whose values differ between the listed runs (what the comparison is about)."""
+def ranked_params(rows: Sequence[RunRow]) -> list[str]:
+    """Every param whose value is not the same in all listed runs, the ones a comparison is about first.
+
+    Order: params every run has with more than one value (the knob that was changed, e.g. `model.lr`
+    across two cv:mlp runs), then params with several values among the runs that have them, then
+    params only some runs have (e.g. `model.alpha` beside an MLP); by name within each group.
+    """
     values: dict[str, set[str]] = {}
+    have: Counter = Counter()
     for r in rows:
         for k, v in r.params.items():
             values.setdefault(k, set()).add(v)
-    varying = [k for k, v in values.items() if len(v) > 1 or sum(k in r.params for r in rows) < len(rows)]
-    return sorted(varying)[:most]
+            have[k] += 1
+
+    def group(k: str) -> int:
+        if len(values[k]) > 1:
+            return 0 if have[k] == len(rows) else 1
+        return 2 if have[k] < len(rows) else 3
+
+    return sorted((k for k in values if group(k) < 3), key=lambda k: (group(k), k))
+
+
+def default_params(rows: Sequence[RunRow], most: int = 6) -> list[str]:
+    """The first `most` of `ranked_params`."""
+    return ranked_params(rows)[:most]
 
 
 def sort_rows(rows: list[RunRow], metric: str, descending: bool = False) -> list[RunRow]:
@@ -191,26 +208,83 @@ def render(names: list[str], records: list[dict[str, Any]], fmt: str) -> str:
         writer.writeheader()
         writer.writerows({k: ("" if v is None else v) for k, v in rec.items()} for rec in records)
         return out.getvalue().rstrip("\n")
-    # table: short run ids, no prefixes where the name is unambiguous, blank columns dropped
-    shown = [n for n in names if n in ("run_id", "run_name") or any(rec.get(n) not in (None, "") for rec in records)]
-    bare = [n.split(".", 1)[1] if "." in n else n for n in shown]
-    headers = [b if bare.count(b) == 1 else n for b, n in zip(bare, shown)]
-    cells = [[_cell(rec.get(n))[:8] if n == "run_id" else _cell(rec.get(n)) for n in shown] for rec in records]
-    widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
+    return _table(names, records)
+
+
+def _table_cells(names: list[str], records: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    bare = [n.split(".", 1)[1] if "." in n else n for n in names]
+    headers = [b if bare.count(b) == 1 else n for b, n in zip(bare, names)]
+    cells = [[_cell(rec.get(n))[:8] if n == "run_id" else _cell(rec.get(n)) for n in names] for rec in records]
+    return headers, cells
+
+
+def _widths(names: list[str], records: list[dict[str, Any]]) -> list[int]:
+    headers, cells = _table_cells(names, records)
+    return [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
+
+
+def _table(names: list[str], records: list[dict[str, Any]]) -> str:
+    """Aligned columns under a dashed rule; short run ids, no prefixes where the name is unambiguous."""
+    headers, cells = _table_cells(names, records)
+    widths = _widths(names, records)
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
     return "\n".join(lines)
 
 
+def fit_table(names: list[str], records: list[dict[str, Any]], width: int,
+              optional: Sequence[str]) -> tuple[list[str], list[str], dict[str, str]]:
+    """The columns a `width`-wide table shows: blank columns go, columns with one value in every
+    run go (that value is reported instead), then `optional` ones (params, least telling first)
+    while the table is too wide, keeping at least one.
+
+    Returns (shown columns, optional columns left out, {constant column: its value}).
+    """
+    constant: dict[str, str] = {}
+    shown = []
+    for n in names:
+        present = {_cell(rec.get(n)) for rec in records}
+        if n in ("run_id", "run_name"):
+            shown.append(n)
+        elif present == {"-"}:
+            continue
+        elif len(present) == 1 and len(records) > 1 and n not in optional and not n.startswith("metrics."):
+            constant[n] = present.pop()
+        else:
+            shown.append(n)
+    left_out: list[str] = []
+    while sum(_widths(shown, records)) + 2 * (len(shown) - 1) > width:
+        droppable = [n for n in shown if n in optional]
+        if len(droppable) <= 1:
+            break
+        left_out.insert(0, droppable[-1])
+        shown.remove(droppable[-1])
+    return shown, left_out, constant
+
+
+def terminal_width() -> int:
+    """Columns of the terminal (or $COLUMNS); 100 when there is none, e.g. in a pipe."""
+    import shutil
+
+    return shutil.get_terminal_size((100, 24)).columns
+
+
 def runs_report(experiment: str | None = None, params: Iterable[str] | None = None,
                 metrics: Iterable[str] | None = None, sort: str | None = None, descending: bool = False,
-                fmt: str = "table", filter_string: str = "", limit: int = 1000, top_level: bool = False) -> str:
-    """The text `cli.py runs` prints."""
+                fmt: str = "table", filter_string: str = "", limit: int = 1000, top_level: bool = False,
+                width: int | None = None) -> tuple[str, str]:
+    """What `cli.py runs` prints: (the table, csv or json for stdout; a note for stderr, maybe empty).
+
+    With no `--params`, a table shows the params that differ between the listed runs, the changed
+    ones first, as many as fit `width` columns; the note says what it left out and how to show it.
+    """
     if fmt not in FORMATS:
         raise TrackingStoreError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'")
     rows = search(experiment, filter_string, limit, top_level)
-    chosen_params = _split(params) or default_params(rows)
+    asked_params = _split(params)
+    differing = ranked_params(rows)
+    chosen_params = asked_params or differing
     chosen_metrics = _split(metrics) or default_metrics(rows)
     if sort:
         sort = sort.removeprefix("metrics.")
@@ -220,9 +294,47 @@ def runs_report(experiment: str | None = None, params: Iterable[str] | None = No
     names, records = table_records(rows, chosen_params, chosen_metrics, all_experiments=experiment is None)
     if fmt == "table" and not records:
         where = f"experiment '{experiment}'" if experiment else "any experiment"
-        return f"no runs in {where} of {safe_uri(tracking_uri())}" + (f" matching {filter_string!r}"
-                                                                        if filter_string else "")
-    return render(names, records, fmt)
+        return (f"no runs in {where} of {safe_uri(tracking_uri())}"
+                + (f" matching {filter_string!r}" if filter_string else ""), "")
+    if fmt != "table":  # csv and json are for programs: every differing param
+        return render(names, records, fmt), ""
+    if not asked_params:
+        chosen_params = _telling_first(chosen_params, rows)
+        names = ([n for n in names if not n.startswith(("params.", "metrics."))] + [f"params.{p}" for p in chosen_params]
+                 + [n for n in names if n.startswith("metrics.")])
+    optional = [] if asked_params else [f"params.{p}" for p in chosen_params]
+    shown, left_out, constant = fit_table(names, records, width or terminal_width(), optional)
+    notes = []
+    if constant:
+        notes.append("same in every run: " + ", ".join(f"{k}={v}" for k, v in constant.items()))
+    note = _left_out_note([n.removeprefix("params.") for n in left_out])
+    return _table(shown, records), "\n".join(notes + ([note] if note else []))
+
+
+def _partition(values: Sequence[str]) -> tuple[int, ...]:
+    """Which runs share a value: ("mlp", "mlp", "enet") and ("a", "a", "b") both give (0, 0, 2)."""
+    first: dict[str, int] = {}
+    return tuple(first.setdefault(v, i) for i, v in enumerate(values))
+
+
+def _telling_first(params: list[str], rows: Sequence[RunRow]) -> list[str]:
+    """Params that only restate what another column says (`model.name` and `model.type` beside the
+    `model` tag) move to the end, so the width goes to the ones that tell runs apart."""
+    seen = {_partition([r.columns.get(c, "") for r in rows]) for c, _ in TAG_COLUMNS}
+    telling, echoes = [], []
+    for p in params:
+        part = _partition([r.params.get(p, "") for r in rows])
+        (echoes if part in seen else telling).append(p)
+        seen.add(part)
+    return telling + echoes
+
+
+def _left_out_note(hidden: Sequence[str]) -> str:
+    if not hidden:
+        return ""
+    listed = ", ".join(hidden[:6]) + (", ..." if len(hidden) > 6 else "")
+    return (f"{len(hidden)} more differing params not shown ({listed}): pick columns with "
+            f"-p {hidden[0]},... or see all with --format csv")
 
 
 # ---- the MLflow UI
@@ -252,6 +364,33 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
 
 def experiments_url(port: int, host: str = "127.0.0.1") -> str:
     return f"http://{host}:{port}/#/experiments"
+
+
+def runs_page_url(base: str, experiment_id: str) -> str:
+    """The runs table of one experiment (charts and the compare view are one click from there)."""
+    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs"
+
+
+def compare_url(base: str, experiment_id: str, run_ids: Sequence[str]) -> str:
+    """MLflow's compare view of these runs (params side by side, metric curves, parallel coordinates)."""
+    import urllib.parse
+
+    runs = urllib.parse.quote(json.dumps(list(run_ids)), safe="")
+    return f"{base.rstrip('/')}/#/compare-runs?runs={runs}&experiments={urllib.parse.quote(json.dumps([experiment_id]))}"
+
+
+def ui_url(store_uri: str, base: str, experiment: str | None) -> str:
+    """The page `cli.py ui` opens: the experiment's runs page, or the experiment list when it has no runs yet."""
+    from mlflow import MlflowClient
+
+    if experiment:
+        try:
+            found = MlflowClient(store_uri).get_experiment_by_name(experiment)
+        except Exception:  # noqa: BLE001 - an unreadable store shows up in the server's own page
+            found = None
+        if found is not None:
+            return runs_page_url(base, found.experiment_id)
+    return f"{base.rstrip('/')}/#/experiments"
 
 
 def server_command(store_uri: str, port: int, workers: int = 1, host: str = "127.0.0.1") -> list[str]:
@@ -314,12 +453,19 @@ def start_server(store_uri: str, port: int, workers: int = 1, timeout: float = 1
     return process
 
 
-def serve_ui(port: int, workers: int = 1) -> int:
-    """Run the MLflow UI on the project's store until Ctrl-C; return the server's exit code."""
+def serve_ui(port: int, workers: int = 1, experiment: str | None = "house-prices", open_browser: bool = False) -> int:
+    """Run the MLflow UI on the project's store until Ctrl-C; return the server's exit code.
+
+    Prints (and with `open_browser` opens) the runs page of `experiment`, not MLflow's front page.
+    """
     uri = tracking_uri()
     if uri.startswith(("http://", "https://")):
-        print(f"MLFLOW_TRACKING_URI is a tracking server, whose UI is already up: "
-              f"{safe_uri(uri).rstrip('/')}/#/experiments", flush=True)
+        url = ui_url(uri, safe_uri(uri), experiment)
+        print(f"MLFLOW_TRACKING_URI is a tracking server, whose UI is already up: {url}", flush=True)
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(url)
         return 0
     if not port_is_free(port):
         raise TrackingStoreError(f"port {port} on 127.0.0.1 is in use: pass --port (or set tracking.ui_port "
@@ -333,7 +479,12 @@ def serve_ui(port: int, workers: int = 1) -> int:
         signal.signal(signum, _exit)
     process = start_server(uri, port, workers)
     try:
-        print(f"MLflow UI: {experiments_url(port)}  (store {safe_uri(uri)}; Ctrl-C stops it)", flush=True)
+        url = ui_url(uri, f"http://127.0.0.1:{port}", experiment)
+        print(f"MLflow UI: {url}  (store {safe_uri(uri)}; Ctrl-C stops it)", flush=True)
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(url)
         return process.wait()
     except KeyboardInterrupt:
         return 0

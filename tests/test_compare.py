@@ -21,6 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from helpers import base_name, free_port
+from helpers import mlflow_client as tracking_client
 from pipeline import REPO_ROOT, compare, tracking
 from pipeline.commands import app
 
@@ -144,11 +145,15 @@ def test_runs_table_csv_json_and_sorting_on_the_default_store(monkeypatch):
 
     table = runner.invoke(app, ["runs", "--experiment", "house-prices", "--top-level", "--sort", "oof_log_rmse"])
     assert table.exit_code == 0, table.output
-    rows = parse_table(table.output)
-    assert list(rows[0])[:3] == ["run_id", "run_name", "status"]
-    assert {"model.alpha", "oof_log_rmse", "valid_log_rmse_mean", "stage", "model", "commit"} <= set(rows[0])
+    rows = parse_table(table.stdout)
+    assert list(rows[0])[:2] == ["run_id", "run_name"]
+    assert {"model.alpha", "oof_log_rmse", "valid_log_rmse_mean"} <= set(rows[0])
+    # columns with one value in every listed run are said once, on stderr, not repeated per row
+    assert not {"status", "stage", "model", "commit"} & set(rows[0])
+    assert table.stderr.startswith("same in every run: status=FINISHED")
+    assert all(f"{k}={v}" in table.stderr for k, v in {"stage": "cv", "model": "elastic_net", "device": "cpu"}.items())
     assert [(r["model.alpha"], r["oof_log_rmse"]) for r in rows] == [("0.01", "0.2"), ("0.02", "0.3")]
-    assert all(len(r["run_id"]) == 8 and r["stage"] == "cv" for r in rows)
+    assert all(len(r["run_id"]) == 8 for r in rows)
     assert "dvc_exp" not in rows[0]  # a tag no listed run has: its column is left out of the table
 
     as_csv = runner.invoke(app, ["runs", "-e", "house-prices", "-p", "model.alpha,seed", "-m", "valid_log_rmse_mean",
@@ -177,7 +182,7 @@ def test_runs_on_a_missing_default_store_is_a_clear_error(tmp_path, monkeypatch)
     assert not (tmp_path / "absent.db").exists()
 
 
-def test_ui_serves_the_project_store_on_loopback_and_prints_the_experiment_list_url(tmp_path, monkeypatch):
+def test_ui_serves_the_project_store_on_loopback_and_prints_the_experiments_runs_page(tmp_path, monkeypatch):
     log_project_runs()
     port = free_port()
     process = subprocess.Popen([sys.executable, "cli.py", "ui", "--port", str(port)], cwd=REPO_ROOT, text=True,
@@ -189,7 +194,8 @@ def test_ui_serves_the_project_store_on_loopback_and_prints_the_experiment_list_
         while "MLflow UI:" not in line:
             line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
         url = line.split("MLflow UI: ", 1)[1].split()[0]
-        assert url == f"http://127.0.0.1:{port}/#/experiments"
+        experiment_id = tracking_client().get_experiment_by_name("house-prices").experiment_id
+        assert url == f"http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs"
         with urllib.request.urlopen(url.split("#")[0], timeout=30) as page:
             assert page.status == 200 and b"<html" in page.read().lower()
         listed = _get(f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/search", max_results=100)
@@ -228,3 +234,40 @@ def test_run_tags_name_the_stage_dataset_commit_and_dvc_experiment(monkeypatch):
     monkeypatch.delenv("DVC_STAGE")
     monkeypatch.delenv("DVC_EXP_NAME")
     assert "stage" not in tracking.run_tags("x") and tracking.run_tags("x")["dvc_exp"] == "false"
+
+
+def _log_cv(model: str, model_params: dict, score: float) -> None:
+    with tracking.start_run("house-prices", f"cv:{model}", params={"seed": 42, "model": {"name": model, **model_params}},
+                            tags={"stage": "cv", "model": model}):
+        tracking.log_metrics({"valid_log_rmse_mean": score})
+
+
+def test_runs_puts_the_changed_param_first_fits_the_width_and_says_what_it_left_out():
+    for lr in (0.003, 0.002):  # a user's `-S house.models.mlp.lr=0.002` beside the default
+        _log_cv("mlp", {"type": "mlp", "lr": lr, "epochs": 60, "batch_size": 64, "dropout": 0.2}, 0.12 + lr)
+    _log_cv("elastic_net", {"type": "elastic_net", "alpha": 0.0005, "l1_ratio": 1.0, "max_iter": 20000}, 0.118)
+
+    rows = compare.search("house-prices")
+    ranked = compare.ranked_params(rows)
+    assert ranked[:3] == ["model.name", "model.type", "model.lr"]  # values differ (all runs, then some)
+    assert "seed" not in ranked  # the same in every run
+
+    table, note = compare.runs_report("house-prices", width=100)
+    header = table.splitlines()[0]
+    assert max(len(line) for line in table.splitlines()) <= 100
+    # model.name / model.type only restate the `model` column: the changed lr gets the room
+    cols = header.split()
+    assert cols[:2] == ["run_id", "run_name"] and "model.lr" in cols
+    assert all(cols.index("model.lr") < cols.index(echo) for echo in ("model.name", "model.type") if echo in cols)
+    assert header.split()[-1] == "valid_log_rmse_mean"
+    assert "status" not in header.split() and "same in every run: status=FINISHED" in note
+    assert "more differing params not shown" in note and "--format csv" in note
+
+    wide, wide_note = compare.runs_report("house-prices", width=400)
+    assert "more differing params not shown" not in wide_note
+    assert {"model.lr", "model.alpha", "model.epochs", "model.max_iter"} <= set(wide.splitlines()[0].split())
+
+    out = CliRunner().invoke(app, ["runs", "-e", "house-prices", "--sort", "valid_log_rmse_mean", "--desc"])
+    assert out.exit_code == 0, out.output
+    scores = [line.split()[-1] for line in out.stdout.splitlines()[2:]]
+    assert scores == ["0.123", "0.122", "0.118"]  # --desc is a flag: it takes no value

@@ -366,9 +366,13 @@ def experiments_url(port: int, host: str = "127.0.0.1") -> str:
     return f"http://{host}:{port}/#/experiments"
 
 
+# MLflow 3's UI starts in its GenAI mode (traces, prompts) until a page says otherwise.
+ML_WORKFLOW = "workflowType=machine_learning"
+
+
 def runs_page_url(base: str, experiment_id: str) -> str:
     """The runs table of one experiment (charts and the compare view are one click from there)."""
-    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs"
+    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs?{ML_WORKFLOW}"
 
 
 def compare_url(base: str, experiment_id: str, run_ids: Sequence[str]) -> str:
@@ -376,7 +380,8 @@ def compare_url(base: str, experiment_id: str, run_ids: Sequence[str]) -> str:
     import urllib.parse
 
     runs = urllib.parse.quote(json.dumps(list(run_ids)), safe="")
-    return f"{base.rstrip('/')}/#/compare-runs?runs={runs}&experiments={urllib.parse.quote(json.dumps([experiment_id]))}"
+    experiments = urllib.parse.quote(json.dumps([experiment_id]), safe="")
+    return f"{base.rstrip('/')}/#/compare-runs?runs={runs}&experiments={experiments}&{ML_WORKFLOW}"
 
 
 def ui_url(store_uri: str, base: str, experiment: str | None) -> str:
@@ -390,7 +395,7 @@ def ui_url(store_uri: str, base: str, experiment: str | None) -> str:
             found = None
         if found is not None:
             return runs_page_url(base, found.experiment_id)
-    return f"{base.rstrip('/')}/#/experiments"
+    return f"{base.rstrip('/')}/#/experiments?{ML_WORKFLOW}"
 
 
 def server_command(store_uri: str, port: int, workers: int = 1, host: str = "127.0.0.1") -> list[str]:

@@ -195,7 +195,7 @@ def test_ui_serves_the_project_store_on_loopback_and_prints_the_experiments_runs
             line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
         url = line.split("MLflow UI: ", 1)[1].split()[0]
         experiment_id = tracking_client().get_experiment_by_name("house-prices").experiment_id
-        assert url == f"http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs"
+        assert url == f"http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
         with urllib.request.urlopen(url.split("#")[0], timeout=30) as page:
             assert page.status == 200 and b"<html" in page.read().lower()
         listed = _get(f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/search", max_results=100)

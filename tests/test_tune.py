@@ -208,9 +208,10 @@ def test_two_workers_on_postgresql_share_one_study_without_duplicate_or_lost_tri
     optuna_url, mlflow_url = f"{base}/optuna", postgres.replace("postgresql://", "postgresql+psycopg2://", 1)
     import mlflow
 
-    mlflow.MlflowClient(mlflow_url).create_experiment("house-prices")  # the team server's experiment exists
     env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_url}
     args = ("--trials", "3", "--folds", "2", "--pruner", "none", "--study", "team", "--storage", optuna_url)
+    # Both start at once on fresh databases: they race to create Optuna's and MLflow's tables
+    # and the experiment, and must both get through.
     workers = [_tune(prepared_repo, *args, env=env) for _ in range(2)]
     for worker in workers:
         _finish(worker)

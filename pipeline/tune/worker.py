@@ -7,6 +7,7 @@ storage) and nests one run per trial it ran, so the MLflow compare view shows th
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -34,6 +35,26 @@ def _describe(trial) -> str:
     if trial.state.name == "COMPLETE":
         return f"trial {trial.number}: {METRIC} {trial.value:.5f} ({shown})"
     return f"trial {trial.number}: {trial.state.name.lower()} ({shown})"
+
+
+def ensure_experiment(name: str = PIPELINE, attempts: int = 5) -> None:
+    """Make the MLflow experiment (and a fresh store's tables) before the workers log to it.
+
+    Workers started together on a new team database would otherwise race: both find no
+    experiment, both create it, and the loser's create fails. Retrying reads the winner's.
+    """
+    import mlflow
+
+    for attempt in range(attempts):
+        try:
+            client = mlflow.MlflowClient(tracking.tracking_uri())  # a fresh store's tables are made here
+            if client.get_experiment_by_name(name) is None:
+                client.create_experiment(name)
+            return
+        except Exception:  # noqa: BLE001 - MlflowException or the database driver's IntegrityError
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 + attempt)
 
 
 def tune_house(model: str, tune: TuneParams, options: Options, echo: Callable[[str], None] = print) -> dict:
@@ -68,6 +89,7 @@ def tune_house(model: str, tune: TuneParams, options: Options, echo: Callable[[s
 
     echo(f"study {name} on {tracking.safe_uri(url)}: {len(target.params)} params, "
          f"{objective.house.cv.folds} folds, {trials} trials{f', {timeout:g} s budget' if timeout else ''}")
+    ensure_experiment()
     with tracking.start_run(PIPELINE, f"tune:{name}", params=run_params, tags=tags):
         study.optimize(objective, n_trials=trials, timeout=timeout or None, callbacks=[report],
                        gc_after_trial=False)

@@ -96,18 +96,22 @@ class Objective:
                 "dataset": "house-prices", "seed": house.seed,
                 **describe_device(pick_device(getattr(params, "device", "auto")))}
         run_params = {"seed": house.seed, "cv": house.cv, "model": {"name": model, **to_dict(params)}}
+        pruned = None
         with tracking.start_run(PIPELINE, f"trial:{trial.number}", params=run_params, tags=tags,
                                 nested=True) as run:
             trial.set_user_attr("mlflow_run_id", run.info.run_id)
             try:
                 scores, oof = self._folds(trial, params)
-            except optuna.TrialPruned:
+            except optuna.TrialPruned as exc:  # raised after the run ends: a pruned run FINISHED, not FAILED
                 _tag_state("pruned")
-                raise
-            metrics = {METRIC: float(np.mean(scores)), "valid_log_rmse_std": float(np.std(scores)),
-                       **self._oof_scores(oof)}
-            tracking.log_metrics(metrics)
-            _tag_state("complete")
+                pruned = exc
+            else:
+                metrics = {METRIC: float(np.mean(scores)), "valid_log_rmse_std": float(np.std(scores)),
+                           **self._oof_scores(oof)}
+                tracking.log_metrics(metrics)
+                _tag_state("complete")
+        if pruned is not None:
+            raise pruned
         for key in ("oof_log_rmse", "oof_log_rmse_without_outliers", "valid_log_rmse_std"):
             trial.set_user_attr(key, metrics[key])
         return metrics[METRIC]

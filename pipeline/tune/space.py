@@ -142,7 +142,7 @@ def parse(raw: Any, where: str, target: str, base: Mapping[str, Any],
                     check(set_path(dict(base), param.path, value))
                 except ParamError as exc:
                     raise ParamError(f"params.yaml: '{where}.{'.'.join(param.path)}' allows {value!r}, "
-                                     f"which '{param.name}' rejects: {exc}") from None
+                                     f"which '{param.name}' rejects: {str(exc).removeprefix('params.yaml: ')}") from None
     return found
 
 

@@ -226,3 +226,61 @@ def test_two_workers_on_postgresql_share_one_study_without_duplicate_or_lost_tri
     assert sorted(int(r.data.tags["trial"]) for r in children) == list(range(6))  # one run per trial
     assert {r.info.run_id for r in children} == {t.user_attrs["mlflow_run_id"] for t in trials}
     assert {r.data.tags["mlflow.parentRunId"] for r in children} == parents  # each worker ran some
+
+
+# ---- study plumbing and pruning, in-process on synthetic rows
+
+
+def test_a_worker_with_another_target_or_fold_count_is_refused_and_urls_are_normalised(tmp_path):
+    from pipeline.tune.study import open_study
+
+    url = storage_url(str(tmp_path / "s.db"))
+    assert url == f"sqlite:///{tmp_path / 's.db'}"
+    assert storage_url("optuna.db") == f"sqlite:///{REPO_ROOT / 'optuna.db'}"
+    assert storage_url("postgresql://u@h/db") == "postgresql+psycopg2://u@h/db"
+    open_study("s", url, {"target": "house.models.mlp", "folds": 5})
+    open_study("s", url, {"target": "house.models.mlp", "folds": 5})  # a second worker joins
+    with pytest.raises(ParamError, match="study 's' .* was made with folds=5, not 3"):
+        open_study("s", url, {"target": "house.models.mlp", "folds": 3})
+
+
+class _AlwaysPrune(optuna.pruners.BasePruner):
+    def prune(self, study, trial) -> bool:
+        return True
+
+
+def test_a_pruned_trial_stops_after_one_fold_and_its_mlflow_run_finishes_tagged_pruned(monkeypatch):
+    from helpers import mlflow_client
+    from pipeline.house.config import load_house
+    from pipeline.house.evaluation import fold_ids
+    from pipeline.tune.house import HouseTarget, Objective
+
+    class Rows:  # the few Prepared methods a trial reads, on 60 synthetic houses
+        log_target = True
+        rng = np.random.default_rng(0)
+        X_ = rng.normal(size=(60, 4)).astype(np.float32)
+        y_ = 12 + X_ @ np.array([0.3, -0.2, 0.1, 0.0]) + rng.normal(scale=0.05, size=60)
+
+        def outliers(self):
+            return np.zeros(60, bool)
+
+        def prices(self):
+            return np.exp(self.y_)
+
+    objective = Objective.__new__(Objective)
+    objective.house, objective.prepared, objective.study_name = load_house(), Rows(), "pruning"
+    objective.X, objective.y, objective.fit_mask = Rows.X_, Rows.y_, np.ones(60, bool)
+    objective.folds = fold_ids(60, objective.house.cv)
+    base = {"type": "elastic_net", "alpha": 0.001, "l1_ratio": 1.0, "max_iter": 200}
+    objective.target = HouseTarget("elastic_net", base, _parse({"alpha": {"low": 0.0001, "high": 0.01}}, base,
+                                                               "elastic_net"))
+    kept = optuna.create_study(study_name="pruning")
+    kept.optimize(objective, n_trials=1)
+    assert kept.trials[0].state.name == "COMPLETE" and kept.trials[0].value < 0.1  # the signal is learnable
+    pruned = optuna.create_study(study_name="pruning", pruner=_AlwaysPrune())
+    pruned.optimize(objective, n_trials=1)
+    trial = pruned.trials[0]
+    assert trial.state.name == "PRUNED" and list(trial.intermediate_values) == [0]  # stopped after fold 1
+    run = mlflow_client().get_run(trial.user_attrs["mlflow_run_id"])
+    assert run.info.status == "FINISHED" and run.data.tags["trial_state"] == "pruned"
+    assert "valid_log_rmse_mean" not in run.data.metrics

@@ -6,8 +6,8 @@ Command-line options override each default for one worker.
 
 from __future__ import annotations
 
-import socket
 import os
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -141,8 +141,9 @@ def parse(raw: Any, where: str, target: str, base: Mapping[str, Any],
                 try:
                     check(set_path(dict(base), param.path, value))
                 except ParamError as exc:
+                    reason = str(exc).removeprefix("params.yaml: ")
                     raise ParamError(f"params.yaml: '{where}.{'.'.join(param.path)}' allows {value!r}, "
-                                     f"which '{param.name}' rejects: {str(exc).removeprefix('params.yaml: ')}") from None
+                                     f"which '{param.name}' rejects: {reason}") from None
     return found
 
 

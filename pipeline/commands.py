@@ -10,6 +10,7 @@ import typer
 from pipeline.house.commands import app as house_app
 from pipeline.regularization.commands import app as regularization_app
 from pipeline.rnn.commands import app as rnn_app
+from pipeline.tune.commands import app as tune_app
 
 app = typer.Typer(
     help="Reproducible DVC + MLflow + PyTorch pipelines. Each stage of dvc.yaml is one command here.",
@@ -23,6 +24,8 @@ app.add_typer(house_app, name="house", help="House Prices pipeline: preprocess, 
 app.add_typer(regularization_app, name="regularization",
               help="Regularization experiments: polynomial fit, weight decay, dropout, initialization.")
 app.add_typer(rnn_app, name="rnn", help="Modern RNN experiments: RNN/GRU/LSTM language models, text generation.")
+app.add_typer(tune_app, name="tune", help="Hyper-parameter sweeps on Optuna (shared SQLite/PostgreSQL study), "
+                                          "best params into params.yaml.")
 
 
 @app.command()

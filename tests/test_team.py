@@ -3,14 +3,10 @@
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
-import os
-import pwd
 import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,64 +20,7 @@ from pipeline.commands import app
 SWEEP = {"house.blend.models": ["elastic_net"], "house.models.elastic_net.max_iter": 200, "house.cv.folds": 2}
 
 
-# ---- PostgreSQL-backed tracking server
-
-
-def _postgres_bin() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
-    initdb = Path(found[-1]) if found else (Path(shutil.which("initdb")) if shutil.which("initdb") else None)
-    if initdb is None or not (initdb.parent / "pg_ctl").exists():
-        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql; .ci/run installs it)")
-    return initdb.parent
-
-
-def _as_cluster_owner() -> tuple[list[str], int | None, int | None]:
-    """PostgreSQL refuses to run as root: as root, run its commands as the `postgres` system user."""
-    if os.geteuid() != 0:
-        return [], None, None
-    try:
-        owner = pwd.getpwnam("postgres")
-    except KeyError:
-        pytest.skip("running as root and there is no 'postgres' user to own the test cluster")
-    runuser = shutil.which("runuser")
-    if runuser is None:
-        pytest.skip("running as root without runuser to start PostgreSQL as the 'postgres' user")
-    return [runuser, "-u", "postgres", "--"], owner.pw_uid, owner.pw_gid
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    """A throw-away cluster on 127.0.0.1 (a free port) in a temp folder, trust auth, stopped at the end."""
-    bin_dir = _postgres_bin()
-    prefix, uid, gid = _as_cluster_owner()
-    folder = Path(tempfile.mkdtemp(prefix="pg-test-"))  # not under pytest's root-only tmp: postgres must reach it
-    if uid is not None:
-        os.chown(folder, uid, gid)
-    data, port = folder / "data", free_port()
-
-    def run(*argv, timeout=120):
-        return subprocess.run([*prefix, *map(str, argv)], check=False, capture_output=True, text=True, timeout=timeout,
-                              cwd=folder)
-
-    init = run(bin_dir / "initdb", "-D", data, "-U", "mlflow", "--auth=trust", "-E", "UTF8", "--no-sync",
-               "--no-instructions")
-    assert init.returncode == 0, init.stdout + init.stderr
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={folder} -c fsync=off"
-    started = run(bin_dir / "pg_ctl", "-D", data, "-o", options, "-l", folder / "postgres.log", "-w", "-t", "60",
-                  "start")
-    try:
-        assert started.returncode == 0, started.stdout + started.stderr + (folder / "postgres.log").read_text()
-        import psycopg2
-
-        connection = psycopg2.connect(host="127.0.0.1", port=port, user="mlflow", dbname="postgres")
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute("CREATE DATABASE mlflow")
-        connection.close()
-        yield f"postgresql://mlflow@127.0.0.1:{port}/mlflow"
-    finally:
-        run(bin_dir / "pg_ctl", "-D", data, "-m", "fast", "-w", "-t", "60", "stop")
-        shutil.rmtree(folder, ignore_errors=True)
+# ---- PostgreSQL-backed tracking server (the `postgres` fixture is in conftest.py)
 
 
 def test_tracking_server_backed_by_postgresql_stores_the_project_runs(postgres, tmp_path, monkeypatch):

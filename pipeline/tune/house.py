@@ -1,0 +1,150 @@
+"""House Prices trials: one model's k-fold CV score, by the pipeline's own code on the same folds.
+
+The space comes from `tune.house.<model>` and is applied to the raw `house.models.<model>`
+mapping before `model_params` validates it, so a model type added later is searchable with
+no change here. Folds are `fold_ids(n, house.cv)` as in the cv stage, and fold k's model gets
+seed `house.seed + k` as there, so a trial with the shipped params scores exactly what
+`house cv MODEL` reports. Folds run one at a time so the pruner can stop a bad trial early:
+the running mean of the fold scores is reported after each fold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pipeline import tracking
+from pipeline.errors import ParamError
+
+from . import space as space_mod
+
+PIPELINE = "house-prices"
+METRIC = "valid_log_rmse_mean"  # the cv stage's mean fold score; the study minimises it
+
+
+@dataclass
+class HouseTarget:
+    """What a house study searches: the model, its current values, its validated space."""
+
+    model: str
+    base: dict[str, Any]
+    params: list[space_mod.Param]
+
+    @property
+    def target(self) -> str:
+        return f"house.models.{self.model}"
+
+    def baseline(self) -> dict[str, Any]:
+        """The current values of the searched params that lie inside their ranges (trial 0's params)."""
+        current = {p.name: space_mod.get_path(self.base, p.path) for p in self.params}
+        return {name: value for (name, value), p in zip(current.items(), self.params)
+                if value is not None and space_mod.contains(p.distribution, value)}
+
+
+def load_target(model: str, spaces: dict[str, Any], params_file=None) -> HouseTarget:
+    """The model's entry and its declared space, validated (bad ranges fail naming the tune param)."""
+    from pipeline.house.config import load_house
+    from pipeline.house.models import model_params
+
+    house = load_house(params_file) if params_file else load_house()
+    house.model(model)  # unknown model: ParamError listing the defined ones
+    if model not in spaces:
+        raise ParamError(f"params.yaml: no search space 'tune.house.{model}'; declared for: "
+                         f"{', '.join(sorted(spaces)) or 'no model'}")
+    base = dict(house.models[model])
+    where = f"house.models.{model}"
+    found = space_mod.parse(spaces[model], f"tune.house.{model}", where, base,
+                            check=lambda values: model_params(values, where))
+    return HouseTarget(model, base, found)
+
+
+class Objective:
+    """Callable for `study.optimize`: one nested MLflow run per trial, tagged with study and trial."""
+
+    def __init__(self, target: HouseTarget, study_name: str, params_file=None, folds: int | None = None):
+        from pipeline.house import paths
+        from pipeline.house.config import load_house
+        from pipeline.house.evaluation import fold_ids
+        from pipeline.house.prepared import Prepared
+
+        self.house = load_house(params_file) if params_file else load_house()
+        if folds is not None:  # an explicit, logged override; the default is house.cv as configured
+            if folds < 2:
+                raise ParamError(f"--folds must be >= 2, got {folds}")
+            self.house.cv.folds = folds
+        self.target, self.study_name = target, study_name
+        self.prepared = Prepared.load(paths.PROCESSED)
+        self.X, self.y = self.prepared.X(), self.prepared.y()
+        self.folds = fold_ids(len(self.y), self.house.cv)
+        outliers = self.prepared.outliers()
+        self.fit_mask = ~outliers if self.house.outliers.drop_from_training else np.ones(len(outliers), bool)
+
+    def __call__(self, trial) -> float:
+        import optuna
+
+        from pipeline.house.models import model_params, to_dict
+        from pipeline.runtime import describe_device, pick_device, seed_everything, set_cpu_threads
+
+        house, model = self.house, self.target.model
+        values = space_mod.suggest(trial, self.target.params, self.target.base)
+        params = model_params(values, self.target.target)
+        seed_everything(house.seed)
+        set_cpu_threads(house.cpu_threads)
+        tags = {"stage": "tune", "study": self.study_name, "trial": trial.number, "model": model,
+                "dataset": "house-prices", "seed": house.seed,
+                **describe_device(pick_device(getattr(params, "device", "auto")))}
+        run_params = {"seed": house.seed, "cv": house.cv, "model": {"name": model, **to_dict(params)}}
+        pruned = None
+        with tracking.start_run(PIPELINE, f"trial:{trial.number}", params=run_params, tags=tags,
+                                nested=True) as run:
+            trial.set_user_attr("mlflow_run_id", run.info.run_id)
+            try:
+                scores, oof = self._folds(trial, params)
+            except optuna.TrialPruned as exc:  # raised after the run ends: a pruned run FINISHED, not FAILED
+                _tag_state("pruned")
+                pruned = exc
+            else:
+                metrics = {METRIC: float(np.mean(scores)), "valid_log_rmse_std": float(np.std(scores)),
+                           **self._oof_scores(oof)}
+                tracking.log_metrics(metrics)
+                _tag_state("complete")
+        if pruned is not None:
+            raise pruned
+        for key in ("oof_log_rmse", "oof_log_rmse_without_outliers", "valid_log_rmse_std"):
+            trial.set_user_attr(key, metrics[key])
+        return metrics[METRIC]
+
+    def _folds(self, trial, params) -> tuple[list[float], np.ndarray]:
+        """Fold k alone: its rows are fold 0, every other row trains (-1 is never validated)."""
+        import optuna
+
+        from pipeline.house.train import cross_validate
+
+        scores, oof = [], np.full(len(self.y), np.nan)
+        for k in range(int(self.folds.max()) + 1):
+            rows = self.folds == k
+            result = cross_validate(params, self.X, self.y, np.where(rows, 0, -1), self.fit_mask,
+                                    self.prepared.log_target, self.house.seed + k, curves=False, progress=False)
+            scores.append(float(result.folds[0].valid_log_rmse))
+            oof[rows] = result.oof[rows]
+            tracking.log_metrics({"valid_log_rmse": scores[-1]}, step=k + 1)
+            trial.report(float(np.mean(scores)), k)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"running mean {np.mean(scores):.5f} after fold {k + 1}")
+        return scores, oof
+
+    def _oof_scores(self, oof: np.ndarray) -> dict[str, float]:
+        from pipeline.house.evaluation import log_rmse, to_price
+
+        prices, predicted = self.prepared.prices(), to_price(oof, self.prepared.log_target)
+        clean = ~self.prepared.outliers()
+        return {"oof_log_rmse": log_rmse(prices, predicted),
+                "oof_log_rmse_without_outliers": log_rmse(prices[clean], predicted[clean])}
+
+
+def _tag_state(state: str) -> None:
+    import mlflow
+
+    mlflow.set_tag("trial_state", state)

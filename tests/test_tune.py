@@ -1,0 +1,286 @@
+"""`cli.py tune`: the declared search space, a tiny study end to end on SQLite, two workers sharing
+one study on PostgreSQL, and `tune apply` writing only the best params (docs/tune.md)."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import optuna
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from helpers import base_name
+from pipeline import REPO_ROOT
+from pipeline.errors import ParamError
+from pipeline.house.models import model_params
+from pipeline.sandbox import copy_repo
+from pipeline.tune import apply as applying
+from pipeline.tune import space
+from pipeline.tune.commands import app as tune_app
+from pipeline.tune.study import storage_url
+
+MLP = {"type": "mlp", "hidden": [64], "dropout": 0.2, "lr": 0.003, "epochs": 60}
+BOOSTING = {"type": "gradient_boosting", "options": {"n_estimators": 800, "max_depth": 4}}
+# Tiny trials: elastic net with few iterations on 2 or 3 folds.
+TINY = {"house.models.elastic_net.max_iter": 300}
+
+
+def _parse(raw, base=MLP, model="mlp"):
+    where = f"house.models.{model}"
+    return space.parse(raw, f"tune.house.{model}", where, base, check=lambda v: model_params(v, where))
+
+
+# ---- the search space
+
+
+@pytest.mark.parametrize("raw, named, says", [
+    ({"lr": {"low": 0.01, "high": 0.001}}, "tune.house.mlp.lr", "low must be below high"),
+    ({"lr": {"low": 0.0, "high": 0.1, "log": True}}, "tune.house.mlp.lr", "> 0 on a log scale"),
+    ({"lr": {"low": 0.001, "high": "0.1"}}, "tune.house.mlp.lr", "numeric low and high"),
+    ({"lr": {"low": 0.001, "hi": 0.1}}, "tune.house.mlp.lr", "unknown key(s) hi"),
+    ({"lr": {"low": -0.1, "high": 0.1}}, "tune.house.mlp.lr", "'house.models.mlp.lr' must be > 0"),
+    ({"dropout": {"low": 0.0, "high": 1.5}}, "tune.house.mlp.dropout", "must be in [0, 1)"),
+    ({"lrr": {"low": 0.001, "high": 0.1}}, "tune.house.mlp.lrr", "unknown param(s) house.models.mlp.lrr"),
+    ({"optimizer": {"choices": []}}, "tune.house.mlp.optimizer", "non-empty list"),
+    ({"optimizer": {"choices": ["adam", "lbfgs"]}}, "tune.house.mlp.optimizer", "must be one of"),
+    ({"epochs": {"low": 10, "high": 50.5, "type": "int"}}, "tune.house.mlp.epochs", "whole numbers"),
+    ({"lr": 0.01}, "tune.house.mlp.lr", "must be a range"),
+])
+def test_a_bad_space_fails_naming_the_param(raw, named, says):
+    with pytest.raises(ParamError) as caught:
+        _parse(raw)
+    assert f"'{named}'" in str(caught.value) and says in str(caught.value), caught.value
+
+
+def test_space_types_scales_and_nested_paths_of_any_model_type():
+    found = {p.name: p.distribution for p in _parse({
+        "lr": {"low": 0.0003, "high": 0.01, "log": True}, "dropout": {"low": 0, "high": 0.5},
+        "epochs": {"low": 20, "high": 100, "step": 10}, "optimizer": {"choices": ["adam", "adamw"]}})}
+    assert found["house.models.mlp.lr"] == optuna.distributions.FloatDistribution(0.0003, 0.01, log=True)
+    assert found["house.models.mlp.dropout"] == optuna.distributions.FloatDistribution(0.0, 0.5)  # float param
+    assert found["house.models.mlp.epochs"] == optuna.distributions.IntDistribution(20, 100, step=10)
+    assert found["house.models.mlp.optimizer"] == optuna.distributions.CategoricalDistribution(["adam", "adamw"])
+    # Nested under a model's `options` (scikit-learn models, and any type added later the same way):
+    nested = _parse({"options": {"max_depth": {"low": 2, "high": 6}, "subsample": {"low": 0.5, "high": 1.0}}},
+                    BOOSTING, "gradient_boosting")
+    assert [(p.name, p.path) for p in nested] == [
+        ("house.models.gradient_boosting.options.max_depth", ("options", "max_depth")),
+        ("house.models.gradient_boosting.options.subsample", ("options", "subsample"))]
+    trial = optuna.trial.FixedTrial({p.name: v for p, v in zip(nested, (3, 0.7))})
+    values = space.suggest(trial, nested, BOOSTING)
+    assert values["options"] == {"n_estimators": 800, "max_depth": 3, "subsample": 0.7}
+    assert BOOSTING["options"] == {"n_estimators": 800, "max_depth": 4}  # the base is not mutated
+
+
+def test_the_shipped_spaces_are_valid():
+    from pipeline.tune.config import load_tune
+    from pipeline.tune.house import load_target
+
+    tune = load_tune()
+    for model in tune.house:
+        target = load_target(model, tune.house)
+        assert target.params and target.baseline(), model  # every shipped value lies inside its range
+
+
+# ---- tune apply
+
+
+def _study_with_best(tmp_path, params: dict, value: float = 0.11):
+    study = optuna.create_study(study_name="s", storage=storage_url(str(tmp_path / "s.db")))
+    dists = {k: optuna.distributions.FloatDistribution(1e-6, 10.0) for k in params}
+    study.add_trial(optuna.trial.create_trial(params={k: v * 2 for k, v in params.items()}, distributions=dists,
+                                              value=value + 0.01))
+    study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, value=value))
+    return study
+
+
+def _changed(before: str, after: str) -> list[str]:
+    return [line for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+            if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+
+
+def test_tune_apply_changes_only_the_best_params_lines(tmp_path):
+    params = tmp_path / "params.yaml"
+    shutil.copy(REPO_ROOT / "params.yaml", params)
+    before = params.read_text()
+    _study_with_best(tmp_path, {"house.models.elastic_net.alpha": 0.0000123456789, "house.models.mlp.lr": 0.0021})
+    result = CliRunner().invoke(tune_app, ["apply", "s", "--storage", str(tmp_path / "s.db"), "--params", str(params)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == ["set house.models.elastic_net.alpha=0.0000123457",
+                                          "set house.models.mlp.lr=0.0021"]
+    changed = _changed(before, params.read_text())
+    assert changed == ["-      alpha: 0.0005", "+      alpha: 1.23457e-05", "-      lr: 0.003", "+      lr: 0.0021"], \
+        changed
+    loaded = yaml.safe_load(params.read_text())["house"]["models"]
+    assert loaded["elastic_net"]["alpha"] == pytest.approx(1.23457e-05)  # a float, not the string '1e-05'
+    assert loaded["mlp"]["lr"] == 0.0021
+    shown = CliRunner().invoke(tune_app, ["best", "s", "--storage", str(tmp_path / "s.db"), "--dvc-args"])
+    assert shown.output.strip() == "-S house.models.elastic_net.alpha=0.0000123457 -S house.models.mlp.lr=0.0021"
+
+
+def test_tune_apply_of_a_study_without_a_complete_trial_is_a_data_error(tmp_path):
+    study = optuna.create_study(study_name="empty", storage=storage_url(str(tmp_path / "e.db")))
+    with pytest.raises(Exception, match="no complete trial"):
+        applying.overrides(study)
+
+
+# ---- end to end: a real repo copy with preprocessed data
+
+
+@pytest.fixture(scope="module")
+def prepared_repo(tmp_path_factory, request):
+    if not (REPO_ROOT.parent / "shared" / "datasets").is_dir() and not os.environ.get("PIPELINE_DATA_MIRROR"):
+        pytest.skip("no dataset mirror: set PIPELINE_DATA_MIRROR or put shared/datasets beside the repo")
+    repo = copy_repo(tmp_path_factory.mktemp("tune") / "repo")
+    repo.set_params(**TINY)
+    repo.dvc("repro", "house_preprocess")
+    return repo
+
+
+def _tune(repo, *args, env):
+    return subprocess.Popen([sys.executable, "cli.py", "tune", "house", "elastic_net", *args], cwd=repo.path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _finish(proc, timeout=240):
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, out + err
+    return out
+
+
+def test_a_tiny_study_on_sqlite_scores_by_the_pipelines_folds_and_logs_each_trial(prepared_repo, tmp_path):
+    from helpers import mlflow_client
+    from pipeline.house.config import load_house
+    from pipeline.house.evaluation import fold_ids
+    from pipeline.house.prepared import Prepared
+    from pipeline.house.train import cross_validate
+
+    db = tmp_path / "study.db"
+    out = _finish(_tune(prepared_repo, "--trials", "3", "--folds", "3", "--seed", "1", "--storage", str(db),
+                        env=os.environ))
+    assert "trial 0: valid_log_rmse_mean" in out and "trial 2:" in out
+    study = optuna.load_study(study_name="house-elastic_net", storage=storage_url(str(db)))
+    trials = study.get_trials()
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 3
+    # Trial 0 is the shipped params, and scores exactly what the cv stage's code gives on the same folds.
+    house = load_house(prepared_repo.path / "params.yaml")
+    assert trials[0].params == {"house.models.elastic_net.alpha": house.models["elastic_net"]["alpha"],
+                                "house.models.elastic_net.l1_ratio": house.models["elastic_net"]["l1_ratio"]}
+    house.cv.folds = 3
+    data = Prepared.load(prepared_repo.path / "data" / "processed" / "house-prices")
+    mask = ~data.outliers()
+    cv = cross_validate(house.model("elastic_net"), data.X(), data.y(), fold_ids(len(data.y()), house.cv), mask,
+                        data.log_target, house.seed, curves=False, progress=False)
+    assert trials[0].value == pytest.approx(np.mean([f.valid_log_rmse for f in cv.folds]), rel=1e-9)
+    # MLflow: one parent run for this worker, one nested run per trial with its params and score.
+    client = mlflow_client()
+    experiment = client.get_experiment_by_name("house-prices")
+    runs = client.search_runs([experiment.experiment_id], "tags.study = 'house-elastic_net'")
+    parents = [r for r in runs if base_name(r) == "tune:house-elastic_net"]
+    children = sorted((r for r in runs if "mlflow.parentRunId" in r.data.tags), key=lambda r: int(r.data.tags["trial"]))
+    assert len(parents) == 1 and len(children) == 3
+    for trial, run in zip(trials, children):
+        assert run.info.run_id == trial.user_attrs["mlflow_run_id"]
+        assert run.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
+        assert run.data.tags["trial"] == str(trial.number) and run.data.tags["stage"] == "tune"
+        assert float(run.data.params["model.alpha"]) == pytest.approx(trial.params["house.models.elastic_net.alpha"])
+        assert run.data.metrics["valid_log_rmse_mean"] == pytest.approx(trial.value)
+        assert "oof_log_rmse" in run.data.metrics
+
+
+def test_two_workers_on_postgresql_share_one_study_without_duplicate_or_lost_trials(prepared_repo, postgres):
+    import psycopg2
+
+    from pipeline.tune.study import load_study
+
+    base = postgres.rsplit("/", 1)[0]
+    connection = psycopg2.connect(f"{base}/postgres")
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE DATABASE optuna")
+    connection.close()
+    optuna_url, mlflow_url = f"{base}/optuna", postgres.replace("postgresql://", "postgresql+psycopg2://", 1)
+    import mlflow
+
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_url}
+    args = ("--trials", "3", "--folds", "2", "--pruner", "none", "--study", "team", "--storage", optuna_url)
+    # Both start at once on fresh databases: they race to create Optuna's and MLflow's tables
+    # and the experiment, and must both get through.
+    workers = [_tune(prepared_repo, *args, env=env) for _ in range(2)]
+    for worker in workers:
+        _finish(worker)
+    trials = load_study("team", storage_url(optuna_url)).get_trials()
+    assert sorted(t.number for t in trials) == list(range(6))
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 6
+    client = mlflow.MlflowClient(mlflow_url)
+    runs = client.search_runs([client.get_experiment_by_name("house-prices").experiment_id], "tags.study = 'team'")
+    parents = {r.info.run_id for r in runs if base_name(r) == "tune:team"}
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 2
+    assert sorted(int(r.data.tags["trial"]) for r in children) == list(range(6))  # one run per trial
+    assert {r.info.run_id for r in children} == {t.user_attrs["mlflow_run_id"] for t in trials}
+    assert {r.data.tags["mlflow.parentRunId"] for r in children} == parents  # each worker ran some
+
+
+# ---- study plumbing and pruning, in-process on synthetic rows
+
+
+def test_a_worker_with_another_target_or_fold_count_is_refused_and_urls_are_normalised(tmp_path):
+    from pipeline.tune.study import open_study
+
+    url = storage_url(str(tmp_path / "s.db"))
+    assert url == f"sqlite:///{tmp_path / 's.db'}"
+    assert storage_url("optuna.db") == f"sqlite:///{REPO_ROOT / 'optuna.db'}"
+    assert storage_url("postgresql://u@h/db") == "postgresql+psycopg2://u@h/db"
+    open_study("s", url, {"target": "house.models.mlp", "folds": 5})
+    open_study("s", url, {"target": "house.models.mlp", "folds": 5})  # a second worker joins
+    with pytest.raises(ParamError, match="study 's' .* was made with folds=5, not 3"):
+        open_study("s", url, {"target": "house.models.mlp", "folds": 3})
+
+
+class _AlwaysPrune(optuna.pruners.BasePruner):
+    def prune(self, study, trial) -> bool:
+        return True
+
+
+def test_a_pruned_trial_stops_after_one_fold_and_its_mlflow_run_finishes_tagged_pruned(monkeypatch):
+    from helpers import mlflow_client
+    from pipeline.house.config import load_house
+    from pipeline.house.evaluation import fold_ids
+    from pipeline.tune.house import HouseTarget, Objective
+
+    class Rows:  # the few Prepared methods a trial reads, on 60 synthetic houses
+        log_target = True
+        rng = np.random.default_rng(0)
+        X_ = rng.normal(size=(60, 4)).astype(np.float32)
+        y_ = 12 + X_ @ np.array([0.3, -0.2, 0.1, 0.0]) + rng.normal(scale=0.05, size=60)
+
+        def outliers(self):
+            return np.zeros(60, bool)
+
+        def prices(self):
+            return np.exp(self.y_)
+
+    objective = Objective.__new__(Objective)
+    objective.house, objective.prepared, objective.study_name = load_house(), Rows(), "pruning"
+    objective.X, objective.y, objective.fit_mask = Rows.X_, Rows.y_, np.ones(60, bool)
+    objective.folds = fold_ids(60, objective.house.cv)
+    base = {"type": "elastic_net", "alpha": 0.001, "l1_ratio": 1.0, "max_iter": 200}
+    objective.target = HouseTarget("elastic_net", base, _parse({"alpha": {"low": 0.0001, "high": 0.01}}, base,
+                                                               "elastic_net"))
+    kept = optuna.create_study(study_name="pruning")
+    kept.optimize(objective, n_trials=1)
+    assert kept.trials[0].state.name == "COMPLETE" and kept.trials[0].value < 0.1  # the signal is learnable
+    pruned = optuna.create_study(study_name="pruning", pruner=_AlwaysPrune())
+    pruned.optimize(objective, n_trials=1)
+    trial = pruned.trials[0]
+    assert trial.state.name == "PRUNED" and list(trial.intermediate_values) == [0]  # stopped after fold 1
+    run = mlflow_client().get_run(trial.user_attrs["mlflow_run_id"])
+    assert run.info.status == "FINISHED" and run.data.tags["trial_state"] == "pruned"
+    assert "valid_log_rmse_mean" not in run.data.metrics

@@ -1,0 +1,47 @@
+"""`dvc plots show` pages work with no internet: .dvc/config points DVC at .dvc/plots/offline.html,
+a page template with vega, vega-lite and vega-embed inlined (DVC's own template loads them from a
+CDN, so offline its interactive charts were blank)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+
+
+def _show_plot(repo_copy):
+    rows = "\n".join(f"{epoch},{1 / epoch:.4f}" for epoch in range(1, 11))
+    (repo_copy.path / "curve.csv").write_text("epoch,valid_log_rmse\n" + rows + "\n")
+    repo_copy.dvc("plots", "show", "curve.csv", "-x", "epoch", "-y", "valid_log_rmse", "-o", "page")
+    return repo_copy.path / "page" / "index.html"
+
+
+def test_dvc_plots_show_writes_a_page_that_loads_nothing_from_the_network(repo_copy):
+    html = _show_plot(repo_copy).read_text()
+    assert re.findall(r"<script[^>]*\bsrc=", html) == []  # every script is inline
+    assert "cdn.jsdelivr" not in html and "vegaEmbed(" in html
+    assert "vega-lite 5.2.0" in html  # the versions DVC's renderer writes its specs for
+
+
+def test_the_offline_page_draws_its_chart_in_a_browser_with_the_network_off(repo_copy):
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("no chromium: apt-get install chromium (.ci/run does)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    page_file = _show_plot(repo_copy)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu",
+                                                                     "--disable-background-networking"])
+        context = browser.new_context(offline=True)
+        remote = []
+        context.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
+                      else (remote.append(route.request.url), route.abort()))
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(page_file.as_uri())
+        page.locator(".vega-embed canvas, .vega-embed svg.marks").first.wait_for(timeout=30_000)
+        drawn = page.evaluate("document.querySelectorAll('.vega-embed canvas, .vega-embed svg.marks').length")
+        browser.close()
+    assert drawn == 1 and errors == [] and remote == []

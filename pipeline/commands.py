@@ -82,6 +82,33 @@ def runs(
         typer.echo(note, err=True)
 
 
+PipelineName = Annotated[str, typer.Argument(help="house, regularization or rnn.")]
+
+
+@app.command()
+def metrics(
+    pipeline: PipelineName,
+    diff: Annotated[str | None, typer.Option("--diff", help="Also show the change against this git revision "
+                                             "(e.g. HEAD, main, an experiment name).")] = None,
+) -> None:
+    """One pipeline's `dvc metrics show` (or `dvc metrics diff REV`), one metric a line."""
+    from pipeline import dvc_views
+
+    typer.echo(dvc_views.metrics_report(pipeline, diff))
+
+
+@app.command()
+def exps(pipeline: PipelineName) -> None:
+    """One pipeline's `dvc exp show`: a row per experiment, the params that differ, the headline scores."""
+    from pipeline import dvc_views
+
+    table, note = dvc_views.exps_report(pipeline)
+    typer.echo(table)
+    if note:
+        sys.stdout.flush()
+        typer.echo(note, err=True)
+
+
 @app.command()
 def ui(
     port: Annotated[int | None, typer.Option(help="Port on 127.0.0.1 (default: tracking.ui_port in "

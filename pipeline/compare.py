@@ -208,10 +208,10 @@ def render(names: list[str], records: list[dict[str, Any]], fmt: str) -> str:
         writer.writeheader()
         writer.writerows({k: ("" if v is None else v) for k, v in rec.items()} for rec in records)
         return out.getvalue().rstrip("\n")
-    return _table(names, records)
+    return render_table(names, records)
 
 
-def _table_cells(names: list[str], records: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+def table_cells(names: list[str], records: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     bare = [n.split(".", 1)[1] if "." in n else n for n in names]
     headers = [b if bare.count(b) == 1 else n for b, n in zip(bare, names)]
     cells = [[_cell(rec.get(n))[:8] if n == "run_id" else _cell(rec.get(n)) for n in names] for rec in records]
@@ -219,13 +219,13 @@ def _table_cells(names: list[str], records: list[dict[str, Any]]) -> tuple[list[
 
 
 def _widths(names: list[str], records: list[dict[str, Any]]) -> list[int]:
-    headers, cells = _table_cells(names, records)
+    headers, cells = table_cells(names, records)
     return [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
 
 
-def _table(names: list[str], records: list[dict[str, Any]]) -> str:
+def render_table(names: list[str], records: list[dict[str, Any]]) -> str:
     """Aligned columns under a dashed rule; short run ids, no prefixes where the name is unambiguous."""
-    headers, cells = _table_cells(names, records)
+    headers, cells = table_cells(names, records)
     widths = _widths(names, records)
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
@@ -308,7 +308,7 @@ def runs_report(experiment: str | None = None, params: Iterable[str] | None = No
     if constant:
         notes.append("same in every run: " + ", ".join(f"{k}={v}" for k, v in constant.items()))
     note = _left_out_note([n.removeprefix("params.") for n in left_out])
-    return _table(shown, records), "\n".join(notes + ([note] if note else []))
+    return render_table(shown, records), "\n".join(notes + ([note] if note else []))
 
 
 def _partition(values: Sequence[str]) -> tuple[int, ...]:

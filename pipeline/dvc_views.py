@@ -1,0 +1,159 @@
+"""Screen-wide views of `dvc metrics show` and `dvc exp show`, one pipeline at a time.
+
+Both DVC commands print one row per revision with every metric (and param) of every pipeline as
+a column: 243 and 535 columns here, unreadable at any width. These views read the same data
+(`--json`) and show one pipeline: `metrics` as one line per metric (file, key, value, and the
+change against a revision), `exps` as one row per experiment with the params that differ
+between the rows and the pipeline's headline scores.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline import REPO_ROOT
+from pipeline.compare import fit_table, render_table, terminal_width
+from pipeline.errors import ParamError, PipelineError
+
+
+@dataclass(frozen=True)
+class PipelineView:
+    params: str  # top-level params.yaml section
+    metrics_dir: str  # folder of its metrics files
+    headline: str  # regex over `<file stem>:<dotted key>` of the scores worth a column in `exps`
+
+
+VIEWS = {
+    "house": PipelineView("house", "metrics/house-prices/",
+                          r"^cv:(valid_log_rmse_mean|oof_log_rmse|oof_log_rmse_without_outliers)$"),
+    "regularization": PipelineView("regularization", "metrics/regularization/",
+                                   r"^(dropout:\w+\.test_acc|polynomial:\w+\.test_loss)$"),
+    "rnn": PipelineView("rnn", "metrics/rnn/", r"^[\w-]+:perplexity$"),
+}
+ALIASES = {"house-prices": "house", "reg": "regularization"}
+
+
+class DvcError(PipelineError, RuntimeError):
+    """A `dvc` command this view runs failed."""
+
+
+def view(name: str) -> PipelineView:
+    key = ALIASES.get(name, name)
+    if key not in VIEWS:
+        raise ParamError(f"unknown pipeline '{name}': one of {', '.join(VIEWS)}")
+    return VIEWS[key]
+
+
+def _dvc_json(*args: str, root: Path = REPO_ROOT) -> Any:
+    dvc = shutil.which("dvc") or str(Path(sys.executable).parent / "dvc")
+    done = subprocess.run([dvc, *args, "--json"], cwd=root, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise DvcError(f"`dvc {' '.join(args)}` failed: {(done.stderr or done.stdout).strip()[-500:]}")
+    return json.loads(done.stdout or "null")
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}; lists stay values."""
+    if not isinstance(data, dict):
+        return {prefix: data}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return "-" if v is None else str(v)
+
+
+def metric_rows(metrics: dict[str, Any], pipeline: PipelineView) -> dict[tuple[str, str], Any]:
+    """{(file, dotted key): value} of one revision's metrics files of `pipeline`."""
+    rows = {}
+    for file, content in sorted(metrics.items()):
+        if file.startswith(pipeline.metrics_dir):
+            for key, value in flatten((content or {}).get("data") or {}).items():
+                rows[(file.removeprefix(pipeline.metrics_dir), key)] = value
+    return rows
+
+
+def metrics_report(name: str, diff: str | None = None, root: Path = REPO_ROOT) -> str:
+    """`dvc metrics show` (or `diff REV`) of one pipeline, one metric a line."""
+    pipeline = view(name)
+    if diff is None:
+        shown = _dvc_json("metrics", "show", root=root)
+        rows = metric_rows(next(iter(shown.values()))["data"] if shown else {}, pipeline)
+        records = [{"file": f, "metric": k, "value": _value(v)} for (f, k), v in rows.items()]
+        return render_table(["file", "metric", "value"], records) if records else \
+            f"no metrics under {pipeline.metrics_dir}: run `dvc repro` first"
+    changed = _dvc_json("metrics", "diff", diff, "--all", root=root)
+    records = []
+    for file, keys in sorted((changed or {}).items()):
+        if not file.startswith(pipeline.metrics_dir):
+            continue
+        for key, change in sorted(keys.items()):
+            records.append({"file": file.removeprefix(pipeline.metrics_dir), "metric": key,
+                            diff: _value(change.get("old")), "workspace": _value(change.get("new")),
+                            "change": _value(change.get("diff"))})
+    return render_table(["file", "metric", diff, "workspace", "change"], records) if records else \
+        f"no metrics under {pipeline.metrics_dir} differ from {diff}"
+
+
+def _revisions(shown: list[dict]) -> list[tuple[str, dict]]:
+    """(label, data) of the workspace, each baseline commit and each of its experiments."""
+    out = []
+    for entry in shown or []:
+        data = entry.get("data") or {}
+        rev = data.get("rev") or entry.get("rev", "")
+        label = entry.get("name") or (rev[:7] if re.fullmatch(r"[0-9a-f]{40}", rev) else rev)
+        out.append((label, data))
+        for exp in entry.get("experiments") or []:
+            for rev in exp.get("revs") or []:
+                out.append((rev.get("name") or exp.get("name") or rev.get("rev", "")[:7], rev.get("data") or {}))
+    return out
+
+
+def exps_report(name: str, width: int | None = None, root: Path = REPO_ROOT) -> tuple[str, str]:
+    """`dvc exp show` for one pipeline: (table, note for stderr)."""
+    pipeline = view(name)
+    headline = re.compile(pipeline.headline)
+    records, param_values = [], {}
+    for label, data in _revisions(_dvc_json("exp", "show", root=root)):
+        params = flatten(((data.get("params") or {}).get("params.yaml") or {}).get("data", {}).get(pipeline.params, {}))
+        metrics = {f"{Path(f).stem}:{k}": v for (f, k), v in metric_rows(data.get("metrics") or {}, pipeline).items()}
+        record = {"experiment": label, **{f"params.{k}": _value(v) for k, v in params.items()},
+                  **{f"metrics.{k}": _value(v) for k, v in metrics.items() if headline.search(k)}}
+        records.append(record)
+        for k, v in params.items():
+            param_values.setdefault(k, set()).add(_value(v))
+    changed = sorted(k for k, values in param_values.items()
+                     if len(values) > 1 or any(f"params.{k}" not in r for r in records))
+    metric_names = sorted({k for r in records for k in r if k.startswith("metrics.")})
+    names = ["experiment"] + [f"params.{k}" for k in changed] + metric_names
+    width = width or terminal_width()
+    shown, left_out, _ = fit_table(names, records, width, [f"params.{k}" for k in changed])
+    if len(render_table(shown, records).splitlines()[0]) > width:  # many scores (rnn): one line each
+        return _transposed(names, records), note_if_unchanged(changed, pipeline)
+    notes = [f"{len(left_out)} more changed params not shown: {', '.join(n.removeprefix('params.') for n in left_out)}"
+             ] if left_out else []
+    return render_table(shown, records), "\n".join(notes + [note_if_unchanged(changed, pipeline)]).strip()
+
+
+def note_if_unchanged(changed: list[str], pipeline: PipelineView) -> str:
+    return "" if changed else f"no {pipeline.params}.* param differs between these revisions"
+
+
+def _transposed(names: list[str], records: list[dict[str, Any]]) -> str:
+    """One line per param or metric, one column per experiment: for pipelines with many scores."""
+    labels = [r["experiment"] for r in records]
+    rows = [{"": n.split(".", 1)[1], **{label: r.get(n, "-") for label, r in zip(labels, records)}}
+            for n in names[1:]]
+    return render_table(["", *labels], rows)

@@ -14,7 +14,10 @@
 from __future__ import annotations
 
 import os
+import re
+import socket
 import subprocess
+import sys
 import time
 import urllib.parse
 from contextlib import contextmanager
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from pipeline import REPO_ROOT
+from pipeline.errors import TrackingError
 from pipeline.files import write_json
 from pipeline.params import flatten
 
@@ -95,11 +99,76 @@ def _prepare_sqlite_store(uri: str) -> None:
     _PREPARED.add(uri)
 
 
+# MLflow's own defaults for a tracking server (120 s per request, 7 retries with exponential
+# backoff) make a stage wait for many minutes on a server that is down or hangs. These make it
+# fail in about 12 s (two tries of 5 s); a user who sets the variables keeps their values.
+HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+}
+
+
+def _set_http_defaults(uri: str) -> None:
+    if uri.startswith(("http://", "https://")):
+        for key, value in HTTP_DEFAULTS.items():
+            os.environ.setdefault(key, value)
+
+
+def _check_sqlite_file(uri: str) -> None:
+    """Say so when a SQLite store is missing (a new, empty one is about to be created) and
+    refuse a file that is not a SQLite database, before MLflow touches it."""
+    if not uri.startswith("sqlite:///"):
+        return
+    path = Path(uri.removeprefix("sqlite:///"))
+    if not path.exists():
+        print(f"note: MLflow store {path} does not exist; creating a new, empty one", file=sys.stderr)
+        return
+    with path.open("rb") as fh:
+        head = fh.read(16)
+    if head and head != b"SQLite format 3\x00":
+        raise TrackingError(f"{path} is not a SQLite database (damaged?): move it aside to start a new "
+                            "MLflow store, or restore it from a backup")
+
+
+def _tracking_failure(uri: str, exc: BaseException) -> TrackingError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    first = re.sub(r"//[^/@\s]+@", "//", first)  # MLflow's message repeats the URL with its password
+    return TrackingError(f"MLflow store {safe_uri(uri)} failed: {first[:240]} "
+                         "(check MLFLOW_TRACKING_URI, that the server is up, and that no other process "
+                         "holds the database)")
+
+
+def _tracking_errors() -> tuple[type[BaseException], ...]:
+    from mlflow.exceptions import MlflowException
+
+    errors: list[type[BaseException]] = [MlflowException, OSError]
+    try:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        errors.append(SQLAlchemyError)
+    except ImportError:  # pragma: no cover - mlflow ships sqlalchemy
+        pass
+    try:
+        from requests.exceptions import RequestException
+
+        errors.append(RequestException)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errors)
+
+
 def _mlflow():
     import mlflow
 
     uri = tracking_uri()
-    _prepare_sqlite_store(uri)
+    _set_http_defaults(uri)
+    if uri not in _PREPARED:
+        _check_sqlite_file(uri)
+    try:
+        _prepare_sqlite_store(uri)
+    except _tracking_errors() as exc:
+        raise _tracking_failure(uri, exc) from exc
     mlflow.set_tracking_uri(uri)
     return mlflow
 
@@ -134,13 +203,58 @@ def start_run(pipeline: str, run_name: str, *, params: Mapping[str, Any] | None 
     `tags` should include the device (see `runtime.describe_device`) and the seed.
     """
     mlflow = _mlflow()
-    experiment = mlflow.set_experiment(pipeline)
-    _mark_classic_ml(mlflow, experiment)
-    run_name = unique_run_name(mlflow.MlflowClient(), experiment.experiment_id, run_name)
-    with mlflow.start_run(run_name=run_name, nested=nested, tags=run_tags(pipeline, tags)) as run:
+    try:
+        experiment = mlflow.set_experiment(pipeline)
+        _mark_classic_ml(mlflow, experiment)
+        client = mlflow.MlflowClient()
+        if not nested:
+            end_stale_runs(client, experiment.experiment_id)
+        run_name = unique_run_name(client, experiment.experiment_id, run_name)
+        active = mlflow.start_run(run_name=run_name, nested=nested,
+                                  tags={**run_tags(pipeline, tags), **owner_tags()})
+    except _tracking_errors() as exc:
+        raise _tracking_failure(tracking_uri(), exc) from exc
+    with active as run:
         if params:
             mlflow.log_params({k: _param_value(v) for k, v in flatten(params).items()})
         yield run
+
+
+HOST_TAG, PID_TAG = "host", "pid"
+
+
+def owner_tags() -> dict[str, str]:
+    """The host and process that run a run: how `end_stale_runs` tells a killed run from a live one."""
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def end_stale_runs(client, experiment_id: str) -> list[str]:
+    """Mark KILLED the RUNNING runs of this experiment started on this host by a process that is gone.
+
+    A stage killed by SIGKILL (or the machine's OOM killer) cannot end its MLflow run; without
+    this it would show RUNNING forever. Runs of other hosts, or without the tags, are left alone.
+    Returns the ids of the runs ended.
+    """
+    host = socket.gethostname()
+    ended = []
+    for run in client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'",
+                                  max_results=1000):
+        owner = run.data.tags
+        pid = owner.get(PID_TAG, "")
+        if owner.get(HOST_TAG) == host and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            client.set_terminated(run.info.run_id, status="KILLED")
+            ended.append(run.info.run_id)
+    return ended
 
 
 # MLflow 3's UI opens an experiment without this tag in its GenAI view (traces, token usage);

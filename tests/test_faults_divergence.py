@@ -1,0 +1,75 @@
+"""Training that diverges (a huge learning rate) stops with one line naming the lr param, writes
+no model or metrics, and its MLflow run ends FAILED (docs/faults.md, case 2)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import mlflow_client
+from pipeline.errors import ParamError
+from pipeline.house import models
+from pipeline.rnn.config import TrainConfig
+from pipeline.rnn.corpus import Vocab
+from pipeline.rnn.models import ModelSpec, make_model
+from pipeline.rnn.train import train_language_model
+from pipeline.sandbox import copy_repo
+from pipeline.training import train_epochs
+
+TEXT = "the time traveller was expounding a recondite matter to us " * 4
+
+
+def test_house_torch_model_with_a_huge_lr_names_its_lr_param():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 5)).astype(np.float32)
+    y = 12 + X @ rng.normal(size=5)
+    params = models.model_params({"type": "linear", "lr": 1e30, "epochs": 5, "batch_size": 16,
+                                  "standardize_target": False}, "house.models.linear")
+    with pytest.raises(ParamError, match=r"training diverged .*lower 'house\.models\.linear\.lr'"):
+        models.create(params, 5, seed=0).fit(X, y)
+
+
+def test_rnn_with_a_huge_lr_names_its_lr_param():
+    vocab = Vocab(list(TEXT))
+    corpus = torch.tensor(vocab.to_indices(TEXT))
+    cfg = TrainConfig(hidden=8, batch_size=2, num_steps=8, epochs=3, optimizer="sgd", lr=1e30, clip=1e30, seed=0)
+    model = make_model(ModelSpec("gru", "concise", len(vocab), cfg.hidden))
+    with pytest.raises(ParamError, match=r"lower 'rnn\.experiments\.x\.train\.lr'"):
+        train_language_model(model, corpus, cfg, torch.device("cpu"), progress=False,
+                             lr_param="rnn.experiments.x.train.lr")
+
+
+def test_without_an_lr_param_the_loop_records_the_divergence():
+    """The init study keeps diverged curves (they are its finding): no guard unless asked."""
+    history = train_epochs(lambda batch: torch.tensor(float("nan")), lambda: [()], 2,
+                           evaluate=lambda: {"train_loss": float("nan")}, progress=False)
+    assert len(history["train_loss"]) == 2 and all(math.isnan(v) for v in history["train_loss"])
+
+
+@pytest.mark.slow
+def test_diverging_rnn_stage_writes_nothing_and_its_run_fails(tmp_path, mirror):
+    repo = copy_repo(tmp_path / "repo")
+    repo.set_params(**{"rnn.train.hidden": 8, "rnn.train.batch_size": 2, "rnn.train.num_steps": 4,
+                       "rnn.train.epochs": 2, "rnn.train.device": "cpu", "rnn.corpora.timemachine.max_tokens": 200,
+                       "rnn.experiments.tm-rnn-concise.train": {"lr": 1e30, "clip": 1e30, "optimizer": "sgd"}})
+    repo.run("python", "cli.py", "download", "timemachine")
+    result = subprocess.run([sys.executable, "cli.py", "rnn", "train", "tm-rnn-concise"], cwd=repo.path,
+                            capture_output=True, text=True, timeout=300, env=os.environ)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: params.yaml: training diverged")
+    assert "'rnn.experiments.tm-rnn-concise.train.lr'" in result.stderr
+    written = [p for d in ("models", "metrics", "plots", "runs") for p in (repo.path / d).rglob("*") if p.is_file()]
+    assert not written, written
+    client = mlflow_client()
+    runs = client.search_runs([client.get_experiment_by_name("rnn").experiment_id])
+    assert [r.info.status for r in runs] == ["FAILED"]
+    assert all(math.isfinite(v) for r in runs for v in r.data.metrics.values())
+    json.dumps([r.data.metrics for r in runs], allow_nan=False)

@@ -100,6 +100,17 @@ def test_rnn_training_killed_leaves_nothing_and_the_next_repro_rebuilds_it(repo_
     repo_copy.dvc("repro", "download@timemachine")
     mlflow_client().search_experiments()
 
+    # diverging: one line naming the experiment's own lr param, nothing written, the run FAILED
+    repo_copy.set_params(**{f"rnn.experiments.{name}.train": {"lr": 1e30, "clip": 1e30, "optimizer": "sgd",
+                                                             "epochs": 2}})
+    diverged = repo_copy.run("python", "cli.py", "rnn", "train", name, check=False)
+    assert diverged.returncode == 2 and "Traceback" not in diverged.stderr, diverged.stderr
+    assert diverged.stderr.strip().splitlines()[-1].startswith("error: params.yaml: training diverged")
+    assert f"'rnn.experiments.{name}.train.lr'" in diverged.stderr
+    _absent(repo_copy, *outs)
+    assert _statuses("rnn") == ["FAILED"]
+    repo_copy.set_params(**{f"rnn.experiments.{name}.train": {}})
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         stopped = _start_and_signal(repo_copy, ["rnn", "train", name], "rnn", sig)
         assert stopped.returncode != 0
@@ -115,5 +126,5 @@ def test_rnn_training_killed_leaves_nothing_and_the_next_repro_rebuilds_it(repo_
     repo_copy.dvc("repro", f"rnn_train@{name}")
     for path in outs:
         assert (repo_copy.path / path).stat().st_size > 0, path
-    assert sorted(_statuses("rnn")) == ["FAILED", "FAILED", "FINISHED", "KILLED"]
+    assert sorted(_statuses("rnn")) == ["FAILED", "FAILED", "FAILED", "FINISHED", "KILLED"]
     assert os.environ["MLFLOW_TRACKING_URI"].startswith("sqlite:///")

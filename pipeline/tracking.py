@@ -302,16 +302,40 @@ def log_history(history: Mapping[str, list[float]], step_offset: int = 1) -> Non
     points = [Metric(key, float(v), now, step + step_offset)
               for key, values in history.items() for step, v in enumerate(values)]
     client = mlflow.MlflowClient()
-    for i in range(0, len(points), _MAX_BATCH):
-        client.log_batch(run_id, metrics=points[i:i + _MAX_BATCH])
+    with _store_errors():
+        for i in range(0, len(points), _MAX_BATCH):
+            client.log_batch(run_id, metrics=points[i:i + _MAX_BATCH])
 
 
 def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
-    _mlflow().log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
+    mlflow = _mlflow()
+    with _store_errors():
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
 
 
 def log_artifact(path: str | Path, artifact_path: str | None = None) -> None:
-    _mlflow().log_artifact(str(path), artifact_path=artifact_path)
+    mlflow = _mlflow()
+    with _store_errors():
+        mlflow.log_artifact(str(path), artifact_path=artifact_path)
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    """A store that fails mid-run (server gone, database locked) is a TrackingError line, not a
+    traceback; the run itself then ends FAILED on the way out of `start_run`."""
+    from mlflow.exceptions import MlflowException
+
+    errors: tuple[type[BaseException], ...] = (MlflowException,)
+    try:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        errors += (SQLAlchemyError,)
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        yield
+    except errors as exc:
+        raise _tracking_failure(tracking_uri(), exc) from exc
 
 
 def write_run_record(path: str | Path, run: Any) -> None:

@@ -214,3 +214,18 @@ def test_store_errors_are_pipeline_errors(tmp_path, monkeypatch):
         with tracking.start_run("rnn", "x"):
             pass
     assert Path(store).read_bytes() == b"garbage" * 10
+
+
+@pytest.mark.slow  # SQLite's 20 s busy timeout, idle
+def test_store_locked_mid_run_is_a_tracking_error_and_the_run_ends_failed(template_store, tmp_path, monkeypatch):
+    store = _store_from(template_store, tmp_path, monkeypatch)
+    with pytest.raises(TrackingError, match="database is locked"):
+        with tracking.start_run("rnn", "mid-run") as run:
+            holder = sqlite3.connect(store, isolation_level=None)
+            holder.execute("BEGIN EXCLUSIVE")
+            try:
+                tracking.log_metrics({"perplexity": 1.5})
+            finally:
+                holder.execute("ROLLBACK")
+                holder.close()
+    assert mlflow_client().get_run(run.info.run_id).info.status == "FAILED"

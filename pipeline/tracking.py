@@ -9,6 +9,9 @@
   with the MLflow run id) declared in dvc.yaml as an uncached output. An uncached output
   turns DVC's run cache off for that stage, so DVC never restores its outputs without
   running (and logging) it; and the record ties each DVC output to the MLflow run that made it.
+* Faults (docs/faults.md): a store that is down, hangs, is locked or damaged is one
+  `TrackingError` line within seconds, never a traceback with the password; runs carry their
+  host and pid, so a run whose process was SIGKILLed is marked KILLED when the next one starts.
 """
 
 from __future__ import annotations

@@ -223,12 +223,21 @@ def start_run(pipeline: str, run_name: str, *, params: Mapping[str, Any] | None 
         yield run
 
 
-HOST_TAG, PID_TAG = "host", "pid"
+HOST_TAG, PID_TAG, PID_NS_TAG = "host", "pid", "pid_namespace"
+
+
+def _pid_namespace() -> str:
+    """Which pid namespace this process lives in: containers sharing a hostname and a team store
+    must not judge each other's pids."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return "unknown"
 
 
 def owner_tags() -> dict[str, str]:
     """The host and process that run a run: how `end_stale_runs` tells a killed run from a live one."""
-    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()), PID_NS_TAG: _pid_namespace()}
 
 
 def _alive(pid: int) -> bool:
@@ -245,16 +254,18 @@ def end_stale_runs(client, experiment_id: str) -> list[str]:
     """Mark KILLED the RUNNING runs of this experiment started on this host by a process that is gone.
 
     A stage killed by SIGKILL (or the machine's OOM killer) cannot end its MLflow run; without
-    this it would show RUNNING forever. Runs of other hosts, or without the tags, are left alone.
+    this it would show RUNNING forever. Runs of other hosts or pid namespaces (containers), or
+    without the tags, are left alone.
     Returns the ids of the runs ended.
     """
-    host = socket.gethostname()
+    host, namespace = socket.gethostname(), _pid_namespace()
     ended = []
     for run in client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'",
                                   max_results=1000):
         owner = run.data.tags
         pid = owner.get(PID_TAG, "")
-        if owner.get(HOST_TAG) == host and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        ours = owner.get(HOST_TAG) == host and owner.get(PID_NS_TAG) == namespace != "unknown"
+        if ours and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
             client.set_terminated(run.info.run_id, status="KILLED")
             ended.append(run.info.run_id)
     return ended

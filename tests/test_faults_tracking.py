@@ -191,16 +191,20 @@ def test_runs_left_running_by_a_dead_process_on_this_host_end_as_killed():
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
         host = socket.gethostname()
-        owners = {"dead": (host, _dead_pid()), "alive": (host, sleeper.pid), "elsewhere": ("other-host", _dead_pid()),
+        ns = tracking._pid_namespace()
+        owners = {"dead": (host, _dead_pid(), ns), "alive": (host, sleeper.pid, ns),
+                  "elsewhere": ("other-host", _dead_pid(), ns), "container": (host, _dead_pid(), "pid:[1]"),
                   "untagged": None}
         ids = {}
         for name, owner in owners.items():
-            tags = {} if owner is None else {tracking.HOST_TAG: owner[0], tracking.PID_TAG: str(owner[1])}
+            tags = {} if owner is None else {tracking.HOST_TAG: owner[0], tracking.PID_TAG: str(owner[1]),
+                                             tracking.PID_NS_TAG: owner[2]}
             ids[name] = client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
         with tracking.start_run("house-prices", "next") as run:
             assert run.data.tags[tracking.PID_TAG] == str(os.getpid())
         status = {name: client.get_run(run_id).info.status for name, run_id in ids.items()}
-        assert status == {"dead": "KILLED", "alive": "RUNNING", "elsewhere": "RUNNING", "untagged": "RUNNING"}
+        assert status == {"dead": "KILLED", "alive": "RUNNING", "elsewhere": "RUNNING", "container": "RUNNING",
+                          "untagged": "RUNNING"}
     finally:
         sleeper.kill()
         sleeper.wait()

@@ -142,10 +142,11 @@ def _tracking_failure(uri: str, exc: BaseException) -> TrackingError:
                          "holds the database)")
 
 
-def _tracking_errors() -> tuple[type[BaseException], ...]:
+def _store_exceptions() -> tuple[type[BaseException], ...]:
+    """What MLflow's clients raise when the store itself fails (HTTP, SQL, MLflow's own)."""
     from mlflow.exceptions import MlflowException
 
-    errors: list[type[BaseException]] = [MlflowException, OSError]
+    errors: list[type[BaseException]] = [MlflowException]
     try:
         from sqlalchemy.exc import SQLAlchemyError
 
@@ -159,6 +160,11 @@ def _tracking_errors() -> tuple[type[BaseException], ...]:
     except ImportError:  # pragma: no cover
         pass
     return tuple(errors)
+
+
+def _tracking_errors() -> tuple[type[BaseException], ...]:
+    """Failures while opening the store or a run: the store's, plus OS errors (an unwritable folder)."""
+    return (*_store_exceptions(), OSError)
 
 
 def _mlflow():
@@ -219,7 +225,8 @@ def start_run(pipeline: str, run_name: str, *, params: Mapping[str, Any] | None 
         raise _tracking_failure(tracking_uri(), exc) from exc
     with active as run:
         if params:
-            mlflow.log_params({k: _param_value(v) for k, v in flatten(params).items()})
+            with _store_errors():
+                mlflow.log_params({k: _param_value(v) for k, v in flatten(params).items()})
         yield run
 
 
@@ -337,15 +344,7 @@ def log_artifact(path: str | Path, artifact_path: str | None = None) -> None:
 def _store_errors() -> Iterator[None]:
     """A store that fails mid-run (server gone, database locked) is a TrackingError line, not a
     traceback; the run itself then ends FAILED on the way out of `start_run`."""
-    from mlflow.exceptions import MlflowException
-
-    errors: tuple[type[BaseException], ...] = (MlflowException,)
-    try:
-        from sqlalchemy.exc import SQLAlchemyError
-
-        errors += (SQLAlchemyError,)
-    except ImportError:  # pragma: no cover
-        pass
+    errors = _store_exceptions()
     try:
         yield
     except errors as exc:

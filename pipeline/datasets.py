@@ -26,6 +26,7 @@ from pipeline import REPO_ROOT
 from pipeline.errors import DownloadError
 
 MIRROR_ENV = "PIPELINE_DATA_MIRROR"
+HTTP_TIMEOUT = 30  # seconds a mirror or public host may stay silent before the next source is tried
 RAW_DIR = REPO_ROOT / "data" / "raw"
 HOUSE_COMPETITION = "house-prices-advanced-regression-techniques"
 
@@ -148,7 +149,7 @@ def _copy_from(location: str, dest: Path) -> None:
             raise FileNotFoundError(f"no such file {location}")
         shutil.copyfile(location, dest)
         return
-    with urllib.request.urlopen(location, timeout=30) as response, dest.open("wb") as out:
+    with urllib.request.urlopen(location, timeout=HTTP_TIMEOUT) as response, dest.open("wb") as out:
         total = int(response.headers.get("Content-Length") or 0) or None
         with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name.lstrip(".").split(".tmp")[0],
                   disable=total is None or total < (1 << 20), leave=False) as bar:

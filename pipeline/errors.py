@@ -15,3 +15,7 @@ class DataError(PipelineError, ValueError):
 
 class DownloadError(PipelineError, RuntimeError):
     """No source delivered a file whose checksum matched."""
+
+
+class TrackingError(PipelineError, RuntimeError):
+    """The MLflow store (`MLFLOW_TRACKING_URI` or mlflow.db) is unreachable, locked or damaged."""

@@ -103,12 +103,18 @@ def api():
     """An authenticated `KaggleApi`; a clear error (never the secret) when credentials are missing."""
     if not has_credentials():
         raise KaggleCredentialsError(f"no Kaggle credentials found: {CREDENTIAL_HELP}")
+    import requests
+
     client = _api_class()()
     try:
         client.authenticate()
     except SystemExit as exc:  # the client prints its help and calls exit(1)
         raise KaggleCredentialsError(f"Kaggle rejected the credentials in {credential_source()}: "
                                      f"{CREDENTIAL_HELP}") from exc
+    except requests.exceptions.RequestException as exc:  # an API token is checked online first
+        # The exception's text is left out on purpose: a request that carried the token may quote it.
+        raise KaggleUploadError(f"could not check the Kaggle credentials in {credential_source()} "
+                                f"with Kaggle ({type(exc).__name__}); check the network and retry") from exc
     return client
 
 

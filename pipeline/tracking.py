@@ -9,12 +9,18 @@
   with the MLflow run id) declared in dvc.yaml as an uncached output. An uncached output
   turns DVC's run cache off for that stage, so DVC never restores its outputs without
   running (and logging) it; and the record ties each DVC output to the MLflow run that made it.
+* Faults (docs/faults.md): a store that is down, hangs, is locked or damaged is one
+  `TrackingError` line within seconds, never a traceback with the password; runs carry their
+  host and pid, so a run whose process was SIGKILLed is marked KILLED when the next one starts.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import socket
 import subprocess
+import sys
 import time
 import urllib.parse
 from contextlib import contextmanager
@@ -22,6 +28,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from pipeline import REPO_ROOT
+from pipeline.errors import TrackingError
 from pipeline.files import write_json
 from pipeline.params import flatten
 
@@ -95,11 +102,82 @@ def _prepare_sqlite_store(uri: str) -> None:
     _PREPARED.add(uri)
 
 
+# MLflow's own defaults for a tracking server (120 s per request, 7 retries with exponential
+# backoff) make a stage wait for many minutes on a server that is down or hangs. These make it
+# fail in about 12 s (two tries of 5 s); a user who sets the variables keeps their values.
+HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+}
+
+
+def _set_http_defaults(uri: str) -> None:
+    if uri.startswith(("http://", "https://")):
+        for key, value in HTTP_DEFAULTS.items():
+            os.environ.setdefault(key, value)
+
+
+def _check_sqlite_file(uri: str) -> None:
+    """Say so when a SQLite store is missing (a new, empty one is about to be created) and
+    refuse a file that is not a SQLite database, before MLflow touches it."""
+    if not uri.startswith("sqlite:///"):
+        return
+    path = Path(uri.removeprefix("sqlite:///"))
+    if not path.exists():
+        print(f"note: MLflow store {path} does not exist; creating a new, empty one", file=sys.stderr)
+        return
+    with path.open("rb") as fh:
+        head = fh.read(16)
+    if head and head != b"SQLite format 3\x00":
+        raise TrackingError(f"{path} is not a SQLite database (damaged?): move it aside to start a new "
+                            "MLflow store, or restore it from a backup")
+
+
+def _tracking_failure(uri: str, exc: BaseException) -> TrackingError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    first = re.sub(r"//[^/@\s]+@", "//", first)  # MLflow's message repeats the URL with its password
+    return TrackingError(f"MLflow store {safe_uri(uri)} failed: {first[:240]} "
+                         "(check MLFLOW_TRACKING_URI, that the server is up, and that no other process "
+                         "holds the database)")
+
+
+def _store_exceptions() -> tuple[type[BaseException], ...]:
+    """What MLflow's clients raise when the store itself fails (HTTP, SQL, MLflow's own)."""
+    from mlflow.exceptions import MlflowException
+
+    errors: list[type[BaseException]] = [MlflowException]
+    try:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        errors.append(SQLAlchemyError)
+    except ImportError:  # pragma: no cover - mlflow ships sqlalchemy
+        pass
+    try:
+        from requests.exceptions import RequestException
+
+        errors.append(RequestException)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errors)
+
+
+def _tracking_errors() -> tuple[type[BaseException], ...]:
+    """Failures while opening the store or a run: the store's, plus OS errors (an unwritable folder)."""
+    return (*_store_exceptions(), OSError)
+
+
 def _mlflow():
     import mlflow
 
     uri = tracking_uri()
-    _prepare_sqlite_store(uri)
+    _set_http_defaults(uri)
+    if uri not in _PREPARED:
+        _check_sqlite_file(uri)
+    try:
+        _prepare_sqlite_store(uri)
+    except _tracking_errors() as exc:
+        raise _tracking_failure(uri, exc) from exc
     mlflow.set_tracking_uri(uri)
     return mlflow
 
@@ -134,13 +212,70 @@ def start_run(pipeline: str, run_name: str, *, params: Mapping[str, Any] | None 
     `tags` should include the device (see `runtime.describe_device`) and the seed.
     """
     mlflow = _mlflow()
-    experiment = mlflow.set_experiment(pipeline)
-    _mark_classic_ml(mlflow, experiment)
-    run_name = unique_run_name(mlflow.MlflowClient(), experiment.experiment_id, run_name)
-    with mlflow.start_run(run_name=run_name, nested=nested, tags=run_tags(pipeline, tags)) as run:
+    try:
+        experiment = mlflow.set_experiment(pipeline)
+        _mark_classic_ml(mlflow, experiment)
+        client = mlflow.MlflowClient()
+        if not nested:
+            end_stale_runs(client, experiment.experiment_id)
+        run_name = unique_run_name(client, experiment.experiment_id, run_name)
+        active = mlflow.start_run(run_name=run_name, nested=nested,
+                                  tags={**run_tags(pipeline, tags), **owner_tags()})
+    except _tracking_errors() as exc:
+        raise _tracking_failure(tracking_uri(), exc) from exc
+    with active as run:
         if params:
-            mlflow.log_params({k: _param_value(v) for k, v in flatten(params).items()})
+            with _store_errors():
+                mlflow.log_params({k: _param_value(v) for k, v in flatten(params).items()})
         yield run
+
+
+HOST_TAG, PID_TAG, PID_NS_TAG = "host", "pid", "pid_namespace"
+
+
+def _pid_namespace() -> str:
+    """Which pid namespace this process lives in: containers sharing a hostname and a team store
+    must not judge each other's pids."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return "unknown"
+
+
+def owner_tags() -> dict[str, str]:
+    """The host and process that run a run: how `end_stale_runs` tells a killed run from a live one."""
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()), PID_NS_TAG: _pid_namespace()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def end_stale_runs(client, experiment_id: str) -> list[str]:
+    """Mark KILLED the RUNNING runs of this experiment started on this host by a process that is gone.
+
+    A stage killed by SIGKILL (or the machine's OOM killer) cannot end its MLflow run; without
+    this it would show RUNNING forever. Runs of other hosts or pid namespaces (containers), or
+    without the tags, are left alone.
+    Returns the ids of the runs ended.
+    """
+    host, namespace = socket.gethostname(), _pid_namespace()
+    ended = []
+    for run in client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'",
+                                  max_results=1000):
+        owner = run.data.tags
+        pid = owner.get(PID_TAG, "")
+        ours = owner.get(HOST_TAG) == host and owner.get(PID_NS_TAG) == namespace != "unknown"
+        if ours and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            client.set_terminated(run.info.run_id, status="KILLED")
+            ended.append(run.info.run_id)
+    return ended
 
 
 # MLflow 3's UI opens an experiment without this tag in its GenAI view (traces, token usage);
@@ -188,16 +323,32 @@ def log_history(history: Mapping[str, list[float]], step_offset: int = 1) -> Non
     points = [Metric(key, float(v), now, step + step_offset)
               for key, values in history.items() for step, v in enumerate(values)]
     client = mlflow.MlflowClient()
-    for i in range(0, len(points), _MAX_BATCH):
-        client.log_batch(run_id, metrics=points[i:i + _MAX_BATCH])
+    with _store_errors():
+        for i in range(0, len(points), _MAX_BATCH):
+            client.log_batch(run_id, metrics=points[i:i + _MAX_BATCH])
 
 
 def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
-    _mlflow().log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
+    mlflow = _mlflow()
+    with _store_errors():
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
 
 
 def log_artifact(path: str | Path, artifact_path: str | None = None) -> None:
-    _mlflow().log_artifact(str(path), artifact_path=artifact_path)
+    mlflow = _mlflow()
+    with _store_errors():
+        mlflow.log_artifact(str(path), artifact_path=artifact_path)
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    """A store that fails mid-run (server gone, database locked) is a TrackingError line, not a
+    traceback; the run itself then ends FAILED on the way out of `start_run`."""
+    errors = _store_exceptions()
+    try:
+        yield
+    except errors as exc:
+        raise _tracking_failure(tracking_uri(), exc) from exc
 
 
 def write_run_record(path: str | Path, run: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from typing import Callable, Iterable, Iterator, Mapping
 
@@ -42,20 +43,38 @@ def train_epochs(
     evaluate: Callable[[], Mapping[str, float]] | None = None,
     desc: str = "train",
     progress: bool = True,
+    lr_param: str | None = None,
 ) -> dict[str, list[float]]:
     """Run `epochs` passes of `step(batch) -> loss` over `batches()`; record `evaluate()` each epoch.
 
     `step` does the forward, backward and update (so scratch and torch.nn forms share the
     loop); the history maps each metric name to one value per epoch.
+
+    With `lr_param` (the dotted name of the learning rate in params.yaml), a loss that turns
+    NaN or inf stops training with a ParamError naming that param, so a diverged run writes
+    no model, metrics or submission and its MLflow run ends FAILED. Without it (experiments
+    where divergence is the finding, e.g. the init study) training goes on.
     """
     history: dict[str, list[float]] = defaultdict(list)
     bar = tqdm(range(epochs), desc=desc, unit="epoch", leave=False, disable=not progress)
-    for _ in bar:
+    for epoch in bar:
         for batch in batches():
-            step(batch)
+            loss = step(batch)
+            if lr_param is not None and loss is not None:
+                check_finite(loss, epoch + 1, lr_param)
         if evaluate is not None:
             metrics = evaluate()
             for key, value in metrics.items():
+                if lr_param is not None:
+                    check_finite(value, epoch + 1, lr_param, what=key)
                 history[key].append(float(value))
             bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()})
     return dict(history)
+
+
+def check_finite(loss: torch.Tensor | float, epoch: int, lr_param: str, what: str = "loss") -> None:
+    """Raise a ParamError naming `lr_param` when `loss` (or metric `what`) is NaN or inf."""
+    value = float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss)
+    if not math.isfinite(value):
+        raise ParamError(f"params.yaml: training diverged ({what} {value} in epoch {epoch}): "
+                         f"lower '{lr_param}'")

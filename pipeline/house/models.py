@@ -127,7 +127,8 @@ class TorchNet:
                 yield xb.to(device), yb.to(device)
 
         history = train_epochs(step, batches, p.epochs, evaluate if curves and score else None,
-                               desc=f"{p.type} epochs", progress=progress)
+                               desc=f"{p.type} epochs", progress=progress,
+                               lr_param=f"{getattr(p, 'where', 'house.models.' + p.type)}.lr")
         self.net = net.cpu()
         return history
 
@@ -236,7 +237,9 @@ def model_params(values: dict[str, Any], where: str):
     kind = values.get("type")
     if kind not in MODEL_TYPES:
         raise ParamError(f"params.yaml: '{where}.type' must be one of {', '.join(MODEL_TYPES)}; got {kind!r}")
-    return build(MODEL_TYPES[kind][0], values, where)
+    params = build(MODEL_TYPES[kind][0], values, where)
+    params.where = where  # not a field: lets a diverging fit name its lr param
+    return params
 
 
 def create(params, n_features: int, seed: int):

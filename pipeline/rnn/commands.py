@@ -41,6 +41,14 @@ def generate(
     from pipeline.rnn.models import load_model
     from pipeline.runtime import pick_device
 
+    if num_chars < 1:
+        from pipeline.errors import ParamError
+
+        raise ParamError(f"--num-chars must be >= 1; got {num_chars}")
+    if not prefix:
+        from pipeline.errors import ParamError
+
+        raise ParamError("--prefix must not be empty: generation starts from at least one character")
     where = pick_device(device)
     loaded = load_model(model, where)
     typer.echo(generate_text(loaded.model, loaded.vocab, prefix, num_chars, where, corpus=loaded.corpus))

@@ -63,7 +63,9 @@ def run_experiment(exp: Experiment, raw_dir: Path, outputs: Outputs, progress: b
 
     with tracking.start_run(PIPELINE, exp.name, params=params, tags=tags) as run:
         started = time.perf_counter()
-        history = train_language_model(model, corpus.indices, cfg, device, desc=exp.name, progress=progress)
+        lr_param = f"rnn.experiments.{exp.name}.train.lr" if "lr" in exp.model.train else "rnn.train.lr"
+        history = train_language_model(model, corpus.indices, cfg, device, desc=exp.name, progress=progress,
+                                       lr_param=lr_param)
         train_seconds = time.perf_counter() - started
         samples = [generate(model, corpus.vocab, p, cfg.num_chars, device, corpus=exp.model.corpus)
                    for p in exp.corpus.prefixes]

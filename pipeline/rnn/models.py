@@ -64,7 +64,11 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> LoadedMo
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: model file not found (train it with `dvc repro rnn_train@NAME`)")
-    blob = torch.load(path, map_location=device, weights_only=True)
+    try:
+        blob = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - truncated, damaged or foreign file: say which, no traceback
+        raise DataError(f"{path}: not a readable model file ({type(exc).__name__}); retrain it with "
+                        "`dvc repro rnn_train@NAME`") from exc
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise DataError(f"{path}: not an rnn model file (expected format {FORMAT})")
     spec = ModelSpec(**blob["spec"])

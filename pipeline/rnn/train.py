@@ -34,7 +34,8 @@ def detach(state):
 
 
 def train_language_model(model: nn.Module, corpus: torch.Tensor, cfg: TrainConfig, device: torch.device,
-                         *, desc: str = "train", progress: bool = True) -> dict[str, list[float]]:
+                         *, desc: str = "train", progress: bool = True,
+                         lr_param: str = "rnn.train.lr") -> dict[str, list[float]]:
     """Train `model` in place on the 1-D token indices `corpus`; return per-epoch history
     (`perplexity`, `tokens_per_sec`). Batches come from a generator seeded with `cfg.seed`."""
     batching.check_fits(len(corpus), cfg.batch_size, cfg.num_steps)
@@ -68,6 +69,9 @@ def train_language_model(model: nn.Module, corpus: torch.Tensor, cfg: TrainConfi
 
     def evaluate():
         seconds = time.perf_counter() - run["start"]
-        return {"perplexity": math.exp(run["loss"] / run["tokens"]), "tokens_per_sec": run["tokens"] / seconds}
+        mean_loss = run["loss"] / run["tokens"]  # exp overflows past ~709: a diverged run, not a crash
+        perplexity = math.exp(mean_loss) if mean_loss < 709 else math.inf
+        return {"perplexity": perplexity, "tokens_per_sec": run["tokens"] / seconds}
 
-    return train_epochs(step, epoch_batches, cfg.epochs, evaluate, desc=desc, progress=progress)
+    return train_epochs(step, epoch_batches, cfg.epochs, evaluate, desc=desc, progress=progress,
+                        lr_param=lr_param)

@@ -43,12 +43,14 @@ def cross_validate(params, X: np.ndarray, y: np.ndarray, fold_ids: np.ndarray, t
     oof = np.full(len(y), np.nan)
     results = []
     n_folds = int(fold_ids.max()) + 1
-    for fold in tqdm(range(n_folds), desc=f"{params.type} folds", unit="fold", disable=not progress, leave=False):
+    # disable=None: a bar on a terminal, nothing in a log file (tqdm checks stderr is a tty)
+    for fold in tqdm(range(n_folds), desc=f"{params.type} folds", unit="fold", disable=None if progress else True,
+                     leave=False):
         valid = fold_ids == fold
         fit_rows = ~valid & train_mask
         model = models.create(params, X.shape[1], seed + fold)
         sets = {"train": (X[fit_rows], y[fit_rows]), "valid": (X[valid], y[valid])} if curves else None
-        history = model.fit(X[fit_rows], y[fit_rows], sets, score)
+        history = model.fit(X[fit_rows], y[fit_rows], sets, score, progress=progress)
         oof[valid] = model.predict(X[valid])
         results.append(FoldResult(fold, int(fit_rows.sum()), int(valid.sum()),
                                   score(y[fit_rows], model.predict(X[fit_rows])), score(y[valid], oof[valid]),
@@ -56,9 +58,11 @@ def cross_validate(params, X: np.ndarray, y: np.ndarray, fold_ids: np.ndarray, t
     return CVResult(oof, results)
 
 
-def fit_all(params, X: np.ndarray, y: np.ndarray, train_mask: np.ndarray, log_target: bool, seed: int):
+def fit_all(params, X: np.ndarray, y: np.ndarray, train_mask: np.ndarray, log_target: bool, seed: int,
+            progress: bool = True):
     """The final fit on every training row (outliers left out when asked); returns (model, history)."""
     model = models.create(params, X.shape[1], seed)
     score = scorer(log_target)
-    history = model.fit(X[train_mask], y[train_mask], {"train": (X[train_mask], y[train_mask])}, score)
+    history = model.fit(X[train_mask], y[train_mask], {"train": (X[train_mask], y[train_mask])}, score,
+                        progress=progress)
     return model, history

@@ -73,7 +73,7 @@ class TorchNet:
     def predict(self, X: np.ndarray) -> np.ndarray:
         self.net.eval()
         device = next(self.net.parameters()).device
-        out = self.net(torch.as_tensor(X, dtype=torch.float32, device=device))
+        out = self.net(torch.tensor(X, dtype=torch.float32, device=device))  # a copy: X may be read-only
         return out.squeeze(1).double().cpu().numpy() * self.y_scale + self.y_shift
 
     def state(self) -> dict[str, Any]:

@@ -45,6 +45,10 @@ def test_same_seed_same_folds_and_scores():
     (ids_a, a), (ids_b, b) = runs
     assert np.array_equal(ids_a, ids_b)
     assert [f.valid_log_rmse for f in a.folds] == [f.valid_log_rmse for f in b.folds]
+    # folds fitted two at a time in forked workers: the very same models and curves
+    parallel = cross_validate(params, X, y, ids_a, np.ones(len(y), bool), True, seed=1, progress=False, workers=2)
+    assert np.array_equal(parallel.oof, a.oof)
+    assert [f.history for f in parallel.folds] == [f.history for f in a.folds]
     assert not np.array_equal(fold_ids(len(y), CVParams(seed=8)), ids_a)
 
 

@@ -117,7 +117,8 @@ def cross_validation(p: HouseParams, model: str) -> dict:
     folds = fold_ids(len(y), p.cv)
     run_params = _run_params(p, model)
     with tracking.start_run(paths.PIPELINE, f"cv:{model}", params=run_params, tags=tags) as run:
-        result = cross_validate(model_params, X, y, folds, _fit_mask(p, prepared), prepared.log_target, p.seed)
+        result = cross_validate(model_params, X, y, folds, _fit_mask(p, prepared), prepared.log_target, p.seed,
+                                workers=p.cv.workers)
         for fold in result.folds:
             # fold runs carry the params too, so the compare view works on them as on the parents
             with tracking.start_run(paths.PIPELINE, f"cv:{model}:fold{fold.fold + 1}", nested=True,

@@ -74,6 +74,7 @@ STARTUP = {
     "train elastic_net (NumPy)": ["elastic_net"],
     "train gradient_boosting (scikit-learn)": ["gradient_boosting"],
     "train mlp (torch)": ["mlp"],
+    "train elastic_net, mlflow not imported": ["elastic_net", "--no-mlflow"],
 }
 _STARTUP_CODE = """
 import sys
@@ -81,6 +82,8 @@ import cli
 from pipeline.house import models, stages
 from pipeline import tracking
 for kind in sys.argv[1:]:
+    if kind == "--no-mlflow":
+        raise SystemExit
     models.model_class(kind)
     if kind == "gradient_boosting":
         import sklearn.ensemble

@@ -14,7 +14,8 @@
 
 Each part runs in a throw-away copy of the repo against the dataset mirror:
     PIPELINE_DATA_MIRROR=../shared/datasets python benchmarks/house.py [PART ...]
-PART: original, default, rerun, torch-only, startup, baseline (default: all).
+PART: original, default, rerun, torch-only, startup, baseline (default: all), and serial:
+part 2 again with `house.cv.workers=1` (folds one at a time), to see what parallel folds gain.
 """
 
 from __future__ import annotations
@@ -125,6 +126,11 @@ def main(parts: list[str]) -> None:
             base_wall, base_cpu = baseline()
         if "default" in parts:
             pipeline_time = scratch(Path(tmp), rerun="rerun" in parts)
+        if "serial" in parts:
+            serial = scratch(Path(tmp), rerun=False, workers=1)
+            if pipeline_time:
+                print(f"\nfolds one at a time / two at a time: {serial[0] / pipeline_time[0]:.2f}x wall, "
+                      f"{serial[1] / pipeline_time[1]:.2f}x CPU")
         if pipeline_time and "baseline" in parts:
             print(f"\npipeline / baseline: {pipeline_time[0] / base_wall:.2f}x wall, "
                   f"{pipeline_time[1] / base_cpu:.2f}x CPU (goal <= 0.85)")
@@ -148,10 +154,13 @@ def original_recipe(tmp: Path) -> None:
 
 
 
-def scratch(tmp: Path, rerun: bool) -> tuple[float, float]:
+def scratch(tmp: Path, rerun: bool, workers: int | None = None) -> tuple[float, float]:
     """Part 2 (and 3 when `rerun`): the default params from scratch; returns (wall, CPU) seconds."""
     if True:
-        default = copy_repo(Path(tmp) / "default")
+        default = copy_repo(Path(tmp) / f"default-{workers}")
+        if workers is not None:
+            default.set_params(**{"house.cv.workers": workers})
+            print(f"\n== house.cv.workers={workers}")
         cpu = _children_cpu()
         seconds, ran = timed_repro(default, "house_submission")
         cpu = _children_cpu() - cpu

@@ -7,9 +7,15 @@
 3. A second `dvc repro` (must run nothing), then one training param changed (only its
    downstream stages may rerun).
 4. The all-torch blend (elastic net + MLP) from scratch: the one-minute configuration.
+5. Per-stage start-up: CPU and wall seconds a stage process spends before its work (the
+   CLI, the libraries its model needs, mlflow and opening the store), per model type.
+6. The plain one-script baseline (benchmarks/house_baseline.py: Lasso + 3000-tree gradient
+   boosting, 5-fold CV, fit, predict), and the ratio of part 2's time to it (goal <= 0.85).
 
 Each part runs in a throw-away copy of the repo against the dataset mirror:
-    PIPELINE_DATA_MIRROR=../shared/datasets python benchmarks/house.py
+    PIPELINE_DATA_MIRROR=../shared/datasets python benchmarks/house.py [PART ...]
+PART: original, default, rerun, torch-only, startup, baseline (default: all), and serial:
+part 2 again with `house.cv.workers=1` (folds one at a time), to see what parallel folds gain.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -51,11 +58,90 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def main() -> None:
+def timed_process(argv: list[str], **kwargs) -> tuple[float, float, subprocess.CompletedProcess]:
+    """(wall seconds, CPU seconds user+sys, result) of one child process."""
+    cpu = _children_cpu()
+    start = time.perf_counter()
+    result = subprocess.run(argv, capture_output=True, text=True, check=True, **kwargs)
+    return time.perf_counter() - start, _children_cpu() - cpu, result
+
+
+# What a stage process does before its work: the CLI, the stage module, its model's library,
+# mlflow and the store (experiment set up, as start_run does). `python cli.py house --help`
+# is the CLI alone.
+STARTUP = {
+    "cli: python cli.py house --help": None,
+    "preprocess / blend (pandas, mlflow)": [],
+    "train elastic_net (NumPy)": ["elastic_net"],
+    "train gradient_boosting (scikit-learn)": ["gradient_boosting"],
+    "train mlp (torch)": ["mlp"],
+    "train elastic_net, mlflow not imported": ["elastic_net", "--no-mlflow"],
+}
+_STARTUP_CODE = """
+import sys
+import cli
+from pipeline.house import models, stages
+from pipeline import tracking
+for kind in sys.argv[1:]:
+    if kind == "--no-mlflow":
+        raise SystemExit
+    models.model_class(kind)
+    if kind == "gradient_boosting":
+        import sklearn.ensemble
+mlflow = tracking._mlflow()
+mlflow.set_experiment("house-prices")
+"""
+
+
+def startup(repeats: int = 3) -> None:
+    """Per-stage start-up cost, best of `repeats` (CPU seconds are the steadier figure)."""
+    root = Path(__file__).resolve().parent.parent
+    print("\n== per-stage start-up (best of 3; goal <= 1.5 s)")
+    for label, kinds in STARTUP.items():
+        argv = [sys.executable, "cli.py", "house", "--help"] if kinds is None else \
+            [sys.executable, "-c", _STARTUP_CODE, *kinds]
+        runs = [timed_process(argv, cwd=root)[:2] for _ in range(repeats)]
+        wall, cpu = min(r[0] for r in runs), min(r[1] for r in runs)
+        print(f"  {label:<42} {wall:5.2f} s wall {cpu:5.2f} s CPU  (load average {os.getloadavg()[0]:.1f})")
+
+
+def baseline() -> tuple[float, float]:
+    wall, cpu, result = timed_process([sys.executable, str(Path(__file__).with_name("house_baseline.py")),
+                                       os.environ["PIPELINE_DATA_MIRROR"]])
+    print("\n== plain one-script baseline (benchmarks/house_baseline.py: Lasso + 3000-tree gradient boosting)")
+    print(result.stdout.rstrip())
+    print(f"  [{wall:.1f} s wall, {cpu:.1f} s CPU, load average {os.getloadavg()[0]:.1f}]")
+    return wall, cpu
+
+
+def main(parts: list[str]) -> None:
     os.environ.setdefault("PIPELINE_DATA_MIRROR", str(SHARED))
+    parts = parts or ["original", "default", "rerun", "torch-only", "startup", "baseline"]
+    pipeline_time = None
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp}/mlflow.db"
+        if "startup" in parts:
+            startup()
+        if "baseline" in parts:
+            base_wall, base_cpu = baseline()
+        if "default" in parts:
+            pipeline_time = scratch(Path(tmp), rerun="rerun" in parts)
+        if "serial" in parts:
+            serial = scratch(Path(tmp), rerun=False, workers=1)
+            if pipeline_time:
+                print(f"\nfolds one at a time / two at a time: {serial[0] / pipeline_time[0]:.2f}x wall, "
+                      f"{serial[1] / pipeline_time[1]:.2f}x CPU")
+        if pipeline_time and "baseline" in parts:
+            print(f"\npipeline / baseline: {pipeline_time[0] / base_wall:.2f}x wall, "
+                  f"{pipeline_time[1] / base_cpu:.2f}x CPU (goal <= 0.85)")
+        if "original" in parts:
+            original_recipe(Path(tmp))
+        if "torch-only" in parts:
+            torch_only(Path(tmp))
 
+
+def original_recipe(tmp: Path) -> None:
+    if True:
         original = copy_repo(Path(tmp) / "original")
         original.set_params(**preset("original"))
         seconds, _ = timed_repro(original, "house_blend")
@@ -66,8 +152,18 @@ def main() -> None:
               + ", ".join(f"{v['valid_log_rmse']:.4f}" for v in cv["folds"].values())
               + f"); without outliers {cv['oof_log_rmse_without_outliers']:.4f}; {seconds:.0f} s")
 
-        default = copy_repo(Path(tmp) / "default")
+
+
+def scratch(tmp: Path, rerun: bool, workers: int | None = None) -> tuple[float, float]:
+    """Part 2 (and 3 when `rerun`): the default params from scratch; returns (wall, CPU) seconds."""
+    if True:
+        default = copy_repo(Path(tmp) / f"default-{workers}")
+        if workers is not None:
+            default.set_params(**{"house.cv.workers": workers})
+            print(f"\n== house.cv.workers={workers}")
+        cpu = _children_cpu()
         seconds, ran = timed_repro(default, "house_submission")
+        cpu = _children_cpu() - cpu
         metrics = json.loads((default.path / "metrics/house-prices/cv.json").read_text())
         print("\n== default params, download -> submission, from scratch")
         print(f"dvc repro house_submission: {seconds:.1f} s wall, {len(ran)} stages")
@@ -78,13 +174,18 @@ def main() -> None:
         for model, scores in metrics["models"].items():
             print(f"  {model:<18} all rows {scores['oof_log_rmse']:.4f}  without outliers "
                   f"{scores['oof_log_rmse_without_outliers']:.4f}")
-
-        seconds, ran = timed_repro(default, "house_submission")
-        print(f"\nsecond dvc repro: {seconds:.1f} s, stages run: {ran or 'none'}")
+        if not rerun:
+            return seconds, cpu
+        seconds_again, ran = timed_repro(default, "house_submission")
+        print(f"\nsecond dvc repro: {seconds_again:.1f} s, stages run: {ran or 'none'}")
         default.set_params(**{"house.models.mlp.lr": 0.002})
-        seconds, ran = timed_repro(default, "house_submission")
-        print(f"after -S house.models.mlp.lr=0.002: {seconds:.1f} s, stages run: {ran}")
+        seconds_again, ran = timed_repro(default, "house_submission")
+        print(f"after -S house.models.mlp.lr=0.002: {seconds_again:.1f} s, stages run: {ran}")
+    return seconds, cpu
 
+
+def torch_only(tmp: Path) -> None:
+    if True:
         torch_only = copy_repo(Path(tmp) / "torch-only")
         torch_only.set_params(**{"house.blend.models": ["elastic_net", "mlp"]})
         seconds, _ = timed_repro(torch_only, "house_submission")
@@ -95,4 +196,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

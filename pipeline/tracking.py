@@ -313,15 +313,20 @@ def _param_value(value: Any) -> Any:
     return "none" if value is None else value
 
 
-def log_history(history: Mapping[str, list[float]], step_offset: int = 1) -> None:
-    """Log per-epoch curves in batches (one call per 1000 points, not one per point)."""
+def log_history(history: Mapping[str, list[float]], step_offset: int = 1,
+                steps: list[int] | None = None) -> None:
+    """Log per-epoch curves in batches (one call per 1000 points, not one per point).
+
+    Point i gets step `steps[i]` when given (e.g. the number of trees of a boosted model),
+    else `i + step_offset`.
+    """
     from mlflow.entities import Metric
 
     mlflow = _mlflow()
     run_id = mlflow.active_run().info.run_id
     now = int(time.time() * 1000)
-    points = [Metric(key, float(v), now, step + step_offset)
-              for key, values in history.items() for step, v in enumerate(values)]
+    points = [Metric(key, float(v), now, int(steps[i]) if steps is not None else i + step_offset)
+              for key, values in history.items() for i, v in enumerate(values)]
     client = mlflow.MlflowClient()
     with _store_errors():
         for i in range(0, len(points), _MAX_BATCH):

@@ -70,6 +70,11 @@ def test_bad_param_value_names_the_param(tmp_path):
     with pytest.raises(ParamError, match="house.cv.folds' must be >= 2"):
         load_house(tmp_path / "p.yaml")
     params["house"]["cv"]["folds"] = 5
+    params["house"]["cv"]["workers"] = 0
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(ParamError, match="house.cv.workers' must be >= 1"):
+        load_house(tmp_path / "p.yaml")
+    params["house"]["cv"]["workers"] = 2
     params["house"]["blend"]["models"] = ["elastic_net", "random_forest"]
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(params))
     with pytest.raises(ParamError, match=r"house.blend.models' names undefined model\(s\) \['random_forest'\]"):
@@ -83,7 +88,7 @@ def test_bad_param_value_names_the_param(tmp_path):
 
 def test_cli_reports_a_bad_param_in_one_line_and_writes_nothing(repo_copy):
     repo_copy.set_params(**{"house.models.elastic_net.alpha": -1.0})
-    result = repo_copy.run("python", "cli.py", "house", "cv", "elastic_net", check=False)
+    result = repo_copy.run("python", "cli.py", "house", "train", "elastic_net", check=False)
     assert result.returncode == 2
     assert result.stderr.strip() == ("error: params.yaml: 'house.models.elastic_net.alpha' must be >= 0, got -1.0")
     assert not (repo_copy.path / "data" / "interim").exists()

@@ -34,8 +34,8 @@ def _runs(experiment: str = "house-prices"):
 def test_dvc_repro_builds_a_valid_submission_and_reruns_only_what_changed(repo_copy, mirror):
     repo_copy.set_params(**TINY)
     first = repo_copy.dvc("repro", "house_submission")
-    assert _ran(first.stdout) == ["download@house-prices", "house_blend", "house_cv@elastic_net", "house_cv@linear",
-                                  "house_fit@elastic_net", "house_fit@linear", "house_preprocess", "house_submission"]
+    assert _ran(first.stdout) == ["download@house-prices", "house_blend", "house_preprocess", "house_submission",
+                                  "house_train@elastic_net", "house_train@linear"]
     root = repo_copy.path
     submission = validate_submission(root / "data" / "submission.csv", mirror / "house_prices_sample_submission.csv")
     assert len(submission) == 1459 and (submission["SalePrice"] > 0).all()
@@ -53,13 +53,23 @@ def test_dvc_repro_builds_a_valid_submission_and_reruns_only_what_changed(repo_c
     assert names.count("cv:linear") == 1 and names.count("fit:elastic_net") == 1
     assert {f"cv:linear:fold{k}" for k in (1, 2, 3)} <= set(names)
     cv_run = next(r for r in runs if base_name(r) == "cv:linear")
-    assert cv_run.data.tags["dvc_stage"] == "house_cv@linear"
+    assert cv_run.data.tags["dvc_stage"] == "house_train@linear"
     assert cv_run.data.tags["device"] == "cpu" and cv_run.data.params["seed"] == "42"
     assert "valid_log_rmse_mean" in cv_run.data.metrics
+    assert cv_run.data.params["model.lr"] == "0.05" and cv_run.data.params["model.type"] == "linear"
     fold_run = next(r for r in runs if base_name(r) == "cv:linear:fold1")
     assert fold_run.data.tags["mlflow.parentRunId"] == cv_run.info.run_id
+    assert fold_run.data.params == cv_run.data.params  # fold runs line up in the compare view too
     history = mlflow_client().get_metric_history(fold_run.info.run_id, "valid_log_rmse")
     assert [m.step for m in history] == [1, 2, 3]
+    per_fold = mlflow_client().get_metric_history(cv_run.info.run_id, "fold_valid_log_rmse")
+    assert sorted(m.step for m in per_fold) == [1, 2, 3]
+    assert sorted(m.value for m in per_fold) == sorted(v["valid_log_rmse"] for v in json.loads(
+        (root / "metrics" / "house-prices" / "cv_linear.json").read_text())["folds"].values())
+    net_run = next(r for r in runs if base_name(r) == "cv:elastic_net:fold1")
+    assert "model.device" not in net_run.data.params and net_run.data.tags["device"] == "cpu"
+    iterations = [m.step for m in mlflow_client().get_metric_history(net_run.info.run_id, "objective")]
+    assert iterations[0] == 1 and iterations == sorted(iterations) and len(iterations) > 10
     record = json.loads((root / "runs" / "house-prices" / "cv_linear.json").read_text())
     assert record["run_id"] == cv_run.info.run_id
 
@@ -67,11 +77,11 @@ def test_dvc_repro_builds_a_valid_submission_and_reruns_only_what_changed(repo_c
 
     repo_copy.set_params(**{"house.models.linear.lr": 0.04})
     changed = repo_copy.dvc("repro", "house_submission").stdout
-    assert _ran(changed) == ["house_blend", "house_cv@linear", "house_fit@linear", "house_submission"]
+    assert _ran(changed) == ["house_blend", "house_submission", "house_train@linear"]
 
     # Back to the old value: DVC must not restore from its run cache without logging a run.
     repo_copy.set_params(**{"house.models.linear.lr": 0.05})
     back = repo_copy.dvc("repro", "house_submission").stdout
-    assert "house_cv@linear" in _ran(back) and "run-cache" not in back
+    assert "house_train@linear" in _ran(back) and "run-cache" not in back
     assert sorted(base_name(r) for r in _runs()).count("cv:linear") == 3
     assert len({r.info.run_name for r in _runs()}) == len(_runs())  # every run name unique

@@ -45,6 +45,10 @@ def test_same_seed_same_folds_and_scores():
     (ids_a, a), (ids_b, b) = runs
     assert np.array_equal(ids_a, ids_b)
     assert [f.valid_log_rmse for f in a.folds] == [f.valid_log_rmse for f in b.folds]
+    # folds fitted two at a time in forked workers: the very same models and curves
+    parallel = cross_validate(params, X, y, ids_a, np.ones(len(y), bool), True, seed=1, progress=False, workers=2)
+    assert np.array_equal(parallel.oof, a.oof)
+    assert [f.history for f in parallel.folds] == [f.history for f in a.folds]
     assert not np.array_equal(fold_ids(len(y), CVParams(seed=8)), ids_a)
 
 
@@ -76,7 +80,7 @@ def test_elastic_net_matches_scikit_learn():
                                                   "tol": 1e-10, "max_iter": 50000}, "m"), 10, 0)
         ours.fit(X, y)
         theirs = SkElasticNet(alpha=0.01, l1_ratio=l1_ratio, tol=1e-10, max_iter=100000).fit(X.astype(float), y)
-        assert np.allclose(ours.weight.numpy(), theirs.coef_, atol=1e-5)
+        assert np.allclose(ours.weight, theirs.coef_, atol=1e-5)
         assert np.allclose(ours.predict(X), theirs.predict(X.astype(float)), atol=1e-5)
 
 
@@ -129,3 +133,53 @@ def test_blender_never_sees_a_validation_rows_target_while_fitting_that_fold():
         inside = folds == fold
         assert np.allclose(again[inside], base[inside])  # ...so its blended predictions must not
         assert not np.allclose(again[~inside], base[~inside])  # (the other folds did use those rows)
+
+
+def test_model_curves_have_steps_iterations_and_trees():
+    """Iterative models log real curves: FISTA per (log-spaced) iteration, boosting per number of trees."""
+    from pipeline.house.train import scorer
+
+    X, y = _data(150, 8)
+    sets, score = {"train": (X[:100], y[:100]), "valid": (X[100:], y[100:])}, scorer(True)
+    net = models.create(models.model_params({"type": "elastic_net", "alpha": 0.001}, "m"), 8, 0)
+    curve = net.fit(X[:100], y[:100], sets, score)
+    assert curve["step"][0] == 1 and curve["step"] == sorted(curve["step"]) and len(curve["step"]) > 5
+    assert curve["objective"][-1] < curve["objective"][0]
+    assert len(curve["valid_log_rmse"]) == len(curve["step"])
+    boost = models.create(models.model_params({"type": "gradient_boosting",
+                                               "options": {"n_estimators": 80, "max_depth": 2}}, "m"), 8, 0)
+    curve = boost.fit(X[:100], y[:100], sets, score)
+    assert curve["step"][0] == 1 and curve["step"][-1] == 80 and len(curve["step"]) == 41
+    assert curve["train_log_rmse"][-1] < curve["train_log_rmse"][0] / 2  # more trees fit the training rows
+    assert curve["valid_log_rmse"][-1] == pytest.approx(score(y[100:], boost.predict(X[100:])))
+
+
+def test_registry_and_non_torch_models_do_not_import_torch():
+    """A stage imports only what its model uses: validating params or training a NumPy or
+    scikit-learn model never imports torch (a second of start-up per stage)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np; from pipeline.house import config, models; config.load_house(); "
+            "X = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32); "
+            "[models.create(models.model_params(v, 'm'), 3, 0).fit(X, X.sum(1)) for v in "
+            "({'type': 'elastic_net'}, {'type': 'gradient_boosting', 'options': {'n_estimators': 5}})]; "
+            "print('torch' in sys.modules, 'mlflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=__import__("pipeline").REPO_ROOT).stdout.split()
+    assert out == ["False", "False"]
+
+
+def test_optimizer_names_match_the_trainer():
+    from pipeline import training
+
+    assert models.OPTIMIZERS == training.OPTIMIZERS
+
+
+def test_tracked_params_share_names_across_model_types():
+    boost = models.tracked_params("gb", models.model_params(
+        {"type": "gradient_boosting", "options": {"learning_rate": 0.05, "n_estimators": 10}}, "m"))
+    net = models.tracked_params("mlp", models.model_params({"type": "mlp", "hidden": [4], "lr": 0.01}, "m"))
+    assert boost["lr"] == 0.05 and boost["n_trees"] == 10 and boost["type"] == "gradient_boosting"
+    assert net["lr"] == 0.01 and net["name"] == "mlp" and "device" in net
+    assert "device" not in boost and "options" not in boost

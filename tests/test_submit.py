@@ -39,11 +39,11 @@ def _write_inputs(root: Path, n: int = 20) -> shipping.Layout:
     ids = np.arange(1461, 1461 + n)
     pd.DataFrame({"Id": ids, "SalePrice": 169277.05}).to_csv(layout.sample, index=False)
     layout.blend.write_text(json.dumps({"models": ["elastic_net"], "weights": [1.0], "log_target": True}))
-    (layout.models / "elastic_net.pt").write_bytes(b"not really a model")
+    (layout.models / "elastic_net.pkl").write_bytes(b"not really a model")
     layout.cv.write_text(json.dumps({"oof_log_rmse": 0.123456, "oof_log_rmse_without_outliers": 0.109876}))
     pd.DataFrame({"Id": ids, "SalePrice": np.linspace(90000, 250000, n)}).to_csv(layout.submission, index=False)
     past = time.time() - 60
-    for path in (layout.blend, layout.models / "elastic_net.pt"):
+    for path in (layout.blend, layout.models / "elastic_net.pkl"):
         os.utime(path, (past, past))
     return layout
 
@@ -54,11 +54,11 @@ def test_plan_validates_checks_freshness_and_builds_the_default_message(tmp_path
     assert plan.rows == 20 and plan.bytes == layout.submission.stat().st_size
     assert plan.competition == "house-prices-advanced-regression-techniques"
     assert "CV log-RMSE 0.12346 (0.10988 without outliers)" in plan.message and plan.message.startswith("git ")
-    assert plan.made_by == [str(layout.blend), str(layout.models / "elastic_net.pt")]
+    assert plan.made_by == [str(layout.blend), str(layout.models / "elastic_net.pkl")]
     assert shipping.plan(message="my run", layout=layout).message == "my run"
 
-    os.utime(layout.models / "elastic_net.pt")  # the model changed after the submission was written
-    with pytest.raises(DataError, match=r"older than .*elastic_net\.pt.*dvc repro house_submission"):
+    os.utime(layout.models / "elastic_net.pkl")  # the model changed after the submission was written
+    with pytest.raises(DataError, match=r"older than .*elastic_net\.pkl.*dvc repro house_submission"):
         shipping.plan(layout=layout)
     os.utime(layout.submission)
 

@@ -85,7 +85,7 @@ def test_queued_sweep_runs_each_experiment_as_its_own_mlflow_run(repo_copy, mirr
     alphas = {0.001: None, 0.002: None}
     for alpha in alphas:
         queued = repo_copy.dvc("exp", "run", "--queue", "-S", f"house.models.elastic_net.alpha={alpha}",
-                               "house_cv@elastic_net")
+                               "house_train@elastic_net")
         alphas[alpha] = queued.stdout.split("Queued experiment '")[1].split("'")[0]
     finished = False
     try:
@@ -126,7 +126,7 @@ def test_queued_sweep_runs_each_experiment_as_its_own_mlflow_run(repo_copy, mirr
         run = by_exp[name]
         assert run.data.params["model.alpha"] == str(alpha) and run.info.status == "FINISHED"
         assert run.data.tags["dvc_exp"] == "true" and run.data.tags["git_commit"] == baseline
-        assert run.data.tags["dvc_stage"] == "house_cv@elastic_net"
+        assert run.data.tags["dvc_stage"] == "house_train@elastic_net"
         assert "valid_log_rmse_mean" in run.data.metrics
 
 

@@ -31,8 +31,16 @@ def preprocess() -> None:
 
 
 @app.command()
+def train(model: ModelName) -> None:
+    """K-fold CV of MODEL, then its final fit on all training rows (stage house_train@MODEL)."""
+    from . import stages
+
+    _show(stages.train(_params(), model))
+
+
+@app.command()
 def cv(model: ModelName) -> None:
-    """K-fold cross-validation of MODEL: out-of-fold predictions, fold scores, curves, MLflow runs."""
+    """K-fold cross-validation of MODEL only (the first half of `train`): out-of-fold predictions, fold scores, curves, MLflow runs."""
     from . import stages
 
     _show(stages.cross_validation(_params(), model))
@@ -40,7 +48,7 @@ def cv(model: ModelName) -> None:
 
 @app.command()
 def fit(model: ModelName) -> None:
-    """Final fit of MODEL on all training rows; saves it with its preprocessing state under models/."""
+    """Final fit of MODEL only (the second half of `train`); saves it with its preprocessing state under models/."""
     from . import stages
 
     _show(stages.fit(_params(), model))

@@ -16,9 +16,11 @@ class CVParams:
     folds: int = 5
     shuffle: bool = True
     seed: int = 42
+    workers: int = 1  # processes fitting folds at once (results do not depend on it)
 
     def validate(self, where: str) -> None:
         require(self.folds >= 2, f"{where}.folds", f"must be >= 2, got {self.folds}")
+        require(self.workers >= 1, f"{where}.workers", f"must be >= 1, got {self.workers}")
 
 
 def log_rmse(prices: np.ndarray, predicted: np.ndarray) -> float:

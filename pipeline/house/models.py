@@ -1,8 +1,15 @@
-"""The House Prices model zoo: torch at the centre, scikit-learn where it earns its place.
+"""The House Prices model registry: params dataclasses and where each model class lives.
+
+This module imports neither torch nor scikit-learn: config validation, the blend and every
+stage import it, and a stage should pay only for the library its model uses (torch costs
+~1 s of start-up, scikit-learn's ensembles ~1 s). Model classes are named as
+"module:Class" strings and imported by `create()`.
 
 Every model maps float32 feature rows to the target (log price or price, as preprocessing
-chose) through the same small interface: `fit(X, y, curves)` returns per-epoch curves (empty
-for models without epochs), `predict(X)`, `state()` / `from_state()` to save and load.
+chose) through the same small interface: `fit(X, y, curves, score, progress)` returns
+curves as per-step lists (`{"valid_log_rmse": [...], ...}`, plus an optional `"step"` list
+giving the x value of each point, e.g. number of trees; without it steps are 1, 2, ...),
+`predict(X)`, `state()` / `load_state()` to save and load.
 """
 
 from __future__ import annotations
@@ -11,14 +18,16 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
+import importlib
+
 import numpy as np
-import torch
-from torch import nn
 
 from pipeline.errors import ParamError
 from pipeline.params import build, require
-from pipeline.runtime import pick_device
-from pipeline.training import OPTIMIZERS, make_optimizer, minibatches, train_epochs
+
+# Optimizer names pipeline.training.make_optimizer knows (copied, so validation needs no torch;
+# tests/test_house_training.py checks the two lists agree).
+OPTIMIZERS = ("sgd", "adam", "adamw")
 
 # name -> (X, y) evaluated after every epoch, e.g. {"train": ..., "valid": ...}
 CurveSets = dict[str, tuple[np.ndarray, np.ndarray]]
@@ -54,7 +63,7 @@ class TorchNetParams:
 
 @dataclass
 class ElasticNetParams:
-    """Ridge/lasso-like linear model, fitted in torch by accelerated proximal gradient (FISTA).
+    """Ridge/lasso-like linear model, fitted by accelerated proximal gradient (FISTA) in NumPy.
 
     Objective as scikit-learn's ElasticNet: 1/(2n)·‖y − Xw − b‖² + α·(r·‖w‖₁ + (1−r)/2·‖w‖²);
     r = l1_ratio (1: lasso, 0: ridge). Full-batch and float64, so it converges to the optimum.
@@ -80,155 +89,14 @@ class SklearnParams:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-class TorchNet:
-    def __init__(self, params: TorchNetParams, n_features: int, seed: int):
-        self.params, self.n_features, self.seed = params, n_features, seed
-        self.y_shift, self.y_scale = 0.0, 1.0
-        torch.manual_seed(seed)
-        self.net = self._build()
-
-    def _build(self) -> nn.Module:
-        p, layers, width = self.params, [], self.n_features
-        for size in p.hidden:
-            layers += [nn.Linear(width, size), nn.ReLU()]
-            if p.dropout > 0:
-                layers.append(nn.Dropout(p.dropout))
-            width = size
-        layers.append(nn.Linear(width, 1))
-        return nn.Sequential(*layers)
-
-    def fit(self, X: np.ndarray, y: np.ndarray, curves: CurveSets | None = None,
-            score: Scorer | None = None, progress: bool = False) -> dict[str, list[float]]:
-        p = self.params
-        device = pick_device(p.device)
-        net = self.net.to(device)
-        if p.standardize_target:
-            self.y_shift, self.y_scale = float(np.mean(y)), float(np.std(y)) or 1.0
-        features = torch.as_tensor(X, dtype=torch.float32, device=device)
-        target = torch.as_tensor((y - self.y_shift) / self.y_scale, dtype=torch.float32, device=device).reshape(-1, 1)
-        optimizer = make_optimizer(p.optimizer, net.parameters(), p.lr, p.weight_decay)
-        loss_fn = nn.MSELoss()
-        generator = torch.Generator().manual_seed(self.seed)
-
-        def step(batch):
-            xb, yb = batch
-            optimizer.zero_grad()
-            loss = loss_fn(net(xb), yb)
-            loss.backward()
-            optimizer.step()
-            return loss
-
-        def evaluate():
-            return {f"{name}_log_rmse": score(yy, self.predict(xx)) for name, (xx, yy) in (curves or {}).items()}
-
-        def batches():
-            net.train()
-            for xb, yb in minibatches((features.cpu(), target.cpu()), p.batch_size, generator=generator):
-                yield xb.to(device), yb.to(device)
-
-        history = train_epochs(step, batches, p.epochs, evaluate if curves and score else None,
-                               desc=f"{p.type} epochs", progress=progress,
-                               lr_param=f"{getattr(p, 'where', 'house.models.' + p.type)}.lr")
-        self.net = net.cpu()
-        return history
-
-    @torch.no_grad()
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        self.net.eval()
-        device = next(self.net.parameters()).device
-        out = self.net(torch.as_tensor(X, dtype=torch.float32, device=device))
-        return out.squeeze(1).double().cpu().numpy() * self.y_scale + self.y_shift
-
-    def state(self) -> dict[str, Any]:
-        return {"net": {k: v.cpu() for k, v in self.net.state_dict().items()}, "n_features": self.n_features,
-                "y_shift": self.y_shift, "y_scale": self.y_scale}
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        self.net.load_state_dict(state["net"])
-        self.y_shift, self.y_scale = state["y_shift"], state["y_scale"]
-
-
-class ElasticNet:
-    def __init__(self, params: ElasticNetParams, n_features: int, seed: int):
-        self.params, self.n_features = params, n_features
-        self.weight = torch.zeros(n_features, dtype=torch.float64)
-        self.bias = torch.zeros((), dtype=torch.float64)
-        self.iterations = 0
-
-    def fit(self, X: np.ndarray, y: np.ndarray, curves: CurveSets | None = None,
-            score: Scorer | None = None, progress: bool = False) -> dict[str, list[float]]:
-        p = self.params
-        x = torch.as_tensor(X, dtype=torch.float64)
-        t = torch.as_tensor(y, dtype=torch.float64)
-        x_mean, t_mean = x.mean(0), t.mean()
-        xc, tc = x - x_mean, t - t_mean  # the intercept is not penalised: fit it by centring
-        n = len(t)
-        l1, l2 = p.alpha * p.l1_ratio, p.alpha * (1 - p.l1_ratio)
-        gram, corr = xc.T @ xc / n, xc.T @ tc / n  # the gradient needs only these: features², not rows
-        step = 1.0 / (float(torch.linalg.eigvalsh(gram)[-1]) + l2)  # 1 / Lipschitz constant
-        w = torch.zeros(x.shape[1], dtype=torch.float64)
-        z, momentum = w.clone(), 1.0
-        for self.iterations in range(1, p.max_iter + 1):
-            grad = gram @ z - corr + l2 * z
-            w_next = torch.nn.functional.softshrink(z - step * grad, step * l1) if l1 > 0 else z - step * grad
-            momentum_next = (1 + (1 + 4 * momentum ** 2) ** 0.5) / 2
-            z = w_next + ((momentum - 1) / momentum_next) * (w_next - w)
-            change = float((w_next - w).abs().max())
-            w, momentum = w_next, momentum_next
-            if change < p.tol:
-                break
-        self.weight, self.bias = w, t_mean - x_mean @ w
-        return {}
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return (torch.as_tensor(X, dtype=torch.float64) @ self.weight + self.bias).numpy()
-
-    def state(self) -> dict[str, Any]:
-        return {"weight": self.weight, "bias": self.bias, "iterations": self.iterations}
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        self.weight, self.bias = state["weight"], state["bias"]
-
-
-class Sklearn:
-    def __init__(self, params: SklearnParams, n_features: int, seed: int):
-        from sklearn.ensemble import GradientBoostingRegressor
-        from sklearn.kernel_ridge import KernelRidge
-
-        self.params = params
-        options = dict(params.options)
-        if params.type == "gradient_boosting":
-            options.setdefault("random_state", seed)
-            make = GradientBoostingRegressor
-        else:
-            make = KernelRidge
-        try:
-            self.model = make(**options)
-            self.model._validate_params()
-        except (TypeError, ValueError) as exc:
-            raise ParamError(f"params.yaml: bad options for {params.type}: {exc}") from exc
-
-    def fit(self, X: np.ndarray, y: np.ndarray, curves: CurveSets | None = None,
-            score: Scorer | None = None, progress: bool = False) -> dict[str, list[float]]:
-        self.model.fit(np.asarray(X, dtype=np.float64), y)
-        return {}
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return np.asarray(self.model.predict(np.asarray(X, dtype=np.float64)), dtype=np.float64)
-
-    def state(self) -> dict[str, Any]:
-        return {"model": self.model}
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        self.model = state["model"]
-
-
-MODEL_TYPES: dict[str, tuple[type, type]] = {
-    "linear": (TorchNetParams, TorchNet),
-    "mlp": (TorchNetParams, TorchNet),
-    "elastic_net": (ElasticNetParams, ElasticNet),
-    "kernel_ridge": (SklearnParams, Sklearn),
-    "gradient_boosting": (SklearnParams, Sklearn),
+# type -> (params dataclass, model class or "module:Class"); a string is imported on first use,
+# so registering a model costs nothing to stages that do not train it.
+MODEL_TYPES: dict[str, tuple[type, Any]] = {
+    "linear": (TorchNetParams, "pipeline.house.torch_models:TorchNet"),
+    "mlp": (TorchNetParams, "pipeline.house.torch_models:TorchNet"),
+    "elastic_net": (ElasticNetParams, "pipeline.house.linear_models:ElasticNet"),
+    "kernel_ridge": (SklearnParams, "pipeline.house.sklearn_models:Sklearn"),
+    "gradient_boosting": (SklearnParams, "pipeline.house.sklearn_models:Sklearn"),
 }
 
 
@@ -242,10 +110,39 @@ def model_params(values: dict[str, Any], where: str):
     return params
 
 
+def model_class(kind: str) -> type:
+    """The class registered for model type `kind`, imported now if registered by name."""
+    target = MODEL_TYPES[kind][1]
+    if isinstance(target, str):
+        module, _, name = target.partition(":")
+        target = getattr(importlib.import_module(module), name)
+    return target
+
+
+def uses_torch(params) -> bool:
+    """Whether a model trains with torch (and so has a device and torch threads)."""
+    return hasattr(params, "device")
+
+
 def create(params, n_features: int, seed: int):
     """A fresh, untrained model for validated `params`."""
-    return MODEL_TYPES[params.type][1](params, n_features, seed)
+    return model_class(params.type)(params, n_features, seed)
 
 
 def to_dict(params) -> dict[str, Any]:
     return dataclasses.asdict(params)
+
+
+# Knobs that mean the same across model types get one MLflow name, so the compare view lines
+# them up: (type-specific field or sklearn option) -> shared name.
+_SHARED_NAMES = {"learning_rate": "lr", "n_estimators": "n_trees"}
+
+
+def tracked_params(name: str, params) -> dict[str, Any]:
+    """The `model.*` params an MLflow run logs: `name`, `type`, then the type's own knobs,
+    sklearn `options` flattened into the same namespace and shared knobs under shared names
+    (`lr`, `n_trees`...). Nothing a model type does not use (no `device` for scikit-learn)."""
+    values = to_dict(params)
+    options = values.pop("options", None) or {}
+    flat = {"name": name, **values, **options}
+    return {_SHARED_NAMES.get(k, k): v for k, v in flat.items()}

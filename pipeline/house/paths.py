@@ -22,7 +22,7 @@ def oof(model: str) -> Path:
 
 
 def model_file(model: str) -> Path:
-    return MODELS / f"{model}.pt"
+    return MODELS / f"{model}.pkl"
 
 
 BLEND_WEIGHTS = MODELS / "blend.json"

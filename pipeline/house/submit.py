@@ -57,7 +57,7 @@ def model_files(layout: Layout) -> list[Path]:
         blended = json.loads(layout.blend.read_text())["models"]
     except (ValueError, KeyError, TypeError) as exc:
         raise DataError(f"{layout.blend}: not a blend file with a 'models' list ({exc})") from exc
-    files = [layout.blend, *(layout.models / f"{name}.pt" for name in blended)]
+    files = [layout.blend, *(layout.models / f"{name}.pkl" for name in blended)]
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise DataError(f"model file(s) {missing} not found (run `dvc repro house_submission`)")

@@ -36,29 +36,60 @@ def scorer(log_target: bool):
     return lambda y, pred: log_rmse(to_price(y, log_target), to_price(pred, log_target))
 
 
-def cross_validate(params, X: np.ndarray, y: np.ndarray, fold_ids: np.ndarray, train_mask: np.ndarray,
-                   log_target: bool, seed: int, curves: bool = True, progress: bool = True) -> CVResult:
-    """Train one model per fold on `train_mask` rows outside the fold; predict the fold."""
+def _fit_fold(params, X, y, valid, train_mask, log_target, seed, fold, curves, progress) -> tuple:
+    """One fold: fit on `train_mask` rows outside it, predict it; (FoldResult, fold predictions)."""
     score = scorer(log_target)
+    fit_rows = ~valid & train_mask
+    model = models.create(params, X.shape[1], seed)
+    sets = {"train": (X[fit_rows], y[fit_rows]), "valid": (X[valid], y[valid])} if curves else None
+    history = model.fit(X[fit_rows], y[fit_rows], sets, score, progress=progress)
+    predicted = model.predict(X[valid])
+    return FoldResult(fold, int(fit_rows.sum()), int(valid.sum()), score(y[fit_rows], model.predict(X[fit_rows])),
+                      score(y[valid], predicted), history), predicted
+
+
+def cross_validate(params, X: np.ndarray, y: np.ndarray, fold_ids: np.ndarray, train_mask: np.ndarray,
+                   log_target: bool, seed: int, curves: bool = True, progress: bool = True,
+                   workers: int = 1) -> CVResult:
+    """Train one model per fold on `train_mask` rows outside the fold; predict the fold.
+
+    `workers` > 1 fits folds in that many forked processes (`house.cv.workers`): a 2-core
+    machine then fits two folds at once. Each fold's model is seeded by `seed + fold` alone,
+    so the results are the same for any number of workers.
+    """
     oof = np.full(len(y), np.nan)
-    results = []
     n_folds = int(fold_ids.max()) + 1
-    for fold in tqdm(range(n_folds), desc=f"{params.type} folds", unit="fold", disable=not progress, leave=False):
-        valid = fold_ids == fold
-        fit_rows = ~valid & train_mask
-        model = models.create(params, X.shape[1], seed + fold)
-        sets = {"train": (X[fit_rows], y[fit_rows]), "valid": (X[valid], y[valid])} if curves else None
-        history = model.fit(X[fit_rows], y[fit_rows], sets, score)
-        oof[valid] = model.predict(X[valid])
-        results.append(FoldResult(fold, int(fit_rows.sum()), int(valid.sum()),
-                                  score(y[fit_rows], model.predict(X[fit_rows])), score(y[valid], oof[valid]),
-                                  history))
-    return CVResult(oof, results)
+    tasks = [(params, X, y, fold_ids == fold, train_mask, log_target, seed + fold, fold, curves)
+             for fold in range(n_folds)]
+    # disable=None: a bar on a terminal, nothing in a log file (tqdm checks stderr is a tty)
+    bar = tqdm(total=n_folds, desc=f"{params.type} folds", unit="fold", disable=None if progress else True,
+               leave=False)
+    results = []
+    with bar:
+        if workers > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            # fork: the workers inherit the imported libraries instead of importing them again;
+            # their own bars (epochs, trees) stay off so the fold bar is readable
+            with ProcessPoolExecutor(min(workers, n_folds), mp_context=multiprocessing.get_context("fork")) as pool:
+                for result in pool.map(_fit_fold, *zip(*tasks), [False] * n_folds):
+                    results.append(result)
+                    bar.update(1)
+        else:
+            for task in tasks:
+                results.append(_fit_fold(*task, progress))
+                bar.update(1)
+    for fold, (_, predicted) in enumerate(results):
+        oof[fold_ids == fold] = predicted
+    return CVResult(oof, [r for r, _ in results])
 
 
-def fit_all(params, X: np.ndarray, y: np.ndarray, train_mask: np.ndarray, log_target: bool, seed: int):
+def fit_all(params, X: np.ndarray, y: np.ndarray, train_mask: np.ndarray, log_target: bool, seed: int,
+            progress: bool = True):
     """The final fit on every training row (outliers left out when asked); returns (model, history)."""
     model = models.create(params, X.shape[1], seed)
     score = scorer(log_target)
-    history = model.fit(X[train_mask], y[train_mask], {"train": (X[train_mask], y[train_mask])}, score)
+    history = model.fit(X[train_mask], y[train_mask], {"train": (X[train_mask], y[train_mask])}, score,
+                        progress=progress)
     return model, history

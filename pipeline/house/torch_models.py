@@ -1,0 +1,88 @@
+"""House models trained with torch: a linear model or an MLP by minibatch gradient descent.
+
+Kept apart from the registry (models.py) so that only stages training these import torch.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from pipeline.runtime import pick_device
+from pipeline.training import make_optimizer, minibatches, train_epochs
+
+from .models import CurveSets, Scorer, TorchNetParams
+
+class TorchNet:
+    def __init__(self, params: TorchNetParams, n_features: int, seed: int):
+        self.params, self.n_features, self.seed = params, n_features, seed
+        self.y_shift, self.y_scale = 0.0, 1.0
+        torch.manual_seed(seed)
+        self.net = self._build()
+
+    def _build(self) -> nn.Module:
+        p, layers, width = self.params, [], self.n_features
+        for size in p.hidden:
+            layers += [nn.Linear(width, size), nn.ReLU()]
+            if p.dropout > 0:
+                layers.append(nn.Dropout(p.dropout))
+            width = size
+        layers.append(nn.Linear(width, 1))
+        return nn.Sequential(*layers)
+
+    def fit(self, X: np.ndarray, y: np.ndarray, curves: CurveSets | None = None,
+            score: Scorer | None = None, progress: bool = False) -> dict[str, list[float]]:
+        p = self.params
+        device = pick_device(p.device)
+        net = self.net.to(device)
+        if p.standardize_target:
+            self.y_shift, self.y_scale = float(np.mean(y)), float(np.std(y)) or 1.0
+        features = torch.as_tensor(X, dtype=torch.float32, device=device)
+        target = torch.as_tensor((y - self.y_shift) / self.y_scale, dtype=torch.float32, device=device).reshape(-1, 1)
+        optimizer = make_optimizer(p.optimizer, net.parameters(), p.lr, p.weight_decay)
+        loss_fn = nn.MSELoss()
+        generator = torch.Generator().manual_seed(self.seed)
+
+        def step(batch):
+            xb, yb = batch
+            optimizer.zero_grad()
+            loss = loss_fn(net(xb), yb)
+            loss.backward()
+            optimizer.step()
+            return loss
+
+        def evaluate():
+            return {f"{name}_log_rmse": score(yy, self.predict(xx)) for name, (xx, yy) in (curves or {}).items()}
+
+        def batches():
+            net.train()
+            for xb, yb in minibatches((features.cpu(), target.cpu()), p.batch_size, generator=generator):
+                yield xb.to(device), yb.to(device)
+
+        history = train_epochs(step, batches, p.epochs, evaluate if curves and score else None,
+                               desc=f"{p.type} epochs",
+                               progress=progress and sys.stderr.isatty(),  # no bar in a log file
+                               lr_param=f"{getattr(p, 'where', 'house.models.' + p.type)}.lr")
+        self.net = net.cpu()
+        return history
+
+    @torch.no_grad()
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        self.net.eval()
+        device = next(self.net.parameters()).device
+        out = self.net(torch.tensor(X, dtype=torch.float32, device=device))  # a copy: X may be read-only
+        return out.squeeze(1).double().cpu().numpy() * self.y_scale + self.y_shift
+
+    def state(self) -> dict[str, Any]:
+        return {"net": {k: v.cpu() for k, v in self.net.state_dict().items()}, "n_features": self.n_features,
+                "y_shift": self.y_shift, "y_scale": self.y_scale}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["net"])
+        self.y_shift, self.y_scale = state["y_shift"], state["y_scale"]
+
+

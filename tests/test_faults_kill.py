@@ -83,7 +83,7 @@ def test_house_cv_killed_leaves_nothing_and_the_next_repro_rebuilds_it(repo_copy
     assert "RUNNING" in _statuses("house-prices")  # nobody could end it ...
 
     repo_copy.set_params(**{"house.models.linear.epochs": 2})
-    repo_copy.dvc("repro", "house_cv@linear")  # ... until the next run starts
+    repo_copy.dvc("repro", "house_train@linear")  # ... until the next run starts
     for name in outs:
         assert (repo_copy.path / name).stat().st_size > 0, name
     statuses = _statuses("house-prices")

@@ -76,6 +76,7 @@ def test_lightgbm_same_seed_same_predictions_other_seed_differs():
     ({**LIGHTGBM, "colsample_bytree": 0}, "colsample_bytree"),
     ({**LIGHTGBM, "objective": "poisson"}, "objective"),
     ({**LIGHTGBM, "leaves": 4}, "leaves"),
+    ({**LIGHTGBM, "objective": "huber", "huber_delta": 0}, "huber_delta"),
     ({**SVR, "C": 0}, "C"),
     ({**SVR, "gamma": -1}, "gamma"),
     ({**SVR, "kernel": "sigmoidish"}, "kernel"),

@@ -39,7 +39,7 @@ class LightGBM:
                 "max_depth": p.max_depth, "min_data_in_leaf": p.min_child_samples,
                 "bagging_fraction": p.subsample, "bagging_freq": 1 if p.subsample < 1 else 0,
                 "feature_fraction": p.colsample_bytree, "lambda_l1": p.reg_alpha, "lambda_l2": p.reg_lambda,
-                "max_bin": p.max_bin, "min_data_in_bin": p.min_data_in_bin, "num_threads": p.threads,
+                "max_bin": p.max_bin, "alpha": p.huber_delta, "min_data_in_bin": p.min_data_in_bin, "num_threads": p.threads,
                 "seed": self.seed, "deterministic": True, "force_col_wise": True, "verbosity": -1,
                 "metric": "None", "feature_pre_filter": False}
 

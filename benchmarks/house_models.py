@@ -14,6 +14,14 @@ Model names come from `house.models` in params.yaml, or from CANDIDATES below (e
 configs kept for the record). Each model's out-of-fold predictions are cached under
 --cache by its config, so blends of cached models cost nothing to re-score.
 CPU seconds = process time of 5 CV fits + 1 final fit (with curves, as the stages run them).
+
+Measured 2026-11-25 (2-core machine, load ~5; out-of-fold log-RMSE without the 2 outliers /
+all 1460 rows; blend weights for fold k fitted without fold k):
+    elastic_net 0.1118 / 0.1274  1.6 s    lightgbm 0.1122 / 0.1219  4.4 s    svr 0.1103 / 0.1272  1.1 s
+    gradient_boosting 0.1195 / 0.1285  8.8 s    mlp 0.1182 / 0.1352  5.4 s    kernel_ridge 0.1119 / 0.1301
+    old blend elastic_net+gradient_boosting+mlp  0.1088 / 0.1237  15.8 s
+    new blend elastic_net+lightgbm+svr           0.1073 / 0.1216   7.2 s
+    other folds (--cv-seed 7 / 123): old 0.1083 / 0.1235, 0.1091 / 0.1221; new 0.1064 / 0.1217, 0.1077 / 0.1203
 """
 
 from __future__ import annotations

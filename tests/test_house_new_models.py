@@ -1,0 +1,87 @@
+"""The `lightgbm` and `svr` house model types on small synthetic data: fit, curves, save/load, params."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.errors import ParamError
+from pipeline.house import models
+from pipeline.house.evaluation import CVParams, fold_ids
+from pipeline.house.train import cross_validate, fit_all, scorer
+
+
+def _data(n=300, p=5, seed=0):
+    """Log prices with an interaction a linear model cannot fit: trees and RBF kernels can."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p)).astype(np.float32)
+    y = 12 + 0.1 * X[:, 0] + 0.3 * np.tanh(2 * X[:, 1] * X[:, 2]) + rng.normal(scale=0.02, size=n)
+    return X, y
+
+
+LIGHTGBM = {"type": "lightgbm", "n_estimators": 200, "learning_rate": 0.1, "num_leaves": 4,
+            "min_child_samples": 5, "colsample_bytree": 1.0, "curve_every": 20}
+SVR = {"type": "svr", "C": 10.0, "epsilon": 0.01, "gamma": 0.2}
+
+
+@pytest.mark.parametrize("config", [LIGHTGBM, SVR], ids=["lightgbm", "svr"])
+def test_learns_the_interaction_beyond_a_linear_model(config):
+    X, y = _data()
+    ids = fold_ids(len(y), CVParams(folds=4))
+    rows = np.ones(len(y), bool)
+    linear = cross_validate(models.model_params({"type": "elastic_net", "alpha": 1e-4}, "m"), X, y, ids, rows,
+                            True, 0, curves=False, progress=False)
+    result = cross_validate(models.model_params(config, "m"), X, y, ids, rows, True, 0, progress=False)
+    ours = np.mean([f.valid_log_rmse for f in result.folds])
+    assert ours < 0.7 * np.mean([f.valid_log_rmse for f in linear.folds])
+    assert not np.isnan(result.oof).any()
+
+
+@pytest.mark.parametrize("config", [LIGHTGBM, SVR], ids=["lightgbm", "svr"])
+def test_saved_state_predicts_the_same(config):
+    X, y = _data()
+    params = models.model_params(config, "m")
+    fitted, _ = fit_all(params, X, y, np.ones(len(y), bool), True, seed=3)
+    fresh = models.create(params, X.shape[1], seed=3)
+    fresh.load_state(fitted.state())
+    assert np.array_equal(fresh.predict(X[:20]), fitted.predict(X[:20]))
+
+
+def test_lightgbm_curves_every_n_trees_fall_and_end_at_the_model():
+    X, y = _data()
+    model = models.create(models.model_params(LIGHTGBM, "m"), X.shape[1], seed=0)
+    score = scorer(True)
+    history = model.fit(X[:250], y[:250], {"train": (X[:250], y[:250]), "valid": (X[250:], y[250:])}, score)
+    assert set(history) == {"train_log_rmse", "valid_log_rmse"}
+    assert len(history["train_log_rmse"]) == 200 // 20  # one point per 20 trees
+    assert history["valid_log_rmse"][-1] < history["valid_log_rmse"][0]
+    assert history["train_log_rmse"][-1] == pytest.approx(score(y[:250], model.predict(X[:250])), rel=1e-6)
+    assert history["valid_log_rmse"][-1] == pytest.approx(score(y[250:], model.predict(X[250:])), rel=1e-6)
+
+
+def test_lightgbm_same_seed_same_predictions_other_seed_differs():
+    X, y = _data()
+    params = models.model_params({**LIGHTGBM, "subsample": 0.7, "colsample_bytree": 0.6}, "m")
+    a, b, c = (models.create(params, X.shape[1], seed=s) for s in (1, 1, 2))
+    for model in (a, b, c):
+        model.fit(X, y)
+    assert np.array_equal(a.predict(X), b.predict(X))
+    assert not np.array_equal(a.predict(X), c.predict(X))
+
+
+@pytest.mark.parametrize("config, param", [
+    ({**LIGHTGBM, "learning_rate": 0}, "learning_rate"),
+    ({**LIGHTGBM, "num_leaves": 1}, "num_leaves"),
+    ({**LIGHTGBM, "subsample": 1.5}, "subsample"),
+    ({**LIGHTGBM, "colsample_bytree": 0}, "colsample_bytree"),
+    ({**LIGHTGBM, "objective": "poisson"}, "objective"),
+    ({**LIGHTGBM, "leaves": 4}, "leaves"),
+    ({**LIGHTGBM, "objective": "huber", "huber_delta": 0}, "huber_delta"),
+    ({**SVR, "C": 0}, "C"),
+    ({**SVR, "gamma": -1}, "gamma"),
+    ({**SVR, "kernel": "sigmoidish"}, "kernel"),
+    ({**SVR, "scale": "minmax"}, "scale"),
+])
+def test_bad_params_name_the_param(config, param):
+    with pytest.raises(ParamError, match=rf"house\.models\.x\.{param}"):
+        models.model_params(config, "house.models.x")

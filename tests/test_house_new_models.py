@@ -52,8 +52,9 @@ def test_lightgbm_curves_every_n_trees_fall_and_end_at_the_model():
     model = models.create(models.model_params(LIGHTGBM, "m"), X.shape[1], seed=0)
     score = scorer(True)
     history = model.fit(X[:250], y[:250], {"train": (X[:250], y[:250]), "valid": (X[250:], y[250:])}, score)
-    assert set(history) == {"train_log_rmse", "valid_log_rmse"}
+    assert set(history) == {"step", "train_log_rmse", "valid_log_rmse"}
     assert len(history["train_log_rmse"]) == 200 // 20  # one point per 20 trees
+    assert history["step"][:2] == [20.0, 40.0] and history["step"][-1] == 200.0  # x = number of trees
     assert history["valid_log_rmse"][-1] < history["valid_log_rmse"][0]
     assert history["train_log_rmse"][-1] == pytest.approx(score(y[:250], model.predict(X[:250])), rel=1e-6)
     assert history["valid_log_rmse"][-1] == pytest.approx(score(y[250:], model.predict(X[250:])), rel=1e-6)

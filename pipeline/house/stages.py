@@ -107,7 +107,7 @@ def _run_params(p: HouseParams, model: str | None = None) -> dict:
     return params
 
 
-_X_LABEL = {"elastic_net": "iteration", "gradient_boosting": "number of trees"}
+_X_LABEL = {"elastic_net": "iteration", "gradient_boosting": "number of trees", "lightgbm": "number of trees"}
 
 
 def cross_validation(p: HouseParams, model: str) -> dict:
@@ -128,13 +128,16 @@ def cross_validation(p: HouseParams, model: str) -> dict:
                 if not fold.history:  # models with curves already logged these, one point per step
                     final.update(train_log_rmse=fold.train_log_rmse, valid_log_rmse=fold.valid_log_rmse)
                 tracking.log_metrics(final)
-        # the parent holds every fold's scores too, step = fold, for charts over the parent runs
-        tracking.log_history({"fold_valid_log_rmse": [f.valid_log_rmse for f in result.folds],
-                              "fold_train_log_rmse": [f.train_log_rmse for f in result.folds]})
         valid = [f.valid_log_rmse for f in result.folds]
         metrics = {"valid_log_rmse_mean": float(np.mean(valid)), "valid_log_rmse_std": float(np.std(valid)),
                    "train_log_rmse_mean": float(np.mean([f.train_log_rmse for f in result.folds])),
                    **_scores(prepared, result.oof)}
+        # The headline scores go first: the compare view's parallel-coordinates plot draws the
+        # first metric a run logged, and that must be the mean score, not the last fold's.
+        tracking.log_metrics(metrics)
+        # the parent holds every fold's scores too, step = fold, for charts over the parent runs
+        tracking.log_history({"fold_valid_log_rmse": [f.valid_log_rmse for f in result.folds],
+                              "fold_train_log_rmse": [f.train_log_rmse for f in result.folds]})
         write_csv(paths.oof(model), pd.DataFrame({ID: prepared.train[ID], "fold": folds + 1,
                                                   "prediction": result.oof}))
         write_json(paths.METRICS / f"cv_{model}.json",
@@ -144,7 +147,6 @@ def cross_validation(p: HouseParams, model: str) -> dict:
         write_rows(paths.PLOTS / f"cv_{model}.csv", curve_rows(result.folds))
         plot_fold_curves(paths.PLOTS / f"cv_{model}.png", result.folds, title=f"{model}: {p.cv.folds}-fold log-RMSE",
                          xlabel=_X_LABEL.get(model_params.type, "epoch"))
-        tracking.log_metrics(metrics)
         tracking.log_artifact(paths.PLOTS / f"cv_{model}.png")
         tracking.write_run_record(paths.RUNS / f"cv_{model}.json", run)
     return metrics

@@ -4,17 +4,17 @@
    log-RMSE (published runs: 0.1702-0.1708).
 2. The default params from scratch (download -> submission) through `dvc repro`: wall time,
    5-fold scores over all 1460 rows and without the two partial-sale outliers, per model.
-3. A second `dvc repro` (must run nothing), then one training param changed (only its
-   downstream stages may rerun).
-4. The all-torch blend (elastic net + MLP) from scratch: the one-minute configuration.
-5. Per-stage start-up: CPU and wall seconds a stage process spends before its work (the
-   CLI, the libraries its model needs, mlflow and opening the store), per model type.
-6. The plain one-script baseline (benchmarks/house_baseline.py: Lasso + 3000-tree gradient
+3. A second `dvc repro` (must run nothing), then one model's param changed (only that model's
+   stage, the blend and the submission may rerun).
+4. Per-stage start-up: CPU and wall seconds a stage process spends before its work (the
+   CLI, the libraries its model needs, opening its MLflow run), per model type, through the
+   shared tracking service and, for comparison, importing mlflow in the stage itself.
+5. The plain one-script baseline (benchmarks/house_baseline.py: Lasso + 3000-tree gradient
    boosting, 5-fold CV, fit, predict), and the ratio of part 2's time to it (goal <= 0.85).
 
 Each part runs in a throw-away copy of the repo against the dataset mirror:
     PIPELINE_DATA_MIRROR=../shared/datasets python benchmarks/house.py [PART ...]
-PART: original, default, rerun, torch-only, startup, baseline (default: all), and serial:
+PART: original, default, rerun, startup, baseline (default: all), and serial:
 part 2 again with `house.cv.workers=1` (folds one at a time), to see what parallel folds gain.
 """
 
@@ -66,43 +66,55 @@ def timed_process(argv: list[str], **kwargs) -> tuple[float, float, subprocess.C
     return time.perf_counter() - start, _children_cpu() - cpu, result
 
 
-# What a stage process does before its work: the CLI, the stage module, its model's library,
-# mlflow and the store (experiment set up, as start_run does). `python cli.py house --help`
-# is the CLI alone.
+# What a stage process does before its work: the CLI, the stage module, its model's library, and
+# opening (and ending) its MLflow run. `python cli.py house --help` is the CLI alone. Stages log
+# through the shared tracking service (pipeline/tracking_service.py): "warm" is every stage after
+# the first of a session, "cold" the first one, which starts the service; "in-process" is the
+# old way (PIPELINE_TRACKING_SERVICE=0), each stage importing mlflow and opening the store itself.
 STARTUP = {
     "cli: python cli.py house --help": None,
-    "preprocess / blend (pandas, mlflow)": [],
+    "preprocess / blend (pandas)": ["preprocess"],
     "train elastic_net (NumPy)": ["elastic_net"],
-    "train gradient_boosting (scikit-learn)": ["gradient_boosting"],
+    "train lightgbm": ["lightgbm"],
+    "train svr (scikit-learn)": ["svr"],
     "train mlp (torch)": ["mlp"],
-    "train elastic_net, mlflow not imported": ["elastic_net", "--no-mlflow"],
 }
 _STARTUP_CODE = """
 import sys
 import cli
-from pipeline.house import models, stages
 from pipeline import tracking
-for kind in sys.argv[1:]:
-    if kind == "--no-mlflow":
-        raise SystemExit
-    models.model_class(kind)
-    if kind == "gradient_boosting":
-        import sklearn.ensemble
-mlflow = tracking._mlflow()
-mlflow.set_experiment("house-prices")
+from pipeline.house import models, stages
+if sys.argv[1] != "preprocess":
+    models.model_class(sys.argv[1])
+tracking.use_service()
+with tracking.start_run("house-prices", "startup-probe"):
+    pass
 """
 
 
-def startup(repeats: int = 3) -> None:
+def startup(store: str, repeats: int = 3) -> None:
     """Per-stage start-up cost, best of `repeats` (CPU seconds are the steadier figure)."""
     root = Path(__file__).resolve().parent.parent
-    print("\n== per-stage start-up (best of 3; goal <= 1.5 s)")
+    print("\n== per-stage start-up: CLI, imports, one MLflow run opened and ended (best of 3; goal <= 1.5 s)")
+    env = {**os.environ, "MLFLOW_TRACKING_URI": store}
     for label, kinds in STARTUP.items():
         argv = [sys.executable, "cli.py", "house", "--help"] if kinds is None else \
             [sys.executable, "-c", _STARTUP_CODE, *kinds]
-        runs = [timed_process(argv, cwd=root)[:2] for _ in range(repeats)]
-        wall, cpu = min(r[0] for r in runs), min(r[1] for r in runs)
-        print(f"  {label:<42} {wall:5.2f} s wall {cpu:5.2f} s CPU  (load average {os.getloadavg()[0]:.1f})")
+        if kinds is None:
+            runs = {"": [timed_process(argv, cwd=root, env=env)[:2] for _ in range(repeats)]}
+        else:
+            runs = {"warm": [timed_process(argv, cwd=root, env=env)[:2] for _ in range(repeats)],
+                    "in-process": [timed_process(argv, cwd=root, env={**env, "PIPELINE_TRACKING_SERVICE": "0"})[:2]
+                                   for _ in range(repeats)]}
+        for mode, times in runs.items():
+            wall, cpu = min(r[0] for r in times), min(r[1] for r in times)
+            print(f"  {label:<36} {mode:<11} {wall:5.2f} s wall {cpu:5.2f} s CPU  "
+                  f"(load average {os.getloadavg()[0]:.1f})")
+    cold_store = store.removesuffix(".db") + "-cold.db"
+    wall, cpu, _ = timed_process([sys.executable, "-c", _STARTUP_CODE, "elastic_net"], cwd=root,
+                                 env={**env, "MLFLOW_TRACKING_URI": cold_store})
+    print(f"  {'train elastic_net, first of a session':<36} {'cold':<11} {wall:5.2f} s wall {cpu:5.2f} s CPU  "
+          f"(starts the tracking service; load average {os.getloadavg()[0]:.1f})")
 
 
 def baseline() -> tuple[float, float]:
@@ -116,12 +128,12 @@ def baseline() -> tuple[float, float]:
 
 def main(parts: list[str]) -> None:
     os.environ.setdefault("PIPELINE_DATA_MIRROR", str(SHARED))
-    parts = parts or ["original", "default", "rerun", "torch-only", "startup", "baseline"]
+    parts = parts or ["original", "default", "rerun", "startup", "baseline"]
     pipeline_time = None
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp}/mlflow.db"
         if "startup" in parts:
-            startup()
+            startup(os.environ["MLFLOW_TRACKING_URI"])
         if "baseline" in parts:
             base_wall, base_cpu = baseline()
         if "default" in parts:
@@ -136,63 +148,47 @@ def main(parts: list[str]) -> None:
                   f"{pipeline_time[1] / base_cpu:.2f}x CPU (goal <= 0.85)")
         if "original" in parts:
             original_recipe(Path(tmp))
-        if "torch-only" in parts:
-            torch_only(Path(tmp))
 
 
 def original_recipe(tmp: Path) -> None:
-    if True:
-        original = copy_repo(Path(tmp) / "original")
-        original.set_params(**preset("original"))
-        seconds, _ = timed_repro(original, "house_blend")
-        cv = json.loads((original.path / "metrics/house-prices/cv_linear.json").read_text())
-        print("== original recipe (preset `original`: linear, Adam lr 5, raw-price MSE, 5 unshuffled folds)")
-        print(f"5-fold mean valid log-RMSE: {cv['valid_log_rmse_mean']:.4f}  "
-              f"(train {cv['train_log_rmse_mean']:.4f}; folds "
-              + ", ".join(f"{v['valid_log_rmse']:.4f}" for v in cv["folds"].values())
-              + f"); without outliers {cv['oof_log_rmse_without_outliers']:.4f}; {seconds:.0f} s")
-
+    original = copy_repo(Path(tmp) / "original")
+    original.set_params(**preset("original"))
+    seconds, _ = timed_repro(original, "house_blend")
+    cv = json.loads((original.path / "metrics/house-prices/cv_linear.json").read_text())
+    print("== original recipe (preset `original`: linear, Adam lr 5, raw-price MSE, 5 unshuffled folds)")
+    print(f"5-fold mean valid log-RMSE: {cv['valid_log_rmse_mean']:.4f}  "
+          f"(train {cv['train_log_rmse_mean']:.4f}; folds "
+          + ", ".join(f"{v['valid_log_rmse']:.4f}" for v in cv["folds"].values())
+          + f"); without outliers {cv['oof_log_rmse_without_outliers']:.4f}; {seconds:.0f} s")
 
 
 def scratch(tmp: Path, rerun: bool, workers: int | None = None) -> tuple[float, float]:
     """Part 2 (and 3 when `rerun`): the default params from scratch; returns (wall, CPU) seconds."""
-    if True:
-        default = copy_repo(Path(tmp) / f"default-{workers}")
-        if workers is not None:
-            default.set_params(**{"house.cv.workers": workers})
-            print(f"\n== house.cv.workers={workers}")
-        cpu = _children_cpu()
-        seconds, ran = timed_repro(default, "house_submission")
-        cpu = _children_cpu() - cpu
-        metrics = json.loads((default.path / "metrics/house-prices/cv.json").read_text())
-        print("\n== default params, download -> submission, from scratch")
-        print(f"dvc repro house_submission: {seconds:.1f} s wall, {len(ran)} stages")
-        print(f"blend 5-fold mean valid log-RMSE (all 1460 rows): {metrics['valid_log_rmse_mean']:.4f}")
-        print(f"blend out-of-fold log-RMSE: all rows {metrics['oof_log_rmse']:.4f}, "
-              f"without the 2 outliers (1458 rows) {metrics['oof_log_rmse_without_outliers']:.4f}")
-        print("weights: " + ", ".join(f"{m} {w:.3f}" for m, w in metrics["weights"].items()))
-        for model, scores in metrics["models"].items():
-            print(f"  {model:<18} all rows {scores['oof_log_rmse']:.4f}  without outliers "
-                  f"{scores['oof_log_rmse_without_outliers']:.4f}")
-        if not rerun:
-            return seconds, cpu
-        seconds_again, ran = timed_repro(default, "house_submission")
-        print(f"\nsecond dvc repro: {seconds_again:.1f} s, stages run: {ran or 'none'}")
-        default.set_params(**{"house.models.mlp.lr": 0.002})
-        seconds_again, ran = timed_repro(default, "house_submission")
-        print(f"after -S house.models.mlp.lr=0.002: {seconds_again:.1f} s, stages run: {ran}")
+    default = copy_repo(Path(tmp) / f"default-{workers}")
+    if workers is not None:
+        default.set_params(**{"house.cv.workers": workers})
+        print(f"\n== house.cv.workers={workers}")
+    cpu = _children_cpu()
+    seconds, ran = timed_repro(default, "house_submission")
+    cpu = _children_cpu() - cpu
+    metrics = json.loads((default.path / "metrics/house-prices/cv.json").read_text())
+    print("\n== default params, download -> submission, from scratch")
+    print(f"dvc repro house_submission: {seconds:.1f} s wall, {len(ran)} stages")
+    print(f"blend 5-fold mean valid log-RMSE (all 1460 rows): {metrics['valid_log_rmse_mean']:.4f}")
+    print(f"blend out-of-fold log-RMSE: all rows {metrics['oof_log_rmse']:.4f}, "
+          f"without the 2 outliers (1458 rows) {metrics['oof_log_rmse_without_outliers']:.4f}")
+    print("weights: " + ", ".join(f"{m} {w:.3f}" for m, w in metrics["weights"].items()))
+    for model, scores in metrics["models"].items():
+        print(f"  {model:<18} all rows {scores['oof_log_rmse']:.4f}  without outliers "
+              f"{scores['oof_log_rmse_without_outliers']:.4f}")
+    if not rerun:
+        return seconds, cpu
+    seconds_again, ran = timed_repro(default, "house_submission")
+    print(f"\nsecond dvc repro: {seconds_again:.1f} s, stages run: {ran or 'none'}")
+    default.set_params(**{"house.models.elastic_net.alpha": 0.0006})
+    seconds_again, ran = timed_repro(default, "house_submission")
+    print(f"after -S house.models.elastic_net.alpha=0.0006: {seconds_again:.1f} s, stages run: {ran}")
     return seconds, cpu
-
-
-def torch_only(tmp: Path) -> None:
-    if True:
-        torch_only = copy_repo(Path(tmp) / "torch-only")
-        torch_only.set_params(**{"house.blend.models": ["elastic_net", "mlp"]})
-        seconds, _ = timed_repro(torch_only, "house_submission")
-        metrics = json.loads((torch_only.path / "metrics/house-prices/cv.json").read_text())
-        print("\n== -S 'house.blend.models=[elastic_net,mlp]' (the one-minute loop), from scratch")
-        print(f"{seconds:.1f} s wall; mean valid {metrics['valid_log_rmse_mean']:.4f}, out of fold "
-              f"{metrics['oof_log_rmse']:.4f} all rows, {metrics['oof_log_rmse_without_outliers']:.4f} without outliers")
 
 
 if __name__ == "__main__":

@@ -9,21 +9,24 @@
   with the MLflow run id) declared in dvc.yaml as an uncached output. An uncached output
   turns DVC's run cache off for that stage, so DVC never restores its outputs without
   running (and logging) it; and the record ties each DVC output to the MLflow run that made it.
+* Cheap for a stage: this module never imports mlflow. Calls go to `MlflowStore`
+  (pipeline/tracking_store.py), in this process or, for `cli.py` commands, in the tracking
+  service that all stage processes share (pipeline/tracking_service.py), which pays mlflow's
+  3-4 s start-up once per session instead of once per stage.
 * Faults (docs/faults.md): a store that is down, hangs, is locked or damaged is one
   `TrackingError` line within seconds, never a traceback with the password; runs carry their
-  host and pid, so a run whose process was SIGKILLed is marked KILLED when the next one starts.
+  host and pid, so a run whose process was SIGKILLed is marked KILLED.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import socket
 import subprocess
 import sys
 import time
-import urllib.parse
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -31,6 +34,10 @@ from pipeline import REPO_ROOT
 from pipeline.errors import TrackingError
 from pipeline.files import write_json
 from pipeline.params import flatten
+from pipeline.tracking_store import HOST_TAG, PID_NS_TAG, PID_TAG, params_for_mlflow, pid_namespace, safe_uri
+
+__all__ = ["HOST_TAG", "PID_NS_TAG", "PID_TAG", "safe_uri", "start_run", "log_metrics", "log_history",
+           "log_artifact", "set_tags", "write_run_record", "tracking_uri", "use_service"]
 
 DEFAULT_STORE = REPO_ROOT / "mlflow.db"
 _MAX_BATCH = 1000  # MLflow's limit of metrics per log_batch call
@@ -55,17 +62,6 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{default_store()}"
 
 
-def safe_uri(uri: str) -> str:
-    """The tracking URI without any user:password part, fit to print or store."""
-    parts = urllib.parse.urlsplit(uri)
-    if parts.password is None and parts.username is None:
-        return uri
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-
-
 def git_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
@@ -74,32 +70,6 @@ def git_commit() -> str:
         return "unknown"
     return out.stdout.strip() if out.returncode == 0 else "unknown"
 
-
-_PREPARED: set[str] = set()
-
-
-def _prepare_sqlite_store(uri: str) -> None:
-    """Create a SQLite store's tables under a file lock, once per process.
-
-    Parallel sweep workers (`dvc queue start --jobs N`) starting on a fresh store would
-    otherwise race to create the same tables; with the lock, one creates them, the rest wait.
-    """
-    if not uri.startswith("sqlite:///") or uri in _PREPARED:
-        return
-    import fcntl
-    import hashlib
-    import tempfile
-
-    import mlflow
-
-    lock = Path(tempfile.gettempdir()) / f"mlflow-store-{hashlib.sha1(uri.encode()).hexdigest()[:16]}.lock"
-    with lock.open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            mlflow.MlflowClient(uri).search_experiments(max_results=1)
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-    _PREPARED.add(uri)
 
 
 # MLflow's own defaults for a tracking server (120 s per request, 7 retries with exponential
@@ -134,52 +104,92 @@ def _check_sqlite_file(uri: str) -> None:
                             "MLflow store, or restore it from a backup")
 
 
-def _tracking_failure(uri: str, exc: BaseException) -> TrackingError:
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    first = re.sub(r"//[^/@\s]+@", "//", first)  # MLflow's message repeats the URL with its password
-    return TrackingError(f"MLflow store {safe_uri(uri)} failed: {first[:240]} "
-                         "(check MLFLOW_TRACKING_URI, that the server is up, and that no other process "
-                         "holds the database)")
+# ---- where calls go: MlflowStore in this process, or the shared tracking service
+
+_USE_SERVICE = False
+_BACKENDS: dict[str, Any] = {}
 
 
-def _store_exceptions() -> tuple[type[BaseException], ...]:
-    """What MLflow's clients raise when the store itself fails (HTTP, SQL, MLflow's own)."""
-    from mlflow.exceptions import MlflowException
-
-    errors: list[type[BaseException]] = [MlflowException]
-    try:
-        from sqlalchemy.exc import SQLAlchemyError
-
-        errors.append(SQLAlchemyError)
-    except ImportError:  # pragma: no cover - mlflow ships sqlalchemy
-        pass
-    try:
-        from requests.exceptions import RequestException
-
-        errors.append(RequestException)
-    except ImportError:  # pragma: no cover
-        pass
-    return tuple(errors)
+def use_service(on: bool = True) -> None:
+    """Send this process's tracking calls to the shared tracking service (`cli.py` does, for its
+    stage commands, unless PIPELINE_TRACKING_SERVICE=0). Library code and tests log in-process."""
+    global _USE_SERVICE
+    _USE_SERVICE = on
 
 
-def _tracking_errors() -> tuple[type[BaseException], ...]:
-    """Failures while opening the store or a run: the store's, plus OS errors (an unwritable folder)."""
-    return (*_store_exceptions(), OSError)
+def _service_client(uri: str):
+    from pipeline.tracking_service import ServiceClient
+
+    # a SQLite store keeps new experiments' artifacts beside it (./mlruns), as MLflow does when
+    # a process starts in the store's folder
+    folder = Path(uri.removeprefix("sqlite:///")).parent if uri.startswith("sqlite:///") else REPO_ROOT
+    return ServiceClient(uri, folder)
 
 
-def _mlflow():
-    import mlflow
+def prestart_service() -> None:
+    """Start the tracking service in the background (never waits, never fails): `cli.py` calls it
+    at the start of every DVC stage, so the service is up by the time a stage opens its run."""
+    from pipeline import tracking_service
 
+    if not (_USE_SERVICE and tracking_service.enabled()):
+        return
     uri = tracking_uri()
     _set_http_defaults(uri)
-    if uri not in _PREPARED:
-        _check_sqlite_file(uri)
     try:
-        _prepare_sqlite_store(uri)
-    except _tracking_errors() as exc:
-        raise _tracking_failure(uri, exc) from exc
-    mlflow.set_tracking_uri(uri)
-    return mlflow
+        _service_client(uri).prestart()
+    except OSError:
+        pass  # the stage's own first call starts it, or says what is wrong
+
+
+def _backend():
+    """The store for the current tracking URI, checked before first use."""
+    uri = tracking_uri()
+    if uri not in _BACKENDS:
+        _set_http_defaults(uri)
+        _check_sqlite_file(uri)
+        from pipeline import tracking_service
+
+        if _USE_SERVICE and tracking_service.enabled():
+            _BACKENDS[uri] = _service_client(uri)
+        else:
+            from pipeline.tracking_store import MlflowStore
+
+            _BACKENDS[uri] = MlflowStore(uri)
+    elif uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+        _check_sqlite_file(uri)  # deleted since: say so again
+    return _BACKENDS[uri]
+
+
+# ---- runs
+
+
+@dataclass
+class RunInfo:
+    run_id: str
+    experiment_id: str
+    run_name: str
+
+
+@dataclass
+class RunData:
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Run:
+    """What `start_run` yields: the ids a stage records (`run.info.run_id`) and the tags it set."""
+
+    info: RunInfo
+    data: RunData
+
+
+_ACTIVE: list[Run] = []
+
+
+def active_run() -> Run:
+    if not _ACTIVE:
+        raise RuntimeError("no MLflow run is active: log inside `with tracking.start_run(...)`")
+    return _ACTIVE[-1]
 
 
 def run_tags(pipeline: str, extra: Mapping[str, Any] | None = None) -> dict[str, str]:
@@ -204,89 +214,9 @@ def run_tags(pipeline: str, extra: Mapping[str, Any] | None = None) -> dict[str,
     return tags
 
 
-@contextmanager
-def start_run(pipeline: str, run_name: str, *, params: Mapping[str, Any] | None = None,
-              tags: Mapping[str, Any] | None = None, nested: bool = False) -> Iterator[Any]:
-    """Start an MLflow run in the pipeline's experiment with the project's standard tags.
-
-    `tags` should include the device (see `runtime.describe_device`) and the seed.
-    """
-    mlflow = _mlflow()
-    try:
-        experiment = mlflow.set_experiment(pipeline)
-        _mark_classic_ml(mlflow, experiment)
-        client = mlflow.MlflowClient()
-        if not nested:
-            end_stale_runs(client, experiment.experiment_id)
-        run_name = unique_run_name(client, experiment.experiment_id, run_name)
-        active = mlflow.start_run(run_name=run_name, nested=nested,
-                                  tags={**run_tags(pipeline, tags), **owner_tags()})
-    except _tracking_errors() as exc:
-        raise _tracking_failure(tracking_uri(), exc) from exc
-    with active as run:
-        if params:
-            with _store_errors():
-                mlflow.log_params({k: _param_value(v) for k, v in flatten(params).items()})
-        yield run
-
-
-HOST_TAG, PID_TAG, PID_NS_TAG = "host", "pid", "pid_namespace"
-
-
-def _pid_namespace() -> str:
-    """Which pid namespace this process lives in: containers sharing a hostname and a team store
-    must not judge each other's pids."""
-    try:
-        return os.readlink("/proc/self/ns/pid")
-    except OSError:
-        return "unknown"
-
-
 def owner_tags() -> dict[str, str]:
-    """The host and process that run a run: how `end_stale_runs` tells a killed run from a live one."""
-    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()), PID_NS_TAG: _pid_namespace()}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    return True
-
-
-def end_stale_runs(client, experiment_id: str) -> list[str]:
-    """Mark KILLED the RUNNING runs of this experiment started on this host by a process that is gone.
-
-    A stage killed by SIGKILL (or the machine's OOM killer) cannot end its MLflow run; without
-    this it would show RUNNING forever. Runs of other hosts or pid namespaces (containers), or
-    without the tags, are left alone.
-    Returns the ids of the runs ended.
-    """
-    host, namespace = socket.gethostname(), _pid_namespace()
-    ended = []
-    for run in client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'",
-                                  max_results=1000):
-        owner = run.data.tags
-        pid = owner.get(PID_TAG, "")
-        ours = owner.get(HOST_TAG) == host and owner.get(PID_NS_TAG) == namespace != "unknown"
-        if ours and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-            client.set_terminated(run.info.run_id, status="KILLED")
-            ended.append(run.info.run_id)
-    return ended
-
-
-# MLflow 3's UI opens an experiment without this tag in its GenAI view (traces, token usage);
-# with it, on the runs table, charts and compare view that a training experiment needs.
-EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
-CLASSIC_ML = "custom_model_development"
-
-
-def _mark_classic_ml(mlflow, experiment) -> None:
-    if experiment.tags.get(EXPERIMENT_KIND_TAG) != CLASSIC_ML:
-        mlflow.MlflowClient().set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, CLASSIC_ML)
+    """The host and process that run a run: how a killed run is told from a live one."""
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()), PID_NS_TAG: pid_namespace()}
 
 
 def run_label() -> str:
@@ -294,69 +224,70 @@ def run_label() -> str:
     return os.environ.get("DVC_EXP_NAME") or git_commit()[:7]
 
 
-def unique_run_name(client, experiment_id: str, base: str) -> str:
-    """`base@label`, e.g. `cv:mlp@rapid-wick` under `dvc exp run`, `cv:mlp@2d107d7` under `dvc repro`;
-    ` (2)`, ` (3)`... when that name is taken, so no two runs of an experiment share a name."""
-    name = f"{base}@{run_label()}"
-    taken = {r.info.run_name for r in client.search_runs(
-        [experiment_id], filter_string=f"attributes.run_name LIKE '{name.replace(chr(39), '')}%'",
-        max_results=1000)}
-    if name not in taken:
-        return name
-    n = 2
-    while f"{name} ({n})" in taken:
-        n += 1
-    return f"{name} ({n})"
+@contextmanager
+def start_run(pipeline: str, run_name: str, *, params: Mapping[str, Any] | None = None,
+              tags: Mapping[str, Any] | None = None, nested: bool = False) -> Iterator[Run]:
+    """Start an MLflow run in the pipeline's experiment with the project's standard tags.
+
+    The run is named `run_name@label` (label: the DVC experiment's name, else the short commit),
+    with ` (2)`, ` (3)`... when that name is taken. A nested run's parent is the innermost
+    active run. The run ends FINISHED, or FAILED when the block raises (Ctrl-C, SIGTERM too).
+    `tags` should include the device (see `runtime.describe_device`) and the seed.
+    """
+    backend = _backend()
+    if nested and not _ACTIVE:
+        raise RuntimeError("a nested run needs an active parent run")
+    if not nested and _ACTIVE:
+        raise RuntimeError(f"run {_ACTIVE[-1].info.run_name!r} is still active: pass nested=True")
+    all_tags = {**run_tags(pipeline, tags), **owner_tags()}
+    info = backend.start_run(experiment=pipeline, name=f"{run_name}@{run_label()}", tags=all_tags,
+                             params=params_for_mlflow(flatten(params or {})),
+                             parent_run_id=_ACTIVE[-1].info.run_id if nested else None,
+                             owner_pid=os.getpid(), source=Path(sys.argv[0]).name or "python")
+    run = Run(RunInfo(**info), RunData(all_tags))
+    _ACTIVE.append(run)
+    try:
+        yield run
+    except BaseException:
+        _ACTIVE.pop()
+        try:
+            backend.end_run(run_id=run.info.run_id, status="FAILED")
+        except TrackingError:
+            pass  # the store is what failed: the error on its way out says so
+        raise
+    _ACTIVE.pop()
+    backend.end_run(run_id=run.info.run_id, status="FINISHED")
 
 
-def _param_value(value: Any) -> Any:
-    return "none" if value is None else value
+def _metric_rows(values: Mapping[str, float], step: int | None) -> list[list]:
+    now = int(time.time() * 1000)
+    return [[key, float(v), now, step or 0] for key, v in values.items()]
+
+
+def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
+    _backend().log_batch(run_id=active_run().info.run_id, metrics=_metric_rows(metrics, step))
 
 
 def log_history(history: Mapping[str, list[float]], step_offset: int = 1,
                 steps: list[int] | None = None) -> None:
-    """Log per-epoch curves in batches (one call per 1000 points, not one per point).
-
-    Point i gets step `steps[i]` when given (e.g. the number of trees of a boosted model),
-    else `i + step_offset`.
-    """
-    from mlflow.entities import Metric
-
-    mlflow = _mlflow()
-    run_id = mlflow.active_run().info.run_id
+    """Log per-epoch curves in one call. Point i gets step `steps[i]` when given (e.g. the number
+    of trees of a boosted model), else `i + step_offset`."""
     now = int(time.time() * 1000)
-    points = [Metric(key, float(v), now, int(steps[i]) if steps is not None else i + step_offset)
-              for key, values in history.items() for i, v in enumerate(values)]
-    client = mlflow.MlflowClient()
-    with _store_errors():
-        for i in range(0, len(points), _MAX_BATCH):
-            client.log_batch(run_id, metrics=points[i:i + _MAX_BATCH])
-
-
-def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
-    mlflow = _mlflow()
-    with _store_errors():
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
+    rows = [[key, float(v), now, int(steps[i]) if steps is not None else i + step_offset]
+            for key, values in history.items() for i, v in enumerate(values)]
+    _backend().log_batch(run_id=active_run().info.run_id, metrics=rows)
 
 
 def log_artifact(path: str | Path, artifact_path: str | None = None) -> None:
-    mlflow = _mlflow()
-    with _store_errors():
-        mlflow.log_artifact(str(path), artifact_path=artifact_path)
+    _backend().log_artifact(run_id=active_run().info.run_id, path=str(Path(path).resolve()),
+                            artifact_path=artifact_path)
 
 
-@contextmanager
-def _store_errors() -> Iterator[None]:
-    """A store that fails mid-run (server gone, database locked) is a TrackingError line, not a
-    traceback; the run itself then ends FAILED on the way out of `start_run`."""
-    errors = _store_exceptions()
-    try:
-        yield
-    except errors as exc:
-        raise _tracking_failure(tracking_uri(), exc) from exc
+def set_tags(tags: Mapping[str, Any]) -> None:
+    _backend().set_tags(run_id=active_run().info.run_id, tags={k: str(v) for k, v in tags.items()})
 
 
-def write_run_record(path: str | Path, run: Any) -> None:
+def write_run_record(path: str | Path, run: Run) -> None:
     """Write the uncached `run.json` that ties a stage's outputs to its MLflow run."""
     write_json(path, {
         "run_id": run.info.run_id,

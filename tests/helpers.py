@@ -17,11 +17,13 @@ def mlflow_client():
     """A client bound to this test's own store.
 
     Explicit on purpose: `mlflow.set_tracking_uri` calls made by earlier tests in the same
-    process would otherwise point a bare `MlflowClient()` at another test's store.
+    process would otherwise point a bare `MlflowClient()` at another test's store. Made through
+    `MlflowStore`, which creates a fresh store's tables under the same file lock as the tracking
+    service (a stage may have started one on this store in the background).
     """
-    import mlflow
+    from pipeline.tracking_store import MlflowStore
 
-    return mlflow.MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+    return MlflowStore(os.environ["MLFLOW_TRACKING_URI"]).client()
 
 
 def base_name(run) -> str:

@@ -2,8 +2,10 @@
 with tiny params in a throw-away repo copy (docs/faults.md, cases 1 and 2):
 
 * no output of the stage exists afterwards (outputs are written atomically, after training);
-* Ctrl-C and SIGTERM end the MLflow run FAILED; SIGKILL cannot, so the run stays RUNNING until
-  the next run of that experiment on this host ends it as KILLED (`tracking.end_stale_runs`);
+* Ctrl-C and SIGTERM end the MLflow run FAILED; SIGKILL gives the stage no chance, so the
+  tracking service it logs through ends the run KILLED as soon as its connection drops
+  (pipeline/tracking_service.py; without the service, the next run of that experiment on this
+  host does, `MlflowStore.end_stale_runs`, tested in test_faults_tracking.py);
 * the next `dvc repro` rebuilds the stage and succeeds.
 """
 
@@ -49,6 +51,14 @@ def _start_and_signal(repo, argv: list[str], experiment: str, sig: int) -> subpr
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
+def _wait_for_killed(experiment: str) -> list[str]:
+    """The statuses once the SIGKILLed stage's run is no longer RUNNING (the service ends it)."""
+    deadline = time.monotonic() + 30
+    while "RUNNING" in _statuses(experiment) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return _statuses(experiment)
+
+
 def _absent(repo, *paths: str) -> None:
     present = [p for p in paths if (repo.path / p).exists()]
     assert not present, present
@@ -80,10 +90,11 @@ def test_house_cv_killed_leaves_nothing_and_the_next_repro_rebuilds_it(repo_copy
     killed = _start_and_signal(repo_copy, ["house", "cv", "linear"], "house-prices", signal.SIGKILL)
     assert killed.returncode == -signal.SIGKILL
     _absent(repo_copy, *outs)
-    assert "RUNNING" in _statuses("house-prices")  # nobody could end it ...
+    statuses = _wait_for_killed("house-prices")
+    assert "RUNNING" not in statuses and statuses.count("KILLED") == 1, statuses
 
     repo_copy.set_params(**{"house.models.linear.epochs": 2})
-    repo_copy.dvc("repro", "house_train@linear")  # ... until the next run starts
+    repo_copy.dvc("repro", "house_train@linear")
     for name in outs:
         assert (repo_copy.path / name).stat().st_size > 0, name
     statuses = _statuses("house-prices")
@@ -120,7 +131,7 @@ def test_rnn_training_killed_leaves_nothing_and_the_next_repro_rebuilds_it(repo_
     killed = _start_and_signal(repo_copy, ["rnn", "train", name], "rnn", signal.SIGKILL)
     assert killed.returncode == -signal.SIGKILL
     _absent(repo_copy, *outs)
-    assert _statuses("rnn").count("RUNNING") == 1
+    assert sorted(_wait_for_killed("rnn")) == ["FAILED", "FAILED", "FAILED", "KILLED"]
 
     repo_copy.set_params(**{"rnn.train.epochs": 1})
     repo_copy.dvc("repro", f"rnn_train@{name}")

@@ -145,6 +145,4 @@ class Objective:
 
 
 def _tag_state(state: str) -> None:
-    import mlflow
-
-    mlflow.set_tag("trial_state", state)
+    tracking.set_tags({"trial_state": state})

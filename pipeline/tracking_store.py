@@ -1,0 +1,269 @@
+"""The one place that writes MLflow runs: `MlflowStore` turns the project's few tracking calls
+(start a run, log a batch, log an artifact, tag, end) into `MlflowClient` calls on one store.
+
+It runs either inside a stage process or inside the tracking service (pipeline/tracking_service.py)
+that stage processes share, so importing mlflow and opening the store is paid once per session
+instead of once per stage. Everything it returns is plain JSON-able data for that reason.
+Store failures (server down or hanging, database locked or damaged) become one `TrackingError`
+line without any password (docs/faults.md).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import socket
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+from contextlib import contextmanager
+
+from pipeline.errors import TrackingError
+
+# MLflow 3's UI opens an experiment without this tag in its GenAI view (traces, token usage);
+# with it, on the runs table, charts and compare view that a training experiment needs.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+CLASSIC_ML = "custom_model_development"
+HOST_TAG, PID_TAG, PID_NS_TAG = "host", "pid", "pid_namespace"
+
+
+def safe_uri(uri: str) -> str:
+    """The tracking URI without any user:password part, fit to print or store."""
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(uri)
+    if parts.password is None and parts.username is None:
+        return uri
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+def tracking_failure(uri: str, exc: BaseException) -> TrackingError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    first = re.sub(r"//[^/@\s]+@", "//", first)  # MLflow's message repeats the URL with its password
+    return TrackingError(f"MLflow store {safe_uri(uri)} failed: {first[:240]} "
+                         "(check MLFLOW_TRACKING_URI, that the server is up, and that no other process "
+                         "holds the database)")
+
+
+def _store_exceptions() -> tuple[type[BaseException], ...]:
+    """What MLflow's clients raise when the store itself fails (HTTP, SQL, MLflow's own, the OS)."""
+    from mlflow.exceptions import MlflowException
+
+    errors: list[type[BaseException]] = [MlflowException, OSError]
+    try:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        errors.append(SQLAlchemyError)
+    except ImportError:  # pragma: no cover - mlflow ships sqlalchemy
+        pass
+    try:
+        from requests.exceptions import RequestException
+
+        errors.append(RequestException)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errors)
+
+
+def pid_namespace() -> str:
+    """Which pid namespace this process lives in: containers sharing a hostname and a team store
+    must not judge each other's pids."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return "unknown"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def sqlite_path(uri: str) -> Path | None:
+    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+
+
+def file_identity(path: Path | None) -> tuple[int, int] | None:
+    try:
+        st = path.stat() if path else None
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if st else None
+
+
+class MlflowStore:
+    """One tracking store (a URI). Methods take and return plain data; errors are TrackingError."""
+
+    def __init__(self, uri: str):
+        self.uri = uri
+        self._client = None
+        self.identity: tuple[int, int] | None = None  # the SQLite file the client was opened on
+
+    # ---- the store itself
+
+    def client(self):
+        if self._client is None:
+            import mlflow
+
+            with self.errors():
+                self._prepare_sqlite()
+                self._client = mlflow.MlflowClient(self.uri)
+                self.identity = file_identity(sqlite_path(self.uri))
+        return self._client
+
+    def replaced(self) -> bool:
+        """True when the SQLite file this store opened was deleted or replaced since: a client kept
+        open on it would write into a file nobody can see any more."""
+        path = sqlite_path(self.uri)
+        return self._client is not None and path is not None and file_identity(path) != self.identity
+
+    def _prepare_sqlite(self) -> None:
+        """Create a fresh SQLite store's tables under a file lock: parallel sweep workers starting
+        on one new store would otherwise race to create the same tables."""
+        path = sqlite_path(self.uri)
+        if path is None:
+            return
+        import fcntl
+        import hashlib
+        import tempfile
+
+        import mlflow
+
+        lock = Path(tempfile.gettempdir()) / f"mlflow-store-{hashlib.sha1(self.uri.encode()).hexdigest()[:16]}.lock"
+        with lock.open("a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                mlflow.MlflowClient(self.uri).search_experiments(max_results=1)
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    @contextmanager
+    def errors(self) -> Iterator[None]:
+        """A store that fails (server gone, database locked) is a TrackingError line, not a traceback."""
+        try:
+            yield
+        except TrackingError:
+            raise
+        except _store_exceptions() as exc:
+            raise tracking_failure(self.uri, exc) from exc
+
+    # ---- the calls the project makes
+
+    def start_run(self, experiment: str, name: str, tags: dict[str, str], params: dict[str, str],
+                  parent_run_id: str | None = None, owner_pid: int | None = None,
+                  source: str = "cli.py") -> dict[str, str]:
+        """Create a run named `name@label` (unique in its experiment), tagged and with its params."""
+        from mlflow.entities import Param
+
+        with self.errors():
+            client = self.client()
+            experiment_id = self._experiment_id(client, experiment)
+            if parent_run_id is None:
+                self.end_stale_runs(experiment_id, owner_pid or os.getpid())
+            run_name = self._unique_run_name(client, experiment_id, name)
+            all_tags = {"mlflow.user": _user(), "mlflow.source.name": source, "mlflow.source.type": "LOCAL",
+                        **tags}
+            if parent_run_id:
+                all_tags["mlflow.parentRunId"] = parent_run_id
+            run = client.create_run(experiment_id, start_time=_now_ms(), tags=all_tags, run_name=run_name)
+            if params:
+                client.log_batch(run.info.run_id, params=[Param(k, v) for k, v in params.items()])
+        return {"run_id": run.info.run_id, "experiment_id": experiment_id, "run_name": run_name}
+
+    def log_batch(self, run_id: str, metrics: list[list]) -> None:
+        """metrics: [key, value, timestamp ms, step] rows (MLflow chunks them by 1000)."""
+        from mlflow.entities import Metric
+
+        with self.errors():
+            self.client().log_batch(run_id, metrics=[Metric(k, float(v), int(t), int(s)) for k, v, t, s in metrics])
+
+    def log_artifact(self, run_id: str, path: str, artifact_path: str | None = None) -> None:
+        with self.errors():
+            self.client().log_artifact(run_id, path, artifact_path)
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        from mlflow.entities import RunTag
+
+        with self.errors():
+            self.client().log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+
+    def end_run(self, run_id: str, status: str) -> None:
+        with self.errors():
+            self.client().set_terminated(run_id, status=status, end_time=_now_ms())
+
+    def end_stale_runs(self, experiment_id: str, own_pid: int) -> list[str]:
+        """Mark KILLED the RUNNING runs of this experiment started on this host by a process that is gone.
+
+        A stage killed by SIGKILL (or the OOM killer) cannot end its MLflow run; without this it
+        would show RUNNING forever. Runs of other hosts or pid namespaces (containers), or without
+        the tags, are left alone. Returns the ids of the runs ended.
+        """
+        client = self.client()
+        host, namespace = socket.gethostname(), pid_namespace()
+        ended = []
+        for run in client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'",
+                                      max_results=1000):
+            owner = run.data.tags
+            pid = owner.get(PID_TAG, "")
+            ours = owner.get(HOST_TAG) == host and owner.get(PID_NS_TAG) == namespace != "unknown"
+            if ours and pid.isdigit() and int(pid) != own_pid and not _alive(int(pid)):
+                client.set_terminated(run.info.run_id, status="KILLED")
+                ended.append(run.info.run_id)
+        return ended
+
+    # ---- helpers
+
+    def _experiment_id(self, client, name: str) -> str:
+        """The experiment's id, created if new (a worker racing us to create it is fine) and tagged
+        as a classic ML experiment so the UI opens it on its runs table."""
+        from mlflow.exceptions import MlflowException
+
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            try:
+                client.create_experiment(name)
+            except MlflowException:  # created meanwhile by another process
+                pass
+            experiment = client.get_experiment_by_name(name)
+        if experiment.tags.get(EXPERIMENT_KIND_TAG) != CLASSIC_ML:
+            client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, CLASSIC_ML)
+        return experiment.experiment_id
+
+    @staticmethod
+    def _unique_run_name(client, experiment_id: str, name: str) -> str:
+        """`name`, or `name (2)`, `name (3)`... when taken, so no two runs of an experiment share a name."""
+        taken = {r.info.run_name for r in client.search_runs(
+            [experiment_id], filter_string=f"attributes.run_name LIKE '{name.replace(chr(39), '')}%'",
+            max_results=1000)}
+        if name not in taken:
+            return name
+        n = 2
+        while f"{name} ({n})" in taken:
+            n += 1
+        return f"{name} ({n})"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def params_for_mlflow(flat: dict[str, Any]) -> dict[str, str]:
+    """MLflow stores params as strings; None reads better as `none` than as an empty cell."""
+    return {k: "none" if v is None else str(v) for k, v in flat.items()}

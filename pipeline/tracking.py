@@ -231,18 +231,16 @@ def start_run(pipeline: str, run_name: str, *, params: Mapping[str, Any] | None 
 
     The run is named `run_name@label` (label: the DVC experiment's name, else the short commit),
     with ` (2)`, ` (3)`... when that name is taken. A nested run's parent is the innermost
-    active run. The run ends FINISHED, or FAILED when the block raises (Ctrl-C, SIGTERM too).
+    active run (none: a top-level run, as in MLflow). The run ends FINISHED, or FAILED when the block raises (Ctrl-C, SIGTERM too).
     `tags` should include the device (see `runtime.describe_device`) and the seed.
     """
     backend = _backend()
-    if nested and not _ACTIVE:
-        raise RuntimeError("a nested run needs an active parent run")
     if not nested and _ACTIVE:
         raise RuntimeError(f"run {_ACTIVE[-1].info.run_name!r} is still active: pass nested=True")
     all_tags = {**run_tags(pipeline, tags), **owner_tags()}
     info = backend.start_run(experiment=pipeline, name=f"{run_name}@{run_label()}", tags=all_tags,
                              params=params_for_mlflow(flatten(params or {})),
-                             parent_run_id=_ACTIVE[-1].info.run_id if nested else None,
+                             parent_run_id=_ACTIVE[-1].info.run_id if nested and _ACTIVE else None,
                              owner_pid=os.getpid(), source=Path(sys.argv[0]).name or "python")
     run = Run(RunInfo(**info), RunData(all_tags))
     _ACTIVE.append(run)

@@ -37,6 +37,7 @@ BASE_COLUMNS = ("run_id", "run_name", "experiment", "status", "start")
 FORMATS = ("table", "csv", "json")
 DEFAULT_UI_PORT = 5000
 _SCORE_WORDS = ("rmse", "loss", "perplexity", "acc", "error", "score")
+_HELD_OUT_WORDS = ("valid", "test", "oof", "perplexity", "acc")
 
 
 class TrackingStoreError(PipelineError, RuntimeError):
@@ -132,10 +133,21 @@ def _row(run, names: dict[str, str]) -> RunRow:
 
 
 def default_metrics(rows: Sequence[RunRow], most: int = 6) -> list[str]:
-    """Scores first (rmse, loss, perplexity, accuracy...), then the metrics most runs have."""
+    """Held-out scores first (valid, test, out-of-fold, perplexity, accuracy), then other scores
+    (rmse, loss...), then training and per-fold ones, then the rest; the ones most runs have first."""
     counts = Counter(k for r in rows for k in r.metrics)
-    ranked = sorted(counts, key=lambda k: (not any(w in k.lower() for w in _SCORE_WORDS), -counts[k], k))
-    return ranked[:most]
+
+    def rank(k: str) -> tuple:
+        name = k.lower()
+        if "train" in name or name.startswith("fold_"):
+            group = 2
+        elif any(w in name for w in _HELD_OUT_WORDS):
+            group = 0
+        else:
+            group = 1 if any(w in name for w in _SCORE_WORDS) else 3
+        return group, -counts[k], k
+
+    return sorted(counts, key=rank)[:most]
 
 
 def ranked_params(rows: Sequence[RunRow]) -> list[str]:
@@ -234,10 +246,10 @@ def render_table(names: list[str], records: list[dict[str, Any]]) -> str:
 
 
 def fit_table(names: list[str], records: list[dict[str, Any]], width: int,
-              optional: Sequence[str]) -> tuple[list[str], list[str], dict[str, str]]:
+              optional: Sequence[str], keep: int = 1) -> tuple[list[str], list[str], dict[str, str]]:
     """The columns a `width`-wide table shows: blank columns go, columns with one value in every
-    run go (that value is reported instead), then `optional` ones (params, least telling first)
-    while the table is too wide, keeping at least one.
+    run go (that value is reported instead), then `optional` ones (most telling first, so the
+    last go first) while the table is too wide, keeping at least `keep` of them.
 
     Returns (shown columns, optional columns left out, {constant column: its value}).
     """
@@ -255,8 +267,8 @@ def fit_table(names: list[str], records: list[dict[str, Any]], width: int,
             shown.append(n)
     left_out: list[str] = []
     while sum(_widths(shown, records)) + 2 * (len(shown) - 1) > width:
-        droppable = [n for n in shown if n in optional]
-        if len(droppable) <= 1:
+        droppable = [n for n in optional if n in shown]
+        if len(droppable) <= keep:
             break
         left_out.insert(0, droppable[-1])
         shown.remove(droppable[-1])
@@ -302,13 +314,17 @@ def runs_report(experiment: str | None = None, params: Iterable[str] | None = No
         chosen_params = _telling_first(chosen_params, rows)
         names = ([n for n in names if not n.startswith(("params.", "metrics."))] + [f"params.{p}" for p in chosen_params]
                  + [n for n in names if n.startswith("metrics.")])
-    optional = [] if asked_params else [f"params.{p}" for p in chosen_params]
-    shown, left_out, constant = fit_table(names, records, width or terminal_width(), optional)
+    # What may go when the table is too wide, most telling first (the last goes first): the first
+    # differing param and the first score always stay; then params 2-3, score 2, the rest.
+    p = [] if asked_params else [f"params.{k}" for k in chosen_params]
+    m = [] if _split(metrics) else [f"metrics.{k}" for k in chosen_metrics if k != sort]
+    optional = p[1:3] + m[1:2] + p[3:] + m[2:]
+    shown, left_out, constant = fit_table(names, records, width or terminal_width(), optional, keep=0)
     notes = []
     if constant:
         notes.append("same in every run: " + ", ".join(f"{k}={v}" for k, v in constant.items()))
-    note = _left_out_note([n.removeprefix("params.") for n in left_out])
-    return render_table(shown, records), "\n".join(notes + ([note] if note else []))
+    notes += _left_out_notes(left_out)
+    return render_table(shown, records), "\n".join(notes)
 
 
 def _partition(values: Sequence[str]) -> tuple[int, ...]:
@@ -329,12 +345,16 @@ def _telling_first(params: list[str], rows: Sequence[RunRow]) -> list[str]:
     return telling + echoes
 
 
-def _left_out_note(hidden: Sequence[str]) -> str:
-    if not hidden:
-        return ""
-    listed = ", ".join(hidden[:6]) + (", ..." if len(hidden) > 6 else "")
-    return (f"{len(hidden)} more differing params not shown ({listed}): pick columns with "
-            f"-p {hidden[0]},... or see all with --format csv")
+def _left_out_notes(left_out: Sequence[str]) -> list[str]:
+    """What did not fit the width, and how to show it."""
+    notes = []
+    for prefix, kind, flag in (("params.", "differing params", "-p"), ("metrics.", "metrics", "-m")):
+        hidden = [n.removeprefix(prefix) for n in left_out if n.startswith(prefix)]
+        if hidden:
+            listed = ", ".join(hidden[:6]) + (", ..." if len(hidden) > 6 else "")
+            notes.append(f"{len(hidden)} more {kind} not shown ({listed}): pick columns with "
+                         f"{flag} {hidden[0]},... or see all with --format csv")
+    return notes
 
 
 # ---- the MLflow UI

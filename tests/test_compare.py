@@ -239,7 +239,8 @@ def test_run_tags_name_the_stage_dataset_commit_and_dvc_experiment(monkeypatch):
 def _log_cv(model: str, model_params: dict, score: float) -> None:
     with tracking.start_run("house-prices", f"cv:{model}", params={"seed": 42, "model": {"name": model, **model_params}},
                             tags={"stage": "cv", "model": model}):
-        tracking.log_metrics({"valid_log_rmse_mean": score})
+        tracking.log_metrics({"valid_log_rmse_mean": score, "valid_log_rmse_std": score / 10,
+                              "train_log_rmse_mean": score / 2})
 
 
 def test_runs_puts_the_changed_param_first_fits_the_width_and_says_what_it_left_out():
@@ -267,7 +268,13 @@ def test_runs_puts_the_changed_param_first_fits_the_width_and_says_what_it_left_
     assert "more differing params not shown" not in wide_note
     assert {"model.lr", "model.alpha", "model.epochs", "model.max_iter"} <= set(wide.splitlines()[0].split())
 
+    # every cv parent run logs several scores: at 60 columns the held-out one stays, the rest are named
+    narrow, narrow_note = compare.runs_report("house-prices", width=60, top_level=True)
+    assert narrow.splitlines()[0].split()[-1] == "valid_log_rmse_mean"
+    assert "more metrics not shown (" in narrow_note and "-m " in narrow_note
+
     out = CliRunner().invoke(app, ["runs", "-e", "house-prices", "--sort", "valid_log_rmse_mean", "--desc"])
     assert out.exit_code == 0, out.output
-    scores = [line.split()[-1] for line in out.stdout.splitlines()[2:]]
+    column = out.stdout.splitlines()[0].split().index("valid_log_rmse_mean")
+    scores = [line.split()[column] for line in out.stdout.splitlines()[2:]]
     assert scores == ["0.123", "0.122", "0.118"]  # --desc is a flag: it takes no value

@@ -273,8 +273,8 @@ def test_runs_puts_the_changed_param_first_fits_the_width_and_says_what_it_left_
     assert narrow.splitlines()[0].split()[-1] == "valid_log_rmse_mean"
     assert "more metrics not shown (" in narrow_note and "-m " in narrow_note
 
-    out = CliRunner().invoke(app, ["runs", "-e", "house-prices", "--sort", "valid_log_rmse_mean", "--desc"])
+    out = CliRunner().invoke(app, ["runs", "-e", "house-prices", "--sort", "valid_log_rmse_mean", "--desc",
+                                   "--format", "csv"])
     assert out.exit_code == 0, out.output
-    column = out.stdout.splitlines()[0].split().index("valid_log_rmse_mean")
-    scores = [line.split()[column] for line in out.stdout.splitlines()[2:]]
+    scores = [row["metrics.valid_log_rmse_mean"] for row in csv.DictReader(io.StringIO(out.stdout))]
     assert scores == ["0.123", "0.122", "0.118"]  # --desc is a flag: it takes no value

@@ -136,3 +136,46 @@ def test_skewed_columns_are_unskewed(transform):
 def test_drop_columns():
     df = _frame(Utilities=["AllPub", "AllPub"], A=[1.0, 2.0])
     assert "Utilities" not in engineer(df, FeatureParams(drop_columns=["Utilities"])).columns
+
+
+def test_products_are_standardized_products_of_z_scores_same_for_any_frame():
+    from pipeline.errors import ParamError
+
+    train = _frame(A=[1.0, 2.0, 3.0, 4.0], B=[2.0, 0.0, 1.0, 5.0], C=["x", "y", "x", "y"])
+    pre = Preprocessor.fit(train, FeatureParams(products=["A*A", "A*B"]))
+    assert pre.columns[:4] == ["A", "B", "A*A", "A*B"]  # after the numbers, before the dummies
+    out = pre.transform(train)
+    z = (train[["A", "B"]] - train[["A", "B"]].mean()) / train[["A", "B"]].std()
+    for name, raw in (("A*A", z["A"] ** 2), ("A*B", z["A"] * z["B"])):
+        assert out[name].tolist() == pytest.approx(((raw - raw.mean()) / raw.std()).tolist(), abs=1e-6)
+    # a test frame is made with the statistics fitted above, row by row the same
+    assert pre.transform(train.iloc[[2, 0]]).to_numpy().tolist() == out.iloc[[2, 0]].to_numpy().tolist()
+    assert Preprocessor.from_dict(pre.to_dict()).transform(train).equals(out)
+    with pytest.raises(ParamError, match=r"house\.features\.products.*'C'"):
+        Preprocessor.fit(train, FeatureParams(products=["A*C"]))  # C is a category, not a number
+
+
+@pytest.mark.parametrize("products", [["A"], ["A*B*C"], ["A*"], ["A*B", "A*B"]])
+def test_bad_products_name_the_param(products):
+    from pipeline.errors import ParamError
+    from pipeline.params import build
+
+    with pytest.raises(ParamError, match=r"house\.features\.products"):
+        build(FeatureParams, {"products": products}, "house.features")
+
+
+def test_min_category_count_drops_rare_dummies_counted_on_the_stats_rows():
+    from pipeline.errors import ParamError
+    from pipeline.params import build
+
+    train = _frame(Roof=["a"] * 5 + ["b"] * 2 + ["c"])
+    test = _frame(Roof=["b", "c"])
+    stats = pd.concat([train, test])  # test features count too (stats_from: train_and_test); never prices
+    pre = Preprocessor.fit(stats, FeatureParams(min_category_count=3))
+    assert pre.categories["Roof"] == ["a", "b"]  # b: 2 + 1 rows; c: 1 + 1 < 3
+    out = pre.transform(test)
+    assert list(out.columns) == ["Roof_a", "Roof_b", "Roof_nan"]
+    assert out.loc[1].tolist() == [0, 0, 0]  # a dropped category is like an unseen one
+    assert Preprocessor.fit(stats, FeatureParams()).categories["Roof"] == ["a", "b", "c"]
+    with pytest.raises(ParamError, match=r"house\.features\.min_category_count"):
+        build(FeatureParams, {"min_category_count": -1}, "house.features")

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import boxcox1p
 
-from pipeline.errors import DataError
+from pipeline.errors import DataError, ParamError
 from pipeline.files import write_json
 from pipeline.params import require
 
@@ -53,10 +53,20 @@ class FeatureParams:
     skew_threshold: float = 0.75
     boxcox_lambda: float = 0.15
     drop_columns: list[str] = field(default_factory=list)
+    products: list[str] = field(default_factory=list)  # "A*B" (or "A*A"): products of z-scored numbers
+    min_category_count: int = 0  # one-hot columns of categories in fewer stats rows are not made
 
     def validate(self, where: str) -> None:
         require(self.skew_threshold >= 0, f"{where}.skew_threshold", f"must be >= 0, got {self.skew_threshold}")
         require(0 <= self.boxcox_lambda <= 1, f"{where}.boxcox_lambda", f"must be in [0, 1], got {self.boxcox_lambda}")
+        require(self.min_category_count >= 0, f"{where}.min_category_count",
+                f"must be >= 0, got {self.min_category_count}")
+        for item in self.products:
+            parts = item.split("*")
+            require(len(parts) == 2 and all(part.strip() for part in parts), f"{where}.products",
+                    f"entries are 'A*B' (two numeric columns), got {item!r}")
+        require(len(set(self.products)) == len(self.products), f"{where}.products",
+                f"has duplicates: {self.products}")
 
 
 def engineer(frame: pd.DataFrame, p: FeatureParams) -> pd.DataFrame:
@@ -109,6 +119,8 @@ class Preprocessor:
     categories: dict[str, list[str]] = field(default_factory=dict)
     lot_frontage_medians: dict[str, float] = field(default_factory=dict)
     lot_frontage_default: float = 0.0
+    product_means: dict[str, float] = field(default_factory=dict)
+    product_stds: dict[str, float] = field(default_factory=dict)
     columns: list[str] = field(default_factory=list)
 
     @classmethod
@@ -135,13 +147,28 @@ class Preprocessor:
             state.means[col] = 0.0 if pd.isna(mean) else float(mean)
             # A constant (or all-missing) column has std 0 or NaN: divide by 1, never make NaN.
             state.stds[col] = float(std) if pd.notna(std) and std > 0 else 1.0
+        for item in params.products:
+            a, b = (part.strip() for part in item.split("*"))
+            for col in (a, b):
+                if col not in state.numeric:
+                    raise ParamError(f"params.yaml: 'house.features.products' entry {item!r}: {col!r} is not a "
+                                     f"numeric column (numeric: {', '.join(state.numeric)})")
+            product = state._z(raw, a) * state._z(raw, b)
+            mean, std = float(product.mean()), float(product.std(ddof=1))  # as the numbers (pandas)
+            state.product_means[item], state.product_stds[item] = mean, std if std > 0 else 1.0
         for col in raw.columns:
             if col not in state.numeric:
                 values = raw[col].dropna().astype(str)
-                state.categories[col] = sorted(values.unique().tolist())
-        state.columns = state.numeric + [name for col, cats in state.categories.items()
-                                         for name in [f"{col}_{c}" for c in cats] + [f"{col}_nan"]]
+                counts = values.value_counts()
+                state.categories[col] = sorted(c for c, n in counts.items() if n >= params.min_category_count)
+        state.columns = state.numeric + list(state.product_means) + [
+            name for col, cats in state.categories.items() for name in [f"{col}_{c}" for c in cats] + [f"{col}_nan"]]
         return state
+
+    def _z(self, df: pd.DataFrame, col: str) -> np.ndarray:
+        """Column `col` of an unskewed frame, z-scored with the fitted statistics; missing -> 0."""
+        values = pd.to_numeric(df[col], errors="coerce").astype(float)
+        return ((values - self.means[col]) / self.stds[col]).fillna(0.0).to_numpy()
 
     def _fill_lot_frontage(self, df: pd.DataFrame) -> pd.DataFrame:
         if "LotFrontage" in df and "Neighborhood" in df:
@@ -167,8 +194,10 @@ class Preprocessor:
         for col in self.numeric:
             if col not in df:
                 raise DataError(f"missing numeric column {col!r} that the preprocessor was fitted with")
-            values = pd.to_numeric(df[col], errors="coerce").astype(float)
-            out[col] = ((values - self.means[col]) / self.stds[col]).fillna(0.0).to_numpy()
+            out[col] = self._z(df, col)
+        for item, mean in self.product_means.items():
+            a, b = (part.strip() for part in item.split("*"))
+            out[item] = (out[a] * out[b] - mean) / self.product_stds[item]
         for col, cats in self.categories.items():
             if col not in df:
                 raise DataError(f"missing categorical column {col!r} that the preprocessor was fitted with")

@@ -55,6 +55,9 @@ class FeatureParams:
     drop_columns: list[str] = field(default_factory=list)
     products: list[str] = field(default_factory=list)  # "A*B" (or "A*A"): products of z-scored numbers
     min_category_count: int = 0  # one-hot columns of categories in fewer stats rows are not made
+    # numbers compared to their neighbourhood: per column, value minus the neighbourhood's median
+    # and that median itself (medians over the stats rows' features; never prices)
+    neighborhood_context: list[str] = field(default_factory=list)
 
     def validate(self, where: str) -> None:
         require(self.skew_threshold >= 0, f"{where}.skew_threshold", f"must be >= 0, got {self.skew_threshold}")
@@ -67,6 +70,8 @@ class FeatureParams:
                     f"entries are 'A*B' (two numeric columns), got {item!r}")
         require(len(set(self.products)) == len(self.products), f"{where}.products",
                 f"has duplicates: {self.products}")
+        require(len(set(self.neighborhood_context)) == len(self.neighborhood_context),
+                f"{where}.neighborhood_context", f"has duplicates: {self.neighborhood_context}")
 
 
 def engineer(frame: pd.DataFrame, p: FeatureParams) -> pd.DataFrame:
@@ -97,6 +102,11 @@ def engineer(frame: pd.DataFrame, p: FeatureParams) -> pd.DataFrame:
     return df.drop(columns=[c for c in p.drop_columns if c in df])
 
 
+def _context_names(col: str) -> tuple[str, str]:
+    """The columns `neighborhood_context` makes of `col`: relative to the neighbourhood, and its median."""
+    return f"{col}_vs_Neighborhood", f"Neighborhood_median_{col}"
+
+
 def _skewness(values: np.ndarray) -> float:
     """Sample skewness (the biased estimator, as scipy.stats.skew), without importing scipy.stats."""
     centred = values - values.mean()
@@ -119,6 +129,9 @@ class Preprocessor:
     categories: dict[str, list[str]] = field(default_factory=dict)
     lot_frontage_medians: dict[str, float] = field(default_factory=dict)
     lot_frontage_default: float = 0.0
+    # column -> {neighbourhood: median of the (unskewed) column}, and the column's overall median
+    neighborhood_medians: dict[str, dict[str, float]] = field(default_factory=dict)
+    neighborhood_defaults: dict[str, float] = field(default_factory=dict)
     product_means: dict[str, float] = field(default_factory=dict)
     product_stds: dict[str, float] = field(default_factory=dict)
     columns: list[str] = field(default_factory=list)
@@ -142,6 +155,19 @@ class Preprocessor:
                         and abs(_skewness(values.to_numpy(float))) > params.skew_threshold:
                     state.skewed.append(col)
             raw = state._unskew(raw)
+        if params.neighborhood_context:
+            if "Neighborhood" not in raw:
+                raise ParamError("params.yaml: 'house.features.neighborhood_context' needs a Neighborhood column")
+            for col in params.neighborhood_context:
+                if col not in state.numeric:
+                    raise ParamError(f"params.yaml: 'house.features.neighborhood_context' names {col!r}, not a "
+                                     f"numeric column (numeric: {', '.join(state.numeric)})")
+                values = pd.to_numeric(raw[col], errors="coerce").astype(float)
+                medians = values.groupby(raw["Neighborhood"]).median().dropna()
+                state.neighborhood_medians[col] = {str(k): float(v) for k, v in medians.items()}
+                state.neighborhood_defaults[col] = float(values.median()) if values.notna().any() else 0.0
+            raw = state._add_neighborhood_context(raw)
+            state.numeric += [name for col in params.neighborhood_context for name in _context_names(col)]
         for col in state.numeric:
             mean, std = raw[col].mean(), raw[col].std()
             state.means[col] = 0.0 if pd.isna(mean) else float(mean)
@@ -176,6 +202,16 @@ class Preprocessor:
             df["LotFrontage"] = df["LotFrontage"].fillna(fill)
         return df
 
+    def _add_neighborhood_context(self, df: pd.DataFrame) -> pd.DataFrame:
+        """`col` minus its neighbourhood's median, and that median (an unknown neighbourhood, or
+        one without values, gets the column's overall median)."""
+        for col, medians in self.neighborhood_medians.items():
+            relative, median = _context_names(col)
+            typical = df["Neighborhood"].map(medians).astype(float).fillna(self.neighborhood_defaults[col])
+            df[relative] = pd.to_numeric(df[col], errors="coerce").astype(float) - typical
+            df[median] = typical
+        return df
+
     def _unskew(self, df: pd.DataFrame) -> pd.DataFrame:
         for col in self.skewed:
             values = df[col].astype(float).clip(lower=0)
@@ -189,6 +225,10 @@ class Preprocessor:
         if self.params.lot_frontage_by_neighborhood:
             df = self._fill_lot_frontage(df)
         df = self._unskew(df)
+        if self.neighborhood_medians:
+            if "Neighborhood" not in df:
+                raise DataError("missing column 'Neighborhood' that the preprocessor was fitted with")
+            df = self._add_neighborhood_context(df)
         out: dict[str, np.ndarray] = {}
         n = len(df)
         for col in self.numeric:

@@ -23,12 +23,13 @@ all 1460 rows; blend weights for fold k fitted without fold k):
     new blend elastic_net+lightgbm+svr           0.1073 / 0.1216   7.2 s
     other folds (--cv-seed 7 / 123): old 0.1083 / 0.1235, 0.1091 / 0.1221; new 0.1064 / 0.1217, 0.1077 / 0.1203
 
-Measured 2026-12-02 (issue 11; fresh cache, load ~3, so CPU seconds are ~2x the figures above):
-    spline_net 0.1079 / 0.1231  2.0 s    svr (clip) 0.1105 / 0.1243  2.2 s    lightgbm 0.1122 / 0.1219  8.8 s
-    elastic_net 0.1118 / 0.1274  8.8 s   svr_noclip 0.1103 / 0.1272
-    blend elastic_net+lightgbm+svr_noclip (the old default)  0.1073 / 0.1216  19.8 s
-    blend spline_net+lightgbm+svr (the new default)          0.1063 / 0.1202  12.9 s
-    --cv-seed 7: old 0.1064 / 0.1217, new 0.1057 / 0.1201; --cv-seed 123: old 0.1077 / 0.1203, new 0.1068 / 0.1191
+Measured 2026-12-02 (issue 11; fresh cache, load ~3, so CPU seconds are ~2x the figures above;
+new default: neighborhood_context features, spline_net + lightgbm (swept) + svr (clip)):
+    spline_net 0.1078 / 0.1218  1.8 s    lightgbm 0.1122 / 0.1193  12.9 s    svr 0.1103 / 0.1217  2.1 s
+    elastic_net 0.1116 / 0.1268  7.4 s
+    blend elastic_net+lightgbm+svr, old features and params (the old default)  0.1073 / 0.1216  18.3 s
+    blend spline_net+lightgbm+svr (the new default)                             0.1060 / 0.1180  16.9 s
+    --cv-seed 7: old 0.1064 / 0.1217, new 0.1055 / 0.1174; --cv-seed 123: old 0.1077 / 0.1203, new 0.1065 / 0.1168
 """
 
 from __future__ import annotations
@@ -78,14 +79,11 @@ CANDIDATES = {
     "lgbm_h02": {"type": "lightgbm", "n_estimators": 2500, "learning_rate": 0.02, "num_leaves": 8,
                  "min_child_samples": 3, "subsample": 1.0, "colsample_bytree": 0.1, "max_bin": 31,
                  "min_data_in_bin": 1, "objective": "huber", "huber_delta": 0.2},
-    # issue 11: the spline_net before its sweep; svr without clip; the svr and lightgbm sweeps' best
-    # trials (not shipped: no better on --cv-seed 7 / 123)
+    # issue 11: the spline_net before its sweep; svr without clip; the svr sweep's best trial (not
+    # shipped: no better on --cv-seed 123). The lightgbm before its sweep is lgbm_huber above.
     "spline_net_untuned": {"type": "spline_net", "alpha": 0.0005, "knots": 6, "spline_weight": 0.5},
     "svr_noclip": {"type": "svr", "C": 20.0, "epsilon": 0.05, "gamma": 0.0006},
     "svr_swept": {"type": "svr", "C": 84.5615, "epsilon": 0.0506618, "gamma": 0.000258999, "clip": True},
-    "lgbm_swept": {"type": "lightgbm", "n_estimators": 2500, "learning_rate": 0.013616, "num_leaves": 11,
-                   "min_child_samples": 2, "subsample": 1.0, "colsample_bytree": 0.186292, "max_bin": 31,
-                   "min_data_in_bin": 1, "objective": "huber", "reg_lambda": 0.652388},
     "krr_cubic": {"type": "kernel_ridge", "options": {"alpha": 1.0, "kernel": "polynomial", "degree": 3,
                                                       "coef0": 2.5}},
 }

@@ -1,7 +1,7 @@
 """An additive model: the elastic net on the features plus a B-spline basis of each continuous one.
 
 The plain elastic net fits price ~ a straight line in every (Box-Cox'd, z-scored) number. Prices
-are not straight in living area, quality, age or lot size; a cubic B-spline basis per
+are not straight in living area, age, lot or basement size; a cubic B-spline basis per
 continuous column (a generalised additive model, fitted by the same lasso-type objective)
 lets the fit bend where the data says so, and the L1 penalty keeps only the bends that pay.
 On the House Prices features it beats the straight elastic net by ~0.003 log-RMSE out of fold.

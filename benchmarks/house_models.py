@@ -22,6 +22,14 @@ all 1460 rows; blend weights for fold k fitted without fold k):
     old blend elastic_net+gradient_boosting+mlp  0.1088 / 0.1237  15.8 s
     new blend elastic_net+lightgbm+svr           0.1073 / 0.1216   7.2 s
     other folds (--cv-seed 7 / 123): old 0.1083 / 0.1235, 0.1091 / 0.1221; new 0.1064 / 0.1217, 0.1077 / 0.1203
+
+Measured 2026-12-02 (issue 11; fresh cache, load ~3, so CPU seconds are ~2x the figures above;
+new default: neighborhood_context features, spline_net + lightgbm (swept) + svr (clip)):
+    spline_net 0.1078 / 0.1218  1.8 s    lightgbm 0.1122 / 0.1193  12.9 s    svr 0.1103 / 0.1217  2.1 s
+    elastic_net 0.1116 / 0.1268  7.4 s
+    blend elastic_net+lightgbm+svr, old features and params (the old default)  0.1073 / 0.1216  18.3 s
+    blend spline_net+lightgbm+svr (the new default)                             0.1060 / 0.1180  16.9 s
+    --cv-seed 7: old 0.1064 / 0.1217, new 0.1055 / 0.1174; --cv-seed 123: old 0.1077 / 0.1203, new 0.1065 / 0.1168
 """
 
 from __future__ import annotations
@@ -71,6 +79,11 @@ CANDIDATES = {
     "lgbm_h02": {"type": "lightgbm", "n_estimators": 2500, "learning_rate": 0.02, "num_leaves": 8,
                  "min_child_samples": 3, "subsample": 1.0, "colsample_bytree": 0.1, "max_bin": 31,
                  "min_data_in_bin": 1, "objective": "huber", "huber_delta": 0.2},
+    # issue 11: the spline_net before its sweep; svr without clip; the svr sweep's best trial (not
+    # shipped: no better on --cv-seed 123). The lightgbm before its sweep is lgbm_huber above.
+    "spline_net_untuned": {"type": "spline_net", "alpha": 0.0005, "knots": 6, "spline_weight": 0.5},
+    "svr_noclip": {"type": "svr", "C": 20.0, "epsilon": 0.05, "gamma": 0.0006},
+    "svr_swept": {"type": "svr", "C": 84.5615, "epsilon": 0.0506618, "gamma": 0.000258999, "clip": True},
     "krr_cubic": {"type": "kernel_ridge", "options": {"alpha": 1.0, "kernel": "polynomial", "degree": 3,
                                                       "coef0": 2.5}},
 }

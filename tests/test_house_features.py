@@ -136,3 +136,82 @@ def test_skewed_columns_are_unskewed(transform):
 def test_drop_columns():
     df = _frame(Utilities=["AllPub", "AllPub"], A=[1.0, 2.0])
     assert "Utilities" not in engineer(df, FeatureParams(drop_columns=["Utilities"])).columns
+
+
+def test_products_are_standardized_products_of_z_scores_same_for_any_frame():
+    from pipeline.errors import ParamError
+
+    train = _frame(A=[1.0, 2.0, 3.0, 4.0], B=[2.0, 0.0, 1.0, 5.0], C=["x", "y", "x", "y"])
+    pre = Preprocessor.fit(train, FeatureParams(products=["A*A", "A*B"]))
+    assert pre.columns[:4] == ["A", "B", "A*A", "A*B"]  # after the numbers, before the dummies
+    out = pre.transform(train)
+    z = (train[["A", "B"]] - train[["A", "B"]].mean()) / train[["A", "B"]].std()
+    for name, raw in (("A*A", z["A"] ** 2), ("A*B", z["A"] * z["B"])):
+        assert out[name].tolist() == pytest.approx(((raw - raw.mean()) / raw.std()).tolist(), abs=1e-6)
+    # a test frame is made with the statistics fitted above, row by row the same
+    assert pre.transform(train.iloc[[2, 0]]).to_numpy().tolist() == out.iloc[[2, 0]].to_numpy().tolist()
+    assert Preprocessor.from_dict(pre.to_dict()).transform(train).equals(out)
+    with pytest.raises(ParamError, match=r"house\.features\.products.*'C'"):
+        Preprocessor.fit(train, FeatureParams(products=["A*C"]))  # C is a category, not a number
+
+
+@pytest.mark.parametrize("products", [["A"], ["A*B*C"], ["A*"], ["A*B", "A*B"]])
+def test_bad_products_name_the_param(products):
+    from pipeline.errors import ParamError
+    from pipeline.params import build
+
+    with pytest.raises(ParamError, match=r"house\.features\.products"):
+        build(FeatureParams, {"products": products}, "house.features")
+
+
+def test_min_category_count_drops_rare_dummies_counted_on_the_stats_rows():
+    from pipeline.errors import ParamError
+    from pipeline.params import build
+
+    train = _frame(Roof=["a"] * 5 + ["b"] * 2 + ["c"])
+    test = _frame(Roof=["b", "c"])
+    stats = pd.concat([train, test])  # test features count too (stats_from: train_and_test); never prices
+    pre = Preprocessor.fit(stats, FeatureParams(min_category_count=3))
+    assert pre.categories["Roof"] == ["a", "b"]  # b: 2 + 1 rows; c: 1 + 1 < 3
+    out = pre.transform(test)
+    assert list(out.columns) == ["Roof_a", "Roof_b", "Roof_nan"]
+    assert out.loc[1].tolist() == [0, 0, 0]  # a dropped category is like an unseen one
+    assert Preprocessor.fit(stats, FeatureParams()).categories["Roof"] == ["a", "b", "c"]
+    with pytest.raises(ParamError, match=r"house\.features\.min_category_count"):
+        build(FeatureParams, {"min_category_count": -1}, "house.features")
+
+
+def test_neighborhood_context_compares_a_number_with_its_neighbourhood_median():
+    from pipeline.errors import ParamError
+
+    train = _frame(Neighborhood=["a", "a", "a", "b", "b"], Area=[100.0, 200.0, 400.0, 50.0, 70.0],
+                   Street=["x", "y", "x", "y", "x"])
+    stats = pd.concat([train, _frame(Neighborhood=["b"], Area=[80.0], Street=["x"])])  # + a test row's features
+    pre = Preprocessor.fit(stats, FeatureParams(neighborhood_context=["Area"]))
+    assert pre.neighborhood_medians == {"Area": {"a": 200.0, "b": 70.0}}  # b: 50, 70, 80
+    assert pre.neighborhood_defaults == {"Area": 90.0}
+    assert pre.numeric == ["Area", "Area_vs_Neighborhood", "Neighborhood_median_Area"]
+    test = _frame(Neighborhood=["b", "new"], Area=[80.0, 100.0], Street=["x", "x"])
+    raw = pre._add_neighborhood_context(engineer(test, pre.params))
+    assert raw["Area_vs_Neighborhood"].tolist() == [10.0, 10.0]  # an unseen neighbourhood: overall median
+    assert raw["Neighborhood_median_Area"].tolist() == [70.0, 90.0]
+    out = pre.transform(test)
+    assert list(out.columns) == pre.columns and not out.isna().any().any()
+    assert out["Area_vs_Neighborhood"].tolist() == pytest.approx(
+        ((raw["Area_vs_Neighborhood"] - pre.means["Area_vs_Neighborhood"]) / pre.stds["Area_vs_Neighborhood"]).tolist())
+    assert Preprocessor.from_dict(pre.to_dict()).transform(test).equals(out)
+    with pytest.raises(ParamError, match=r"house\.features\.neighborhood_context.*'Street'"):
+        Preprocessor.fit(stats, FeatureParams(neighborhood_context=["Street"]))
+    with pytest.raises(ParamError, match=r"house\.features\.neighborhood_context.*Neighborhood"):
+        Preprocessor.fit(stats.drop(columns="Neighborhood"), FeatureParams(neighborhood_context=["Area"]))
+
+
+def test_neighborhood_context_follows_the_skew_transform():
+    """Skewed areas are compared after their Box-Cox / log transform (a ratio, not a difference in sq ft)."""
+    rng = np.random.default_rng(0)
+    n = 300
+    frame = _frame(Neighborhood=rng.choice(["a", "b"], n), Area=rng.lognormal(7, 0.8, n))
+    pre = Preprocessor.fit(frame, FeatureParams(skew_transform="log1p", neighborhood_context=["Area"]))
+    assert pre.skewed == ["Area"]  # the context columns are made after the transform, never re-skewed
+    a = np.log1p(frame.loc[frame.Neighborhood == "a", "Area"]).median()
+    assert pre.neighborhood_medians["Area"]["a"] == pytest.approx(a)

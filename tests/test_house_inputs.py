@@ -132,4 +132,5 @@ def test_original_preset_names_real_params_and_validates(tmp_path):
     copy.set_params(**PRESETS["original"])
     house = load_house(tmp_path / "params.yaml")
     assert house.blend.models == ["linear"] and not house.features.log_target and not house.cv.shuffle
+    assert house.features.neighborhood_context == []  # the course's recipe has no engineered features
     assert "house.blend.models=[linear]" in dvc_set_args("original")

@@ -163,7 +163,7 @@ def test_a_tiny_study_on_sqlite_scores_by_the_pipelines_folds_and_logs_each_tria
 
     db = tmp_path / "study.db"
     out = _finish(_tune(prepared_repo, "--trials", "3", "--folds", "3", "--seed", "1", "--storage", str(db),
-                        env=os.environ))
+                        "--metric", "valid_log_rmse_mean", env=os.environ))
     assert "trial 0: valid_log_rmse_mean" in out and "trial 2:" in out
     study = optuna.load_study(study_name="house-elastic_net", storage=storage_url(str(db)))
     trials = study.get_trials()
@@ -192,6 +192,50 @@ def test_a_tiny_study_on_sqlite_scores_by_the_pipelines_folds_and_logs_each_tria
         assert float(run.data.params["model.alpha"]) == pytest.approx(trial.params["house.models.elastic_net.alpha"])
         assert run.data.metrics["valid_log_rmse_mean"] == pytest.approx(trial.value)
         assert "oof_log_rmse" in run.data.metrics
+
+
+def test_a_study_can_minimise_the_out_of_fold_score_without_the_outliers(prepared_repo, tmp_path):
+    """tune.metric (as shipped) / --metric oof_log_rmse_without_outliers: the trial's value is the
+    cv stage's out-of-fold log-RMSE over the rows not flagged as outliers; the pruner sees it too."""
+    from pipeline.house.config import load_house
+    from pipeline.house.evaluation import fold_ids, log_rmse, to_price
+    from pipeline.house.prepared import Prepared
+    from pipeline.house.train import cross_validate
+    from pipeline.tune.config import load_tune
+
+    assert load_tune(prepared_repo.path / "params.yaml").metric == "oof_log_rmse_without_outliers"
+    db = tmp_path / "study.db"
+    out = _finish(_tune(prepared_repo, "--trials", "2", "--folds", "3", "--seed", "1", "--storage", str(db),
+                        env=os.environ))
+    assert "minimising oof_log_rmse_without_outliers" in out
+    assert "trial 0: oof_log_rmse_without_outliers" in out
+    trial = optuna.load_study(study_name="house-elastic_net", storage=storage_url(str(db))).trials[0]
+    house = load_house(prepared_repo.path / "params.yaml")
+    house.cv.folds = 3
+    data = Prepared.load(prepared_repo.path / "data" / "processed" / "house-prices")
+    clean = ~data.outliers()
+    cv = cross_validate(house.model("elastic_net"), data.X(), data.y(), fold_ids(len(data.y()), house.cv), clean,
+                        data.log_target, house.seed, curves=False, progress=False)
+    expected = log_rmse(data.prices()[clean], to_price(cv.oof[clean], data.log_target))
+    assert trial.value == pytest.approx(expected, rel=1e-9)
+    assert trial.user_attrs["oof_log_rmse_without_outliers"] == pytest.approx(expected, rel=1e-9)
+    assert trial.user_attrs["valid_log_rmse_mean"] == pytest.approx(np.mean([f.valid_log_rmse for f in cv.folds]))
+    # the running value the pruner saw after the last fold is the final score
+    assert trial.intermediate_values[2] == pytest.approx(expected, rel=1e-9)
+    # a study made for one metric refuses a worker minimising another
+    refused = _tune(prepared_repo, "--trials", "1", "--folds", "3", "--storage", str(db), "--metric",
+                    "valid_log_rmse_mean", env=os.environ)
+    _, err = refused.communicate(timeout=240)
+    assert refused.returncode == 2 and "metric='oof_log_rmse_without_outliers'" in err, err
+
+
+def test_an_unknown_metric_names_the_param(tmp_path):
+    from pipeline.tune.config import load_tune
+
+    params = tmp_path / "params.yaml"
+    params.write_text("tune:\n  metric: r2\n")
+    with pytest.raises(ParamError, match=r"tune\.metric.*oof_log_rmse_without_outliers"):
+        load_tune(params)
 
 
 def test_two_workers_on_postgresql_share_one_study_without_duplicate_or_lost_trials(prepared_repo, postgres):

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import DataError
+from pipeline.errors import DataError, ParamError
 from pipeline.files import write_json
 from pipeline.params import require
 
@@ -52,10 +52,25 @@ class FeatureParams:
     skew_threshold: float = 0.75
     boxcox_lambda: float = 0.15
     drop_columns: list[str] = field(default_factory=list)
+    products: list[str] = field(default_factory=list)  # "A*B" (or "A*A"): products of z-scored numbers
+    min_category_count: int = 0  # one-hot columns of categories in fewer stats rows are not made
+    # numbers compared to their neighbourhood: per column, value minus the neighbourhood's median
+    # and that median itself (medians over the stats rows' features; never prices)
+    neighborhood_context: list[str] = field(default_factory=list)
 
     def validate(self, where: str) -> None:
         require(self.skew_threshold >= 0, f"{where}.skew_threshold", f"must be >= 0, got {self.skew_threshold}")
         require(0 <= self.boxcox_lambda <= 1, f"{where}.boxcox_lambda", f"must be in [0, 1], got {self.boxcox_lambda}")
+        require(self.min_category_count >= 0, f"{where}.min_category_count",
+                f"must be >= 0, got {self.min_category_count}")
+        for item in self.products:
+            parts = item.split("*")
+            require(len(parts) == 2 and all(part.strip() for part in parts), f"{where}.products",
+                    f"entries are 'A*B' (two numeric columns), got {item!r}")
+        require(len(set(self.products)) == len(self.products), f"{where}.products",
+                f"has duplicates: {self.products}")
+        require(len(set(self.neighborhood_context)) == len(self.neighborhood_context),
+                f"{where}.neighborhood_context", f"has duplicates: {self.neighborhood_context}")
 
 
 def engineer(frame: pd.DataFrame, p: FeatureParams) -> pd.DataFrame:
@@ -86,6 +101,11 @@ def engineer(frame: pd.DataFrame, p: FeatureParams) -> pd.DataFrame:
     return df.drop(columns=[c for c in p.drop_columns if c in df])
 
 
+def _context_names(col: str) -> tuple[str, str]:
+    """The columns `neighborhood_context` makes of `col`: relative to the neighbourhood, and its median."""
+    return f"{col}_vs_Neighborhood", f"Neighborhood_median_{col}"
+
+
 def _skewness(values: np.ndarray) -> float:
     """Sample skewness (the biased estimator, as scipy.stats.skew), without importing scipy.stats."""
     centred = values - values.mean()
@@ -108,6 +128,11 @@ class Preprocessor:
     categories: dict[str, list[str]] = field(default_factory=dict)
     lot_frontage_medians: dict[str, float] = field(default_factory=dict)
     lot_frontage_default: float = 0.0
+    # column -> {neighbourhood: median of the (unskewed) column}, and the column's overall median
+    neighborhood_medians: dict[str, dict[str, float]] = field(default_factory=dict)
+    neighborhood_defaults: dict[str, float] = field(default_factory=dict)
+    product_means: dict[str, float] = field(default_factory=dict)
+    product_stds: dict[str, float] = field(default_factory=dict)
     columns: list[str] = field(default_factory=list)
 
     @classmethod
@@ -129,23 +154,61 @@ class Preprocessor:
                         and abs(_skewness(values.to_numpy(float))) > params.skew_threshold:
                     state.skewed.append(col)
             raw = state._unskew(raw)
+        if params.neighborhood_context:
+            if "Neighborhood" not in raw:
+                raise ParamError("params.yaml: 'house.features.neighborhood_context' needs a Neighborhood column")
+            for col in params.neighborhood_context:
+                if col not in state.numeric:
+                    raise ParamError(f"params.yaml: 'house.features.neighborhood_context' names {col!r}, not a "
+                                     f"numeric column (numeric: {', '.join(state.numeric)})")
+                values = pd.to_numeric(raw[col], errors="coerce").astype(float)
+                medians = values.groupby(raw["Neighborhood"]).median().dropna()
+                state.neighborhood_medians[col] = {str(k): float(v) for k, v in medians.items()}
+                state.neighborhood_defaults[col] = float(values.median()) if values.notna().any() else 0.0
+            raw = state._add_neighborhood_context(raw)
+            state.numeric += [name for col in params.neighborhood_context for name in _context_names(col)]
         for col in state.numeric:
             mean, std = raw[col].mean(), raw[col].std()
             state.means[col] = 0.0 if pd.isna(mean) else float(mean)
             # A constant (or all-missing) column has std 0 or NaN: divide by 1, never make NaN.
             state.stds[col] = float(std) if pd.notna(std) and std > 0 else 1.0
+        for item in params.products:
+            a, b = (part.strip() for part in item.split("*"))
+            for col in (a, b):
+                if col not in state.numeric:
+                    raise ParamError(f"params.yaml: 'house.features.products' entry {item!r}: {col!r} is not a "
+                                     f"numeric column (numeric: {', '.join(state.numeric)})")
+            product = state._z(raw, a) * state._z(raw, b)
+            mean, std = float(product.mean()), float(product.std(ddof=1))  # as the numbers (pandas)
+            state.product_means[item], state.product_stds[item] = mean, std if std > 0 else 1.0
         for col in raw.columns:
             if col not in state.numeric:
                 values = raw[col].dropna().astype(str)
-                state.categories[col] = sorted(values.unique().tolist())
-        state.columns = state.numeric + [name for col, cats in state.categories.items()
-                                         for name in [f"{col}_{c}" for c in cats] + [f"{col}_nan"]]
+                counts = values.value_counts()
+                state.categories[col] = sorted(c for c, n in counts.items() if n >= params.min_category_count)
+        state.columns = state.numeric + list(state.product_means) + [
+            name for col, cats in state.categories.items() for name in [f"{col}_{c}" for c in cats] + [f"{col}_nan"]]
         return state
+
+    def _z(self, df: pd.DataFrame, col: str) -> np.ndarray:
+        """Column `col` of an unskewed frame, z-scored with the fitted statistics; missing -> 0."""
+        values = pd.to_numeric(df[col], errors="coerce").astype(float)
+        return ((values - self.means[col]) / self.stds[col]).fillna(0.0).to_numpy()
 
     def _fill_lot_frontage(self, df: pd.DataFrame) -> pd.DataFrame:
         if "LotFrontage" in df and "Neighborhood" in df:
             fill = df["Neighborhood"].map(self.lot_frontage_medians).astype(float).fillna(self.lot_frontage_default)
             df["LotFrontage"] = df["LotFrontage"].fillna(fill)
+        return df
+
+    def _add_neighborhood_context(self, df: pd.DataFrame) -> pd.DataFrame:
+        """`col` minus its neighbourhood's median, and that median (an unknown neighbourhood, or
+        one without values, gets the column's overall median)."""
+        for col, medians in self.neighborhood_medians.items():
+            relative, median = _context_names(col)
+            typical = df["Neighborhood"].map(medians).astype(float).fillna(self.neighborhood_defaults[col])
+            df[relative] = pd.to_numeric(df[col], errors="coerce").astype(float) - typical
+            df[median] = typical
         return df
 
     def _unskew(self, df: pd.DataFrame) -> pd.DataFrame:
@@ -165,13 +228,19 @@ class Preprocessor:
         if self.params.lot_frontage_by_neighborhood:
             df = self._fill_lot_frontage(df)
         df = self._unskew(df)
+        if self.neighborhood_medians:
+            if "Neighborhood" not in df:
+                raise DataError("missing column 'Neighborhood' that the preprocessor was fitted with")
+            df = self._add_neighborhood_context(df)
         out: dict[str, np.ndarray] = {}
         n = len(df)
         for col in self.numeric:
             if col not in df:
                 raise DataError(f"missing numeric column {col!r} that the preprocessor was fitted with")
-            values = pd.to_numeric(df[col], errors="coerce").astype(float)
-            out[col] = ((values - self.means[col]) / self.stds[col]).fillna(0.0).to_numpy()
+            out[col] = self._z(df, col)
+        for item, mean in self.product_means.items():
+            a, b = (part.strip() for part in item.split("*"))
+            out[item] = (out[a] * out[b] - mean) / self.product_stds[item]
         for col, cats in self.categories.items():
             if col not in df:
                 raise DataError(f"missing categorical column {col!r} that the preprocessor was fitted with")

@@ -15,12 +15,17 @@ import numpy as np
 class SVR:
     """`type: svr`: scikit-learn's SVR, optionally after standard or robust feature scaling.
 
+    With `clip`, features are clipped to the range of the training rows before predicting: a
+    house bigger than any the model saw (the partial-sale outliers, left out of training) is
+    priced like the biggest it saw instead of by extrapolation.
+
     No steps, so no curves: the stage logs its final train and valid scores.
     """
 
     def __init__(self, params, n_features: int, seed: int):
         self.params, self.n_features = params, n_features
         self.model = None
+        self.low = self.high = None
 
     def _make(self):
         from sklearn.pipeline import make_pipeline
@@ -35,14 +40,20 @@ class SVR:
 
     def fit(self, X: np.ndarray, y: np.ndarray, curves=None, score=None, progress: bool = False
             ) -> dict[str, list[float]]:
-        self.model = self._make().fit(np.asarray(X, np.float64), np.asarray(y, np.float64))
+        x = np.asarray(X, np.float64)
+        self.low, self.high = x.min(0), x.max(0)
+        self.model = self._make().fit(x, np.asarray(y, np.float64))
         return {}
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return np.asarray(self.model.predict(np.asarray(X, np.float64)), dtype=np.float64)
+        x = np.asarray(X, np.float64)
+        if self.params.clip:
+            x = np.clip(x, self.low, self.high)
+        return np.asarray(self.model.predict(x), dtype=np.float64)
 
     def state(self) -> dict[str, Any]:
-        return {"model": self.model}
+        return {"model": self.model, "low": self.low, "high": self.high}
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.model = state["model"]
+        self.low, self.high = state.get("low"), state.get("high")

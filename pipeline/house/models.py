@@ -82,6 +82,39 @@ class ElasticNetParams:
 
 
 @dataclass
+class SplineNetParams:
+    """An additive model (pipeline/house/additive.py): the elastic net on the features plus a
+    cubic B-spline basis of every continuous feature, so the fit can bend (GAM-like).
+
+    Objective as ElasticNet's; `alpha`, `l1_ratio` as there. A feature with more than
+    `min_unique` distinct training values gets `knots` quantile knots (knots + degree - 1 basis
+    columns), standardized and multiplied by `spline_weight` (smaller: bends cost more).
+    Splines extrapolate flat; `clip` also clips every feature to its training range.
+    """
+
+    type: Literal["spline_net"]
+    alpha: float = 0.0005
+    l1_ratio: float = 1.0
+    knots: int = 6
+    degree: int = 3
+    min_unique: int = 20
+    spline_weight: float = 0.5
+    clip: bool = True
+    max_iter: int = 50000
+    tol: float = 0.0001
+
+    def validate(self, where: str) -> None:
+        require(self.alpha > 0, f"{where}.alpha", f"must be > 0, got {self.alpha}")
+        require(0 <= self.l1_ratio <= 1, f"{where}.l1_ratio", f"must be in [0, 1], got {self.l1_ratio}")
+        require(self.knots >= 2, f"{where}.knots", f"must be >= 2, got {self.knots}")
+        require(1 <= self.degree <= 5, f"{where}.degree", f"must be in [1, 5], got {self.degree}")
+        require(self.min_unique >= 2, f"{where}.min_unique", f"must be >= 2, got {self.min_unique}")
+        require(self.spline_weight > 0, f"{where}.spline_weight", f"must be > 0, got {self.spline_weight}")
+        require(self.max_iter >= 1, f"{where}.max_iter", f"must be >= 1, got {self.max_iter}")
+        require(self.tol > 0, f"{where}.tol", f"must be > 0, got {self.tol}")
+
+
+@dataclass
 class SklearnParams:
     """A scikit-learn regressor; `options` go to its constructor unchanged."""
 
@@ -142,6 +175,7 @@ class SVRParams:
     degree: int = 2
     coef0: float = 1.0
     scale: Literal["none", "standard", "robust"] = "none"  # rescale features before the kernel
+    clip: bool = False  # clip features to their training range before predicting (no extrapolation)
 
     def validate(self, where: str) -> None:
         require(self.C > 0, f"{where}.C", f"must be > 0, got {self.C}")
@@ -160,6 +194,7 @@ MODEL_TYPES: dict[str, tuple[type, Any]] = {
     "gradient_boosting": (SklearnParams, "pipeline.house.sklearn_models:Sklearn"),
     "lightgbm": (LightGBMParams, "pipeline.house.boosting:LightGBM"),
     "svr": (SVRParams, "pipeline.house.kernels:SVR"),
+    "spline_net": (SplineNetParams, "pipeline.house.additive:SplineNet"),
 }
 
 

@@ -21,6 +21,7 @@ PRESETS: dict[str, dict[str, object]] = {
         "house.features.combined_features": False,
         "house.features.skew_transform": "none",
         "house.features.drop_columns": [],
+        "house.features.neighborhood_context": [],
         "house.outliers.drop_from_training": False,
         "house.cv.folds": 5,
         "house.cv.shuffle": False,

@@ -22,6 +22,7 @@ class TuneParams:
     trials: int = 20  # per worker
     timeout: float = 0  # seconds per worker (0: no limit); a running trial finishes
     pruner: str = "median"
+    metric: str = "valid_log_rmse_mean"  # or oof_log_rmse_without_outliers (pipeline/tune/house.py)
     house: dict[str, Any] = field(default_factory=dict)  # model name -> space
 
     def validate(self, where: str) -> None:
@@ -29,6 +30,9 @@ class TuneParams:
         require(self.timeout >= 0, f"{where}.timeout", f"must be >= 0 (0: no limit), got {self.timeout}")
         require(self.pruner in PRUNERS, f"{where}.pruner", f"must be one of {', '.join(PRUNERS)}, got {self.pruner!r}")
         require(bool(self.storage), f"{where}.storage", "must name an SQLite file or a database URL")
+        from .house import METRICS
+
+        require(self.metric in METRICS, f"{where}.metric", f"must be one of {', '.join(METRICS)}, got {self.metric!r}")
 
 
 def load_tune(path=None) -> TuneParams:

@@ -15,7 +15,7 @@ from pipeline import tracking
 
 from . import study as study_mod
 from .config import TuneParams, worker_id
-from .house import METRIC, PIPELINE, Objective, load_target
+from .house import METRICS, PIPELINE, Objective, load_target
 
 
 @dataclass
@@ -27,13 +27,14 @@ class Options:
     pruner: str | None = None
     seed: int | None = None
     folds: int | None = None
+    metric: str | None = None
 
 
-def _describe(trial) -> str:
+def _describe(trial, metric: str) -> str:
     shown = ", ".join(f"{k.rsplit('.', 1)[-1]}={v:.4g}" if isinstance(v, float) else f"{k.rsplit('.', 1)[-1]}={v}"
                       for k, v in trial.params.items())
     if trial.state.name == "COMPLETE":
-        return f"trial {trial.number}: {METRIC} {trial.value:.5f} ({shown})"
+        return f"trial {trial.number}: {metric} {trial.value:.5f} ({shown})"
     return f"trial {trial.number}: {trial.state.name.lower()} ({shown})"
 
 
@@ -73,22 +74,26 @@ def tune_house(model: str, tune: TuneParams, options: Options, echo: Callable[[s
         raise ParamError(f"--trials must be >= 1, got {trials}")
     if timeout < 0:
         raise ParamError(f"--timeout must be >= 0 (0: no limit), got {timeout}")
-    objective = Objective(target, name, folds=options.folds)
-    study = study_mod.open_study(name, url, {"target": target.target, "metric": METRIC,
+    metric = options.metric or tune.metric
+    if metric not in METRICS:
+        raise ParamError(f"--metric / tune.metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    objective = Objective(target, name, folds=options.folds, metric=metric)
+    study = study_mod.open_study(name, url, {"target": target.target, "metric": metric,
                                              "folds": objective.house.cv.folds},
                                  options.pruner or tune.pruner, options.seed, baseline=target.baseline())
     tags = {"stage": "tune", "study": name, "model": model, "dataset": "house-prices",
             "worker": worker_id(), "storage": tracking.safe_uri(url)}
     run_params = {"tune": {"trials": trials, "timeout": timeout, "pruner": options.pruner or tune.pruner,
+                           "metric": metric,
                            "space": {p.name: repr(p.distribution) for p in target.params}}}
     mine: list[int] = []
 
     def report(_study, trial) -> None:
         mine.append(trial.number)
-        echo(_describe(trial))
+        echo(_describe(trial, metric))
 
     echo(f"study {name} on {tracking.safe_uri(url)}: {len(target.params)} params, "
-         f"{objective.house.cv.folds} folds, {trials} trials{f', {timeout:g} s budget' if timeout else ''}")
+         f"{objective.house.cv.folds} folds, minimising {metric}, {trials} trials{f', {timeout:g} s budget' if timeout else ''}")
     ensure_experiment()
     with tracking.start_run(PIPELINE, f"tune:{name}", params=run_params, tags=tags):
         study.optimize(objective, n_trials=trials, timeout=timeout or None, callbacks=[report],
@@ -102,5 +107,5 @@ def tune_house(model: str, tune: TuneParams, options: Options, echo: Callable[[s
         if best is not None:
             summary.update(best_trial=best.number, best_value=best.value, best_params=best.params,
                            best_oof_log_rmse=best.user_attrs.get("oof_log_rmse"))
-            tracking.log_metrics({f"best_{METRIC}": best.value, "trials_run": len(mine)})
+            tracking.log_metrics({f"best_{metric}": best.value, "trials_run": len(mine)})
     return summary

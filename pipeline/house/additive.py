@@ -1,0 +1,94 @@
+"""An additive model: the elastic net on the features plus a B-spline basis of each continuous one.
+
+The plain elastic net fits price ~ a straight line in every (Box-Cox'd, z-scored) number. Prices
+are not straight in living area, age, lot or basement size; a cubic B-spline basis per
+continuous column (a generalised additive model, fitted by the same lasso-type objective)
+lets the fit bend where the data says so, and the L1 penalty keeps only the bends that pay.
+On the House Prices features it beats the straight elastic net by ~0.003 log-RMSE out of fold.
+
+Beyond the training rows' range a linear model extrapolates without limit, and the partial-sale
+outliers (left out of training) lie beyond it: their living area is larger than any house it
+was fitted on. So the spline terms extrapolate flat (`extrapolation="constant"`), and with
+`clip` every feature is clipped to the range seen in training before predicting, as trees do.
+That costs nothing on ordinary houses and keeps the model from pricing a 5,600 sq ft partial
+sale like a mansion.
+
+Knots, ranges and basis scales come from the features of the rows the model is fitted on
+(never from prices); scikit-learn is imported inside the methods.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .models import CurveSets, Scorer, SplineNetParams
+
+
+class SplineNet:
+    """`type: spline_net`: scikit-learn's ElasticNet on [features, weighted spline bases].
+
+    No steps (coordinate descent on a precomputed Gram matrix, ~0.05 s a fit), so no curves:
+    the stage logs its final train and valid scores.
+    """
+
+    def __init__(self, params: SplineNetParams, n_features: int, seed: int):
+        self.params, self.n_features = params, n_features
+        self.low = self.high = None  # training range of each feature (clip)
+        self.continuous: np.ndarray = np.zeros(0, dtype=np.int64)  # columns with a spline basis
+        self.spline = None
+        self.basis_mean = self.basis_scale = None
+        self.model = None
+
+    def _design(self, X: np.ndarray) -> np.ndarray:
+        """Features (clipped to the training range when asked) and their scaled spline bases."""
+        x = np.asarray(X, np.float64)
+        if self.params.clip:
+            x = np.clip(x, self.low, self.high)
+        if not len(self.continuous):
+            return x
+        basis = (self.spline.transform(x[:, self.continuous]) - self.basis_mean) / self.basis_scale
+        return np.hstack([x, self.params.spline_weight * basis])
+
+    def fit(self, X: np.ndarray, y: np.ndarray, curves: CurveSets | None = None,
+            score: Scorer | None = None, progress: bool = False) -> dict[str, list[float]]:
+        from sklearn.linear_model import ElasticNet
+        from sklearn.preprocessing import SplineTransformer
+
+        p = self.params
+        x = np.asarray(X, np.float64)
+        self.low, self.high = x.min(0), x.max(0)
+        self.continuous = np.flatnonzero([len(np.unique(col)) > p.min_unique for col in x.T])
+        if len(self.continuous):
+            self.spline = SplineTransformer(n_knots=p.knots, degree=p.degree, knots="quantile",
+                                            extrapolation="constant", include_bias=False)
+            basis = self.spline.fit_transform(x[:, self.continuous])
+            self.basis_mean = basis.mean(0)
+            std = basis.std(0)
+            self.basis_scale = np.where(std > 0, std, 1.0)  # a basis column empty in training stays 0
+        self.model = ElasticNet(alpha=p.alpha, l1_ratio=p.l1_ratio, max_iter=p.max_iter, tol=p.tol,
+                                precompute=True, selection="cyclic")
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        with warnings.catch_warnings():  # max_iter is a param: hitting it is the user's choice
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.model.fit(self._design(x), np.asarray(y, np.float64))
+        return {}
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model.predict(self._design(X)), dtype=np.float64)
+
+    def n_basis(self) -> int:
+        """Spline basis columns added to the features (0 before fitting or with no continuous column)."""
+        return 0 if self.spline is None or not len(self.continuous) else len(self.basis_mean)
+
+    def state(self) -> dict[str, Any]:
+        return {"low": self.low, "high": self.high, "continuous": self.continuous, "spline": self.spline,
+                "basis_mean": self.basis_mean, "basis_scale": self.basis_scale, "model": self.model}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        for key, value in state.items():
+            setattr(self, key, value)

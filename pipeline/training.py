@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import math
 from collections import defaultdict
 from typing import Callable, Iterable, Iterator, Mapping
@@ -26,6 +27,36 @@ def make_optimizer(name: str, parameters: Iterable, lr: float, weight_decay: flo
     raise ParamError(f"params.yaml: '{where}' must be one of {', '.join(OPTIMIZERS)}; got {name!r}")
 
 
+def keep_freed_memory() -> None:
+    """Let glibc keep freed memory for the next step instead of handing it back to the kernel.
+
+    A training step allocates and frees the same multi-megabyte buffers every time. By default
+    glibc unmaps blocks over 128 KiB and trims the top of the heap, so the next step faults
+    every page in again: 1,000-3,000 page faults per scratch-LSTM step, ~20% of its time
+    (measured, docs/rnn.md). Process-wide, like the thread count; a no-op without glibc.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD: blocks up to 32 MiB come from the heap
+        libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: keep up to 1 GiB of free heap
+    except (OSError, AttributeError):
+        pass
+
+
+def decayed_lr(lr: float, epoch: int, epochs: int, decay: float) -> float:
+    """The learning rate of `epoch` (0-based): `lr`, falling linearly towards 0 over the last
+    `decay` fraction of the `epochs` (0: constant). Full steps leave the early plateau fast but
+    then bounce around the minimum; the decay settles the weights, so short runs end low."""
+    remaining = epochs - epoch  # epochs left, this one included
+    decay_epochs = decay * epochs
+    return lr if remaining >= decay_epochs else lr * remaining / decay_epochs
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
 def minibatches(tensors: tuple[torch.Tensor, ...], batch_size: int, shuffle: bool = True,
                 generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, ...]]:
     """Yield aligned slices of `tensors`; the order comes from `generator`, so runs repeat."""
@@ -44,6 +75,7 @@ def train_epochs(
     desc: str = "train",
     progress: bool = True,
     lr_param: str | None = None,
+    before_epoch: Callable[[int], None] | None = None,
 ) -> dict[str, list[float]]:
     """Run `epochs` passes of `step(batch) -> loss` over `batches()`; record `evaluate()` each epoch.
 
@@ -54,10 +86,14 @@ def train_epochs(
     NaN or inf stops training with a ParamError naming that param, so a diverged run writes
     no model, metrics or submission and its MLflow run ends FAILED. Without it (experiments
     where divergence is the finding, e.g. the init study) training goes on.
+
+    `before_epoch(epoch)` (0-based) runs before each epoch's batches, e.g. to set its learning rate.
     """
     history: dict[str, list[float]] = defaultdict(list)
     bar = tqdm(range(epochs), desc=desc, unit="epoch", leave=False, disable=not progress)
     for epoch in bar:
+        if before_epoch is not None:
+            before_epoch(epoch)
         for batch in batches():
             loss = step(batch)
             if lr_param is not None and loss is not None:

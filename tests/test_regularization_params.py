@@ -44,6 +44,7 @@ def _with(shipped: dict, stage: str, **changes) -> dict:
     ("dropout", {"variants": ["concise", "fancy"]}, "regularization.dropout.variants[1]"),
     ("dropout", {"epochs": 0}, "regularization.dropout.epochs"),
     ("dropout", {"lr": "fast"}, "regularization.dropout.lr"),
+    ("dropout", {"lr_decay": 1.5}, "regularization.dropout.lr_decay"),
     ("dropout", {"device": "tpu"}, "regularization.dropout.device"),
     ("polynomial", {"cases": {"cubic": {"degree": -1, "n_train": 10}}}, "regularization.polynomial.cases.cubic.degree"),
     ("polynomial", {"cases": {"big": {"degree": 21, "n_train": 10}}}, "regularization.polynomial.cases.big.degree"),

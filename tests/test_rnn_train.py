@@ -17,6 +17,7 @@ from pipeline.rnn.corpus import Vocab
 from pipeline.rnn.generate import generate
 from pipeline.rnn.models import ModelSpec, make_model
 from pipeline.rnn.train import train_language_model
+from pipeline.training import decayed_lr
 
 TEXT = "the time traveller was expounding a recondite matter to us " * 12
 CPU = torch.device("cpu")
@@ -60,6 +61,19 @@ def test_same_params_and_seed_same_numbers_on_cpu():
     runs = [_train("gru", "scratch", _tiny(epochs=3))[2]["perplexity"] for _ in range(2)]
     assert runs[0] == runs[1]
     assert _train("gru", "scratch", _tiny(epochs=3, seed=1))[2]["perplexity"] != runs[0]
+
+
+def test_lr_decay_falls_linearly_over_the_last_epochs():
+    assert [decayed_lr(1.0, e, 10, 0.3) for e in range(10)] == pytest.approx([1.0] * 8 + [2 / 3, 1 / 3])
+    assert [decayed_lr(0.5, e, 4, 0.0) for e in range(4)] == [0.5] * 4  # 0: constant
+    assert [decayed_lr(1.0, e, 4, 1.0) for e in range(4)] == pytest.approx([1.0, 0.75, 0.5, 0.25])
+
+
+def test_lr_decay_changes_only_the_last_epochs_and_repeats():
+    constant = _train("gru", "scratch", _tiny(epochs=6))[2]["perplexity"]
+    decayed = _train("gru", "scratch", _tiny(epochs=6, lr_decay=0.5))[2]["perplexity"]
+    assert decayed[:4] == constant[:4] and decayed[4:] != constant[4:]  # lr < full from epoch 5 on
+    assert _train("gru", "scratch", _tiny(epochs=6, lr_decay=0.5))[2]["perplexity"] == decayed
 
 
 def test_deep_and_bidirectional_models_train():
@@ -117,6 +131,7 @@ def test_unknown_cell_is_a_clear_error():
     ({"train": {"epochs": 0}}, r"'rnn.experiments.x.train.epochs' must be > 0"),
     ({"train": {"optimiser": "sgd"}}, r"unknown param\(s\) rnn.experiments.x.train.optimiser"),
     ({"train": {"scheme": "shuffled"}}, r"'rnn.experiments.x.train.scheme' must be one of"),
+    ({"train": {"lr_decay": 1.5}}, r"'rnn.experiments.x.train.lr_decay' must be in \[0, 1\]"),
 ])
 def test_bad_experiment_params_name_the_param(experiment, match):
     with pytest.raises(ParamError, match=match):

@@ -117,6 +117,7 @@ class DropoutParams:
     epochs: int
     lr: float
     batch_size: int
+    lr_decay: float = 0.0  # lr falls linearly towards 0 over this last fraction of the epochs
     train_limit: int = 0  # first N training images only (0: all 60,000); keeps tests fast
     test_limit: int = 0
     device: str = "auto"
@@ -132,6 +133,7 @@ class DropoutParams:
         require(all(0 <= p < 1 for p in self.drop_probs), f"{where}.drop_probs",
                 f"must be in [0, 1), got {self.drop_probs}")
         require(self.init_std > 0, f"{where}.init_std", f"must be > 0, got {self.init_std}")
+        require(0 <= self.lr_decay <= 1, f"{where}.lr_decay", f"must be in [0, 1] (0: constant lr), got {self.lr_decay}")
         for key in ("train_limit", "test_limit"):
             require(getattr(self, key) >= 0, f"{where}.{key}", f"must be >= 0 (0: all), got {getattr(self, key)}")
 

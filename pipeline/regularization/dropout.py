@@ -22,7 +22,7 @@ from pipeline.regularization.fit import (
     scratch_step,
 )
 from pipeline.regularization.report import Config, Outcome, config_params, final_of
-from pipeline.training import make_optimizer
+from pipeline.training import decayed_lr, make_optimizer, set_lr
 
 
 def dropout(x: torch.Tensor, p: float) -> torch.Tensor:
@@ -98,10 +98,18 @@ def fit_variant(p: DropoutParams, variant: str, train: Split, test: Split, devic
     net = make_net(variant, p, generator).to(device)
     tally = Tally()
     objective = cross_entropy_objective(net, tally)
-    if variant == "scratch":
-        step = scratch_step(objective, list(net.parameters()), p.lr)
+    lr = {"now": p.lr}  # this epoch's, from the schedule
+    optimizer = None if variant == "scratch" else make_optimizer("sgd", net.parameters(), p.lr)
+    if optimizer is None:
+        step = scratch_step(objective, list(net.parameters()), lambda: lr["now"])
     else:
-        step = concise_step(objective, make_optimizer("sgd", net.parameters(), p.lr))
+        step = concise_step(objective, optimizer)
+
+    def before_epoch(epoch: int) -> None:
+        lr["now"] = decayed_lr(p.lr, epoch, p.epochs, p.lr_decay)
+        if optimizer is not None:
+            set_lr(optimizer, lr["now"])
+
     history = fit_classifier(net, step, tally, train, test, epochs=p.epochs, batch_size=p.batch_size,
-                             generator=generator, desc=f"dropout {variant}")
+                             generator=generator, desc=f"dropout {variant}", before_epoch=before_epoch)
     return Outcome(history, final_of(history))

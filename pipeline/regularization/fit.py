@@ -40,11 +40,15 @@ def sgd_(params: Iterable[torch.Tensor], lr: float) -> None:
             p.grad = None
 
 
-def scratch_step(objective: Callable[[Batch], torch.Tensor], params: Sequence[torch.Tensor], lr: float) -> Step:
+def scratch_step(objective: Callable[[Batch], torch.Tensor], params: Sequence[torch.Tensor],
+                 lr: float | Callable[[], float]) -> Step:
+    """The scratch form's step; `lr` is a number or, for a schedule, a function read each step."""
+    rate = lr if callable(lr) else (lambda: lr)
+
     def step(batch: Batch) -> torch.Tensor:
         loss = objective(batch)
         loss.backward()
-        sgd_(params, lr)
+        sgd_(params, rate())
         return loss.detach()
 
     return step
@@ -128,7 +132,8 @@ def cross_entropy_objective(net: torch.nn.Module, tally: Tally) -> Callable[[Bat
 
 
 def fit_classifier(net: torch.nn.Module, step: Step, tally: Tally, train: Split, test: Split, *, epochs: int,
-                   batch_size: int, generator: torch.Generator, desc: str) -> dict[str, list[float]]:
+                   batch_size: int, generator: torch.Generator, desc: str,
+                   before_epoch: Callable[[int], None] | None = None) -> dict[str, list[float]]:
     """Train in train mode with a step built on `cross_entropy_objective(net, tally)`; each epoch
     record the running train loss and accuracy (as the steps saw them, dropout on) and the test
     loss and accuracy (eval mode, dropout off)."""
@@ -139,4 +144,4 @@ def fit_classifier(net: torch.nn.Module, step: Step, tally: Tally, train: Split,
 
     net.train()
     return train_epochs(step, lambda: minibatches((train.x, train.y), batch_size, generator=generator),
-                        epochs, evaluate, desc=desc)
+                        epochs, evaluate, desc=desc, before_epoch=before_epoch)

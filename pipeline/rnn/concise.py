@@ -3,6 +3,8 @@ on one-hot inputs, then a linear output layer, as the course builds it."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -20,6 +22,11 @@ class ConciseLM(nn.Module):
         self.rnn = LAYERS[cell](vocab_size, hidden, num_layers=num_layers, bidirectional=bidirectional)
         self.num_directions = 2 if bidirectional else 1
         self.out = nn.Linear(hidden * self.num_directions, vocab_size)
+        # On CPU nn.LSTM runs oneDNN's fused LSTM, whose backward also computes the (unused)
+        # gradient of the one-hot inputs: a T·B × vocab × 4·hidden product. With few tokens the
+        # fused cell wins (28 tokens: ~1.5x faster than ATen's LSTM); with the lyrics' 1,028 that
+        # product dominates and ATen's LSTM is ~30% faster (benchmarks/rnn_bench.py, docs/rnn.md).
+        self.onednn = vocab_size <= hidden
 
     def begin_state(self, batch_size: int, device: torch.device | str = "cpu"):
         shape = (self.num_directions * self.rnn.num_layers, batch_size, self.rnn.hidden_size)
@@ -30,5 +37,17 @@ class ConciseLM(nn.Module):
     def forward(self, X: torch.Tensor, state):
         """X: (batch, steps) indices -> logits (steps·batch, vocab), time-major like the targets `Y.T`."""
         inputs = F.one_hot(X.T, self.vocab_size).to(torch.float32)
-        hs, state = self.rnn(inputs, state)
+        with _onednn(self.onednn):
+            hs, state = self.rnn(inputs, state)
         return self.out(hs.reshape(-1, hs.shape[-1])), state
+
+
+@contextmanager
+def _onednn(enabled: bool):
+    """Allow or forbid oneDNN (only nn.LSTM uses it here) for the ops run inside."""
+    before = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = enabled
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = before

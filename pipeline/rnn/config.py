@@ -47,6 +47,7 @@ class TrainConfig:
     epochs: int = 100
     optimizer: Literal["sgd", "adam", "adamw"] = "adam"
     lr: float = 0.01
+    lr_decay: float = 0.0  # lr falls linearly towards 0 over this last fraction of the epochs
     clip: float = 1.0  # θ: the global gradient norm is clipped to at most this
     seed: int = 0
     device: str = "auto"  # auto: CUDA when present, else CPU
@@ -57,6 +58,7 @@ class TrainConfig:
         for name in ("hidden", "batch_size", "num_steps", "epochs", "num_chars"):
             require(getattr(self, name) > 0, f"{where}.{name}", "must be > 0")
         require(self.lr > 0, f"{where}.lr", "must be > 0")
+        require(0 <= self.lr_decay <= 1, f"{where}.lr_decay", "must be in [0, 1] (0: constant lr)")
         require(self.clip > 0, f"{where}.clip", "must be > 0")
         require(self.cpu_threads >= 0, f"{where}.cpu_threads", "must be >= 0 (0: torch's default)")
         require(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),

@@ -17,6 +17,7 @@ from pipeline.rnn.generate import generate
 from pipeline.rnn.models import ModelSpec, make_model, save_model
 from pipeline.rnn.train import train_language_model
 from pipeline.runtime import describe_device, pick_device, seed_everything, set_cpu_threads
+from pipeline.training import keep_freed_memory
 
 PIPELINE = "rnn"
 
@@ -44,6 +45,7 @@ def run_experiment(exp: Experiment, raw_dir: Path, outputs: Outputs, progress: b
     """Train experiment `exp`, write its outputs, return its metrics."""
     cfg = exp.train
     set_cpu_threads(cfg.cpu_threads)
+    keep_freed_memory()
     device = pick_device(cfg.device)
     corpus = load_corpus(exp.model.corpus, raw_dir, exp.corpus.max_tokens, exp.corpus.min_freq)
     overridden = {"batch_size", "num_steps"} & set(exp.model.train)

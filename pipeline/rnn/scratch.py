@@ -2,17 +2,22 @@
 
 Each cell has the course's equations twice:
 * `step`: one time step with autograd, the readable reference (`forward(..., fused=False)`);
-* `fused_step` / `fused_backward`: the same step without autograd plus its hand-written
-  gradient, driven over the whole sequence by `_Recurrence` (the default).
+* `fused_forward` / `fused_backward`: all steps without autograd plus the hand-written
+  backward pass through time, driven by `_Recurrence` (the default).
 
-Why the second form: nn.RNN/GRU/LSTM run their time loop in C++; a Python loop of autograd
-ops pays ~10 graph nodes per step and runs at under half their speed on a CPU. Doing the
-backward pass through time by hand keeps only the matrix products that cuDNN also does:
+Why the second form: nn.RNN/GRU/LSTM run their time loop in C++ (nn.LSTM in oneDNN); a Python
+loop of autograd ops pays ~10 graph nodes per step and runs at under half their speed on a CPU.
+The hand-written form keeps the sequential loop down to the matrix product and a few
+multiplies per step:
 * all gates share one input matrix `W_x` (inputs × gates·hidden) and one state matrix `W_h`
   (hidden × gates·hidden): one product per step for the state, not one per gate;
 * the input products of all steps are taken before the loop, in one go; with one-hot inputs
-  `one_hot(X) @ W_x` is the row lookup `W_x[X]` (`F.embedding`), which is what index inputs
-  use; float inputs go through a real matmul;
+  `one_hot(X) @ W_x + b` is the row lookup `(W_x + b)[X]` (`F.embedding`), which is what
+  index inputs use; float inputs go through a real matmul;
+* the forward loop writes gates and states into buffers for all steps; the backward pass
+  first turns them into each gate's local derivative for all steps at once (a few large
+  element-wise ops instead of ~20 small ones per step), so each backward step is one matmul
+  and 3-4 multiplies;
 * the gradient of `W_h` is one product over all steps after the backward loop.
 
 Gate order and equations follow torch.nn (LSTM: i, f, g, o; GRU: r, z, n), so a cell loads
@@ -55,7 +60,7 @@ class ScratchCell(nn.Module):
     def input_products(self, inputs: torch.Tensor) -> torch.Tensor:
         """`inputs @ W_x + b` for all steps: (T, B) indices (one-hot) or (T, B, input_size) floats."""
         if not inputs.is_floating_point():
-            return F.embedding(inputs, self.W_x) + self.b
+            return F.embedding(inputs, self.W_x + self.b)  # bias added to V rows, not T·B
         return inputs @ self.W_x + self.b
 
     def forward(self, inputs: torch.Tensor, state: State, fused: bool = True) -> tuple[torch.Tensor, State]:
@@ -73,13 +78,16 @@ class ScratchCell(nn.Module):
     def step(self, xw: torch.Tensor, state: State) -> State:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def fused_step(self, xw, state, W_h, b_h):  # pragma: no cover - abstract
-        """(new state, what the backward step needs); runs without autograd."""
+    def fused_forward(self, xw, state, W_h, b_h, hs):  # pragma: no cover - abstract
+        """Run every step without autograd, writing h_t into `hs[t + 1]` (`hs[0]` is the initial
+        h); return the rest of the final state and what the backward pass needs."""
         raise NotImplementedError
 
-    def fused_backward(self, d_state, saved, dxw_out, dhw_out):  # pragma: no cover - abstract
-        """Write the gradients of the step's input and state products into `dxw_out`/`dhw_out`;
-        return the state gradients that do not flow through `W_h` (None where there are none)."""
+    def fused_backward(self, saved, hs, d_h, d_rest, W_t):  # pragma: no cover - abstract
+        """`d_h[t]`: the gradient reaching h_t from outside the recurrence (outputs, final state;
+        0 for the initial state), `d_rest`: that of the rest of the final state. Return the
+        gradients of the input products, of the state products `h W_h + b_h` (T, B, gates·hidden;
+        the same tensor where the gates add the two) and of the initial state."""
         raise NotImplementedError
 
 
@@ -90,13 +98,19 @@ class RNNCell(ScratchCell):
         (h,) = state
         return (torch.tanh(torch.addmm(xw, h, self.W_h)),)
 
-    def fused_step(self, xw, state, W_h, b_h):
-        h = torch.addmm(xw, state[0], W_h).tanh_()
-        return (h,), h
+    def fused_forward(self, xw, state, W_h, b_h, hs):
+        for t in range(len(xw)):
+            torch.addmm(xw[t], hs[t], W_h, out=hs[t + 1]).tanh_()
+        return (), None
 
-    def fused_backward(self, d_state, h, dxw_out, dhw_out):
-        torch.mul(d_state[0], 1 - h * h, out=dxw_out)
-        return (None,)
+    def fused_backward(self, saved, hs, d_h, d_rest, W_t):
+        local = _one_minus_square(hs[1:])  # tanh' of every step
+        d_pre = torch.empty_like(local)
+        dh = d_h[-1]
+        for t in reversed(range(len(d_pre))):
+            torch.mul(dh, local[t], out=d_pre[t])
+            dh = torch.addmm(d_h[t], d_pre[t], W_t)
+        return d_pre, d_pre, (dh,)
 
 
 class GRUCell(ScratchCell):
@@ -114,29 +128,40 @@ class GRUCell(ScratchCell):
         n = torch.tanh(xw[:, 2 * hidden:] + r * hw[:, 2 * hidden:])
         return ((1 - z) * n + z * h,)
 
-    def fused_step(self, xw, state, W_h, b_h):
-        (h,) = state
-        hidden = self.hidden
-        hw = torch.addmm(b_h, h, W_h)
-        rz = (xw[:, :2 * hidden] + hw[:, :2 * hidden]).sigmoid_()
-        r, z = rz[:, :hidden], rz[:, hidden:]
-        hn = hw[:, 2 * hidden:]
-        n = torch.addcmul(xw[:, 2 * hidden:], r, hn).tanh_()
-        h_new = torch.lerp(n, h, z)  # n + z (h - n)
-        return (h_new,), (rz, n, hn, h)
+    def fused_forward(self, xw, state, W_h, b_h, hs):
+        H = self.hidden
+        hw = torch.empty_like(xw)  # h W_h + b_h of every step
+        rz = torch.empty_like(xw[..., :2 * H])
+        n = torch.empty_like(hs[1:])
+        x_rz, x_n = xw.split((2 * H, H), dim=2)
+        hw_rz, hw_n = hw.split((2 * H, H), dim=2)
+        r, z = rz.split(H, dim=2)
+        for t in range(len(xw)):
+            torch.addmm(b_h, hs[t], W_h, out=hw[t])
+            torch.add(x_rz[t], hw_rz[t], out=rz[t]).sigmoid_()
+            torch.addcmul(x_n[t], r[t], hw_n[t], out=n[t]).tanh_()
+            torch.lerp(n[t], hs[t], z[t], out=hs[t + 1])  # n + z (h - n)
+        return (), (r, z, n, hw_n)
 
-    def fused_backward(self, d_state, saved, dxw_out, dhw_out):
-        rz, n, hn, h = saved
-        hidden = self.hidden
-        r, z = rz[:, :hidden], rz[:, hidden:]
-        dh = d_state[0]
-        dan = dh * (1 - z) * (1 - n * n)  # through the candidate's tanh
-        torch.mul(dan * hn, r * (1 - r), out=dxw_out[:, :hidden])
-        torch.mul(dh * (h - n), z * (1 - z), out=dxw_out[:, hidden:2 * hidden])
-        dxw_out[:, 2 * hidden:] = dan
-        dhw_out[:, :2 * hidden] = dxw_out[:, :2 * hidden]
-        torch.mul(dan, r, out=dhw_out[:, 2 * hidden:])
-        return (dh * z,)
+    def fused_backward(self, saved, hs, d_h, d_rest, W_t):
+        r, z, n, hw_n = saved
+        T, B, H = n.shape
+        # d(h_t)/d(pre-activation) of r, z, n for every step: d_xw = dh * k_x, d_hw = dh * k_h
+        k_x = n.new_empty(T, B, 3, H)
+        k_r, k_z, k_n = k_x.unbind(2)
+        _one_minus_square(n, out=k_n).addcmul_(k_n, z, value=-1)  # (1 - z) tanh'
+        torch.sub(hs[:-1], n, out=k_z).mul_(_sigmoid_grad(z))
+        torch.mul(k_n, hw_n, out=k_r).mul_(_sigmoid_grad(r))
+        k_h = k_x.clone()
+        k_h[:, :, 2].mul_(r)
+        d_xw, d_hw = torch.empty_like(k_x), torch.empty_like(k_h)
+        d_hw_rows = d_hw.view(T, B, 3 * H)
+        dh = d_h[-1]
+        for t in reversed(range(T)):
+            torch.mul(k_x[t], dh[:, None], out=d_xw[t])
+            torch.mul(k_h[t], dh[:, None], out=d_hw[t])
+            dh = torch.addmm(torch.addcmul(d_h[t], dh, z[t]), d_hw_rows[t], W_t)  # via W_h and via z h
+        return d_xw.view(T, B, 3 * H), d_hw_rows, (dh,)
 
 
 class LSTMCell(ScratchCell):
@@ -152,28 +177,55 @@ class LSTMCell(ScratchCell):
         h = torch.sigmoid(o) * torch.tanh(c)
         return h, c
 
-    def fused_step(self, xw, state, W_h, b_h):
-        h, c = state
-        hidden = self.hidden
-        gates = torch.addmm(xw, h, W_h)
-        act = gates.sigmoid()
-        act[:, 2 * hidden:3 * hidden] = gates[:, 2 * hidden:3 * hidden].tanh()
-        i, f, g, o = act.chunk(4, dim=1)
-        c_new = torch.addcmul(f * c, i, g)
-        tc = c_new.tanh()
-        return (o * tc, c_new), (act, c, tc)
+    def fused_forward(self, xw, state, W_h, b_h, hs):
+        H = self.hidden
+        act = torch.empty_like(xw)  # sigmoid(i, f, o), tanh(g) of every step
+        cs = torch.empty_like(hs)  # cs[0] is the initial C
+        cs[0] = state[1]
+        tc = torch.empty_like(hs[1:])
+        i, f, g, o = act.split(H, dim=2)
+        for t in range(len(xw)):
+            gates = torch.addmm(xw[t], hs[t], W_h)
+            torch.sigmoid(gates, out=act[t])
+            torch.tanh(gates[:, 2 * H:3 * H], out=g[t])
+            torch.mul(f[t], cs[t], out=cs[t + 1]).addcmul_(i[t], g[t])
+            torch.tanh(cs[t + 1], out=tc[t])
+            torch.mul(o[t], tc[t], out=hs[t + 1])
+        return (cs[-1].clone(),), (act, cs, tc)
 
-    def fused_backward(self, d_state, saved, dxw_out, dhw_out):
-        act, c, tc = saved
-        i, f, g, o = act.chunk(4, dim=1)
-        dh, dc = d_state
-        dc = dh * o * (1 - tc * tc) if dc is None else torch.addcmul(dc, dh * o, 1 - tc * tc)
-        di, df, dg, do = dxw_out.chunk(4, dim=1)
-        torch.mul(dc * g, i * (1 - i), out=di)
-        torch.mul(dc * c, f * (1 - f), out=df)
-        torch.mul(dc * i, 1 - g * g, out=dg)
-        torch.mul(dh * tc, o * (1 - o), out=do)
-        return (None, dc * f)
+    def fused_backward(self, saved, hs, d_h, d_rest, W_t):
+        act, cs, tc = saved
+        i, f, g, o = act.split(self.hidden, dim=2)
+        # d(c_t)/d(pre-activation) of i, f, g and d(h_t)/d(pre-activation of o), every step
+        local = _sigmoid_grad(act)  # g's block is replaced by tanh' next
+        k_i, k_f, k_g, k_o = local.split(self.hidden, dim=2)
+        _one_minus_square(g, out=k_g).mul_(i)
+        k_i.mul_(g)
+        k_f.mul_(cs[:-1])
+        k_o.mul_(tc)
+        k_c = _one_minus_square(tc).mul_(o)  # d(c_t) from d(h_t)
+        T, B, H = tc.shape
+        k_ifg = local.view(T, B, 4, H)[:, :, :3]
+        d_pre = torch.empty_like(local)  # gates = xw + hw: one gradient for both
+        d_ifg, d_o = d_pre.view(T, B, 4, H)[:, :, :3], d_pre[..., 3 * H:]
+        dh, dc_next = d_h[-1], d_rest[0]
+        for t in reversed(range(T)):
+            dc = torch.addcmul(dc_next, dh, k_c[t])
+            torch.mul(k_ifg[t], dc[:, None], out=d_ifg[t])
+            torch.mul(k_o[t], dh, out=d_o[t])
+            dc_next = dc * f[t]
+            dh = torch.addmm(d_h[t], d_pre[t], W_t)
+        return d_pre, d_pre, (dh, dc_next)
+
+
+def _one_minus_square(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """1 - x², tanh's derivative from its output, in one pass and without temporaries."""
+    return torch.addcmul(x.new_ones(()), x, x, value=-1, out=out)
+
+
+def _sigmoid_grad(s: torch.Tensor) -> torch.Tensor:
+    """s (1 - s), the sigmoid's derivative from its output, in one pass."""
+    return torch.addcmul(s, s, s, value=-1)
 
 
 class _Recurrence(torch.autograd.Function):
@@ -181,39 +233,29 @@ class _Recurrence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, cell, xw, W_h, b_h, *state):
-        outputs, saved, h_prev = [], [], []
-        for t in range(xw.shape[0]):
-            h_prev.append(state[0])
-            state, keep = cell.fused_step(xw[t], state, W_h, b_h)
-            outputs.append(state[0])
-            saved.append(keep)
-        ctx.cell, ctx.saved, ctx.h_prev = cell, saved, torch.stack(h_prev)
-        ctx.has_b_h = b_h is not None
+        hs = xw.new_empty(xw.shape[0] + 1, *state[0].shape)  # hs[0]: initial h; hs[t + 1]: step t's
+        hs[0] = state[0]
+        rest, saved = cell.fused_forward(xw, state, W_h, b_h, hs)
+        ctx.cell, ctx.saved, ctx.hs, ctx.has_b_h = cell, saved, hs, b_h is not None
         ctx.save_for_backward(W_h)
-        return (torch.stack(outputs), *state)
+        return (hs[1:], hs[-1].clone(), *rest)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, d_outputs, *d_last):
+    def backward(ctx, d_hs, d_last_h, *d_rest):
         (W_h,) = ctx.saved_tensors
-        cell, steps = ctx.cell, len(ctx.saved)
-        d_xw = torch.empty(steps, *ctx.h_prev.shape[1:2], W_h.shape[1], dtype=W_h.dtype, device=W_h.device)
-        d_hw = torch.empty_like(d_xw) if cell.state_bias else d_xw  # RNN/LSTM: gates = xw + hw
-        d_state = list(d_last)
-        W_t = W_h.t()
-        for t in reversed(range(steps)):
-            dh = d_state[0]
-            if d_outputs is not None:
-                dh = d_outputs[t] if dh is None else dh + d_outputs[t]
-            if dh is None:
-                dh = torch.zeros_like(ctx.h_prev[t])
-            direct = cell.fused_backward((dh, *d_state[1:]), ctx.saved[t], d_xw[t], d_hw[t])
-            d_state = [d_hw[t] @ W_t if direct[0] is None else torch.addmm(direct[0], d_hw[t], W_t),
-                       *direct[1:]]
-        hidden = W_h.shape[0]
-        d_W_h = ctx.h_prev.reshape(-1, hidden).t() @ d_hw.reshape(-1, d_hw.shape[-1])
+        hs = ctx.hs
+        d_h = torch.zeros_like(hs)  # gradient reaching each h_t from outside the recurrence
+        if d_hs is not None:
+            d_h[1:] = d_hs
+        if d_last_h is not None:
+            d_h[-1] += d_last_h
+        d_rest = [torch.zeros_like(hs[0]) if d is None else d for d in d_rest]
+        W_t = W_h.t().contiguous()  # MKL multiplies by a contiguous W_h^T faster than by the view
+        d_xw, d_hw, d_state = ctx.cell.fused_backward(ctx.saved, hs, d_h, d_rest, W_t)
+        hidden, width = W_h.shape
+        d_W_h = hs[:-1].reshape(-1, hidden).t() @ d_hw.reshape(-1, width)
         d_b_h = d_hw.sum(dim=(0, 1)) if ctx.has_b_h else None
-        d_state = [torch.zeros_like(ctx.h_prev[0]) if d is None else d for d in d_state]
         return (None, d_xw, d_W_h, d_b_h, *d_state)
 
 

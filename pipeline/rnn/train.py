@@ -17,7 +17,7 @@ from torch import nn
 
 from pipeline.rnn import batching
 from pipeline.rnn.config import TrainConfig
-from pipeline.training import make_optimizer, train_epochs
+from pipeline.training import decayed_lr, make_optimizer, set_lr, train_epochs
 
 
 def clip_gradients(parameters: Iterable[torch.Tensor], theta: float) -> float:
@@ -44,6 +44,9 @@ def train_language_model(model: nn.Module, corpus: torch.Tensor, cfg: TrainConfi
     loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(cfg.seed)
     run = {"state": None, "loss": 0.0, "tokens": 0, "start": 0.0}
+
+    def before_epoch(epoch):
+        set_lr(optimizer, decayed_lr(cfg.lr, epoch, cfg.epochs, cfg.lr_decay))
 
     def epoch_batches():
         run.update(state=None, loss=0.0, tokens=0, start=time.perf_counter())
@@ -74,4 +77,4 @@ def train_language_model(model: nn.Module, corpus: torch.Tensor, cfg: TrainConfi
         return {"perplexity": perplexity, "tokens_per_sec": run["tokens"] / seconds}
 
     return train_epochs(step, epoch_batches, cfg.epochs, evaluate, desc=desc, progress=progress,
-                        lr_param=lr_param)
+                        lr_param=lr_param, before_epoch=before_epoch)

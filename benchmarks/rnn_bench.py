@@ -40,7 +40,7 @@ from pipeline.rnn.models import ModelSpec, make_model
 from pipeline.rnn.scratch import ScratchLM
 from pipeline.rnn.train import clip_gradients, train_language_model
 from pipeline.runtime import describe_device, pick_device
-from pipeline.training import keep_freed_memory
+from pipeline.runtime import keep_freed_memory
 
 CELL_LOOPS = {"rnn": nn.RNNCell, "gru": nn.GRUCell, "lstm": nn.LSTMCell}
 

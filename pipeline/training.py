@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import math
 from collections import defaultdict
 from typing import Callable, Iterable, Iterator, Mapping
@@ -25,22 +24,6 @@ def make_optimizer(name: str, parameters: Iterable, lr: float, weight_decay: flo
     if name == "adamw":
         return torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay)
     raise ParamError(f"params.yaml: '{where}' must be one of {', '.join(OPTIMIZERS)}; got {name!r}")
-
-
-def keep_freed_memory() -> None:
-    """Let glibc keep freed memory for the next step instead of handing it back to the kernel.
-
-    A training step allocates and frees the same multi-megabyte buffers every time. By default
-    glibc unmaps blocks over 128 KiB and trims the top of the heap, so the next step faults
-    every page in again: 1,000-3,000 page faults per scratch-LSTM step, ~20% of its time
-    (measured, docs/rnn.md). Process-wide, like the thread count; a no-op without glibc.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD: blocks up to 32 MiB come from the heap
-        libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: keep up to 1 GiB of free heap
-    except (OSError, AttributeError):
-        pass
 
 
 def decayed_lr(lr: float, epoch: int, epochs: int, decay: float) -> float:
@@ -90,7 +73,8 @@ def train_epochs(
     `before_epoch(epoch)` (0-based) runs before each epoch's batches, e.g. to set its learning rate.
     """
     history: dict[str, list[float]] = defaultdict(list)
-    bar = tqdm(range(epochs), desc=desc, unit="epoch", leave=False, disable=not progress)
+    # disable=None: a bar on a terminal (a user's `dvc repro`), nothing in a log file or a pipe
+    bar = tqdm(range(epochs), desc=desc, unit="epoch", leave=False, disable=None if progress else True)
     for epoch in bar:
         if before_epoch is not None:
             before_epoch(epoch)

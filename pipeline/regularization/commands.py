@@ -29,7 +29,7 @@ def _prepare(params_file: Path, stage: str):
     from pipeline.params import load_params
     from pipeline.regularization.config import stage_params
     from pipeline.runtime import pick_device, set_cpu_threads
-    from pipeline.training import keep_freed_memory
+    from pipeline.runtime import keep_freed_memory
 
     p = stage_params(load_params(params_file), stage)
     set_cpu_threads(p.threads)

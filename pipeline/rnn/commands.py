@@ -14,7 +14,7 @@ app = typer.Typer(no_args_is_help=True)
 def train(
     name: Annotated[str, typer.Argument(help="Experiment name under rnn.experiments in params.yaml.")],
     raw_dir: Annotated[Path, typer.Option(help="Folder holding the downloaded corpora.")] = Path("data/raw"),
-    progress: Annotated[bool, typer.Option(help="Show a progress bar over epochs.")] = True,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar over epochs (on a terminal only).")] = True,
 ) -> None:
     """Train one experiment (stage rnn_train@NAME): model, samples, metrics, per-epoch plot, MLflow run."""
     from pipeline.params import load_params

@@ -17,7 +17,7 @@ from pipeline.rnn.generate import generate
 from pipeline.rnn.models import ModelSpec, make_model, save_model
 from pipeline.rnn.train import train_language_model
 from pipeline.runtime import describe_device, pick_device, seed_everything, set_cpu_threads
-from pipeline.training import keep_freed_memory
+from pipeline.runtime import keep_freed_memory
 
 PIPELINE = "rnn"
 

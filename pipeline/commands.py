@@ -88,13 +88,14 @@ PipelineName = Annotated[str, typer.Argument(help="house, regularization or rnn.
 @app.command()
 def metrics(
     pipeline: PipelineName,
-    diff: Annotated[str | None, typer.Option("--diff", help="Also show the change against this git revision "
-                                             "(e.g. HEAD, main, an experiment name).")] = None,
+    diff: Annotated[str | None, typer.Option("--diff", help="Show the metrics that changed against this git "
+                                             "revision (e.g. HEAD, main, an experiment name).")] = None,
+    show_all: Annotated[bool, typer.Option("--all", help="With --diff, unchanged metrics too.")] = False,
 ) -> None:
     """One pipeline's `dvc metrics show` (or `dvc metrics diff REV`), one metric a line."""
     from pipeline import dvc_views
 
-    typer.echo(dvc_views.metrics_report(pipeline, diff))
+    typer.echo(dvc_views.metrics_report(pipeline, diff, show_all=show_all))
 
 
 @app.command()

@@ -85,8 +85,9 @@ def metric_rows(metrics: dict[str, Any], pipeline: PipelineView) -> dict[tuple[s
     return rows
 
 
-def metrics_report(name: str, diff: str | None = None, root: Path = REPO_ROOT) -> str:
-    """`dvc metrics show` (or `diff REV`) of one pipeline, one metric a line."""
+def metrics_report(name: str, diff: str | None = None, root: Path = REPO_ROOT, show_all: bool = False) -> str:
+    """`dvc metrics show` (or `diff REV`: the metrics that changed, all with `show_all`) of one
+    pipeline, one metric a line."""
     pipeline = view(name)
     if diff is None:
         shown = _dvc_json("metrics", "show", root=root)
@@ -95,16 +96,20 @@ def metrics_report(name: str, diff: str | None = None, root: Path = REPO_ROOT) -
         return render_table(["file", "metric", "value"], records) if records else \
             f"no metrics under {pipeline.metrics_dir}: run `dvc repro` first"
     changed = _dvc_json("metrics", "diff", diff, "--all", root=root)
-    records = []
+    records, same = [], 0
     for file, keys in sorted((changed or {}).items()):
         if not file.startswith(pipeline.metrics_dir):
             continue
         for key, change in sorted(keys.items()):
+            if not show_all and change.get("old") == change.get("new"):
+                same += 1
+                continue
             records.append({"file": file.removeprefix(pipeline.metrics_dir), "metric": key,
                             diff: _value(change.get("old")), "workspace": _value(change.get("new")),
                             "change": _value(change.get("diff"))})
-    return render_table(["file", "metric", diff, "workspace", "change"], records) if records else \
+    table = render_table(["file", "metric", diff, "workspace", "change"], records) if records else \
         f"no metrics under {pipeline.metrics_dir} differ from {diff}"
+    return table + (f"\n({same} unchanged metrics not shown: --all shows them)" if same else "")
 
 
 def _revisions(shown: list[dict]) -> list[tuple[str, dict]]:

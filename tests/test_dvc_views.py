@@ -60,6 +60,10 @@ def test_metrics_shows_one_metric_a_line_and_the_change_against_a_revision(chang
     assert diff[0].split() == ["file", "metric", "HEAD", "workspace", "change"]
     row = next(line.split() for line in diff if "oof_log_rmse_without_outliers" in line)
     assert row[2:] == ["0.1088", "0.1079", "-0.0009"]
+    assert not any("valid_log_rmse_mean" in line for line in diff)  # unchanged: left out, and said so
+    assert diff[-1] == "(4 unchanged metrics not shown: --all shows them)"
+    every = dvc_views.metrics_report("house", diff="HEAD", root=changed_repo, show_all=True)
+    assert "valid_log_rmse_mean" in every and "unchanged metrics not shown" not in every
 
 
 def test_an_unknown_pipeline_is_a_param_error():

@@ -31,8 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.house.presets import preset  # noqa: E402
-from pipeline.sandbox import copy_repo  # noqa: E402
+from pipeline.house.presets import preset
+from pipeline.sandbox import copy_repo
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 

@@ -25,10 +25,11 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from pipeline import REPO_ROOT
 from pipeline.errors import TrackingError
@@ -36,11 +37,7 @@ from pipeline.files import write_json
 from pipeline.params import flatten
 from pipeline.tracking_store import HOST_TAG, PID_NS_TAG, PID_TAG, params_for_mlflow, pid_namespace, safe_uri
 
-__all__ = ["HOST_TAG", "PID_NS_TAG", "PID_TAG", "safe_uri", "start_run", "log_metrics", "log_history",
-           "log_artifact", "set_tags", "write_run_record", "tracking_uri", "use_service"]
-
 DEFAULT_STORE = REPO_ROOT / "mlflow.db"
-_MAX_BATCH = 1000  # MLflow's limit of metrics per log_batch call
 
 
 def default_store() -> Path:
@@ -65,7 +62,7 @@ def tracking_uri() -> str:
 def git_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
-                             timeout=10)
+                             timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return out.stdout.strip() if out.returncode == 0 else "unknown"

@@ -35,6 +35,7 @@ from pipeline.errors import TrackingError
 
 START_TIMEOUT = 90.0  # seconds a client waits for a new server (mlflow's import, under load)
 IDLE_DEFAULT = 300.0
+_URI_VARIABLE = "PIPELINE_TRACKING_SERVICE_URI"
 _CODE = (Path(__file__), Path(__file__).with_name("tracking_store.py"))
 
 
@@ -146,10 +147,13 @@ class ServiceClient:
 
     def _spawn(self) -> int:
         self.path.unlink(missing_ok=True)  # a socket left by a server that died
-        with self.path.with_suffix(".log").open("w") as out:
+        log = self.path.with_suffix(".log")
+        log.unlink(missing_ok=True)
+        with os.fdopen(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+            # the URI goes by environment, not argv: `ps` shows argv to every user, passwords too
             server = subprocess.Popen(
-                [sys.executable, "-m", "pipeline.tracking_service", str(self.path), self.uri, str(self.root)],
-                cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                [sys.executable, "-m", "pipeline.tracking_service", str(self.path), str(self.root)],
+                env={**os.environ, _URI_VARIABLE: self.uri}, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True)  # outlives this stage; not killed with its process group
         self.path.with_suffix(".pid").write_text(str(server.pid))
         _CHILDREN.append(server)  # reaped when it ends, if this process still runs then
@@ -227,12 +231,12 @@ class Server:
         os.replace(tmp, self.path)  # appears only once it accepts connections
         self.socket_inode = self.path.stat().st_ino
         listener.settimeout(1.0)
-        print(f"serving {self.store.uri} on {self.path}", flush=True)
+        print(f"serving {_safe(self.store.uri)} on {self.path}", flush=True)
         try:
             while not self.quitting:
                 try:
                     conn, _ = listener.accept()
-                except socket.timeout:
+                except TimeoutError:
                     if self.clients == 0 and time.monotonic() - self.last_seen > self.idle:
                         break
                     continue
@@ -290,7 +294,7 @@ class Server:
                 result = getattr(self.store, op)(**args)
             except TrackingError as exc:
                 return {"error": str(exc), "kind": "tracking"}
-            except Exception as exc:  # a bug: the stage shows it, the server goes on
+            except Exception as exc:  # noqa: BLE001 - a bug: the stage shows it, the server goes on
                 return {"error": f"{type(exc).__name__}: {exc}", "kind": "internal"}
         if op == "start_run":
             open_runs.add(result["run_id"])
@@ -300,7 +304,7 @@ class Server:
 
 
 def main(argv: list[str]) -> int:
-    path, uri, root = Path(argv[0]), argv[1], argv[2]
+    path, root, uri = Path(argv[0]), argv[1], os.environ.pop(_URI_VARIABLE)
     idle = float(os.environ.get("PIPELINE_TRACKING_IDLE", IDLE_DEFAULT))
     server = Server(path, uri, idle)
     os.chdir(root)  # MLflow resolves a new experiment's artifact folder (./mlruns) against it

@@ -15,10 +15,10 @@ import os
 import re
 import socket
 import time
-from pathlib import Path
-from typing import Any, Iterator
-
+from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 from pipeline.errors import TrackingError
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import socket
 
@@ -30,3 +31,9 @@ def base_name(run) -> str:
     """A run's name without the `@label (n)` that `tracking.unique_run_name` adds: `cv:mlp@2d107d7 (2)` -> `cv:mlp`."""
     name = run if isinstance(run, str) else run.info.run_name
     return name.split("@", 1)[0]
+
+
+def changed_lines(before: str, after: str) -> list[str]:
+    """The `-`/`+` lines of a diff between two texts: what an edit of params.yaml really changed."""
+    return [line for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+            if line[:1] in "+-" and not line.startswith(("+++", "---"))]

@@ -6,18 +6,13 @@ a file in any other layout (flow lists, long lines) is rewritten wholesale on th
 
 from __future__ import annotations
 
-import difflib
 import shutil
 
 import pytest
 from dvc.utils.hydra import apply_overrides
+from helpers import changed_lines
 
 from pipeline import REPO_ROOT
-
-
-def _changed_lines(before: str, after: str) -> list[str]:
-    return [line for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
-            if line[:1] in "+-" and not line.startswith(("+++", "---"))]
 
 
 def test_dvc_rewrites_params_yaml_byte_for_byte(tmp_path):
@@ -38,6 +33,6 @@ def test_dvc_exp_run_set_param_changes_exactly_one_line(tmp_path, override, expe
     shutil.copy(REPO_ROOT / "params.yaml", params)
     before = params.read_text()
     apply_overrides(params, [override])
-    changed = _changed_lines(before, params.read_text())
+    changed = changed_lines(before, params.read_text())
     assert len(changed) == 2, changed  # one line out, one line in
     assert changed[1].startswith("+" + expected), changed

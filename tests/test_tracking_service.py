@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from helpers import mlflow_client
+
 from pipeline import REPO_ROOT, tracking, tracking_service
 
 # A stand-in stage: opens a run with params, a nested run with a curve, logs a metric and an
@@ -145,7 +145,26 @@ def test_the_service_can_be_turned_off(monkeypatch):
 
 
 def test_a_second_top_level_run_inside_a_run_is_a_mistake_caught_before_the_store_is_touched():
-    with tracking.start_run("rnn", "outer"):
-        with pytest.raises(RuntimeError, match="still active"):
-            with tracking.start_run("rnn", "inner"):
-                pass
+    with tracking.start_run("rnn", "outer"), pytest.raises(RuntimeError, match="still active"), \
+            tracking.start_run("rnn", "inner"):
+        pass
+
+
+def test_a_password_in_the_uri_reaches_neither_the_process_list_nor_the_server_log(monkeypatch):
+    from helpers import free_port
+    from pipeline.errors import TrackingError
+
+    uri = f"http://user:s3cret@127.0.0.1:{free_port()}"  # a server that is down
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    tracking.use_service()
+    try:
+        with pytest.raises(TrackingError) as caught, tracking.start_run("rnn", "x"):
+            pass
+    finally:
+        tracking.use_service(False)
+    assert "s3cret" not in str(caught.value)
+    path = tracking_service.socket_path(uri, REPO_ROOT)
+    server = int(path.with_suffix(".pid").read_text())
+    assert b"s3cret" not in Path(f"/proc/{server}/cmdline").read_bytes()  # what `ps` shows every user
+    assert "s3cret" not in path.with_suffix(".log").read_text()
+    assert path.with_suffix(".log").stat().st_mode & 0o077 == 0

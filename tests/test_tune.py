@@ -3,7 +3,6 @@ one study on PostgreSQL, and `tune apply` writing only the best params (docs/tun
 
 from __future__ import annotations
 
-import difflib
 import os
 import shutil
 import subprocess
@@ -13,9 +12,9 @@ import numpy as np
 import optuna
 import pytest
 import yaml
+from helpers import base_name, changed_lines
 from typer.testing import CliRunner
 
-from helpers import base_name
 from pipeline import REPO_ROOT
 from pipeline.errors import ParamError
 from pipeline.house.models import model_params
@@ -100,11 +99,6 @@ def _study_with_best(tmp_path, params: dict, value: float = 0.11):
     return study
 
 
-def _changed(before: str, after: str) -> list[str]:
-    return [line for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
-            if line[:1] in "+-" and not line.startswith(("+++", "---"))]
-
-
 def test_tune_apply_changes_only_the_best_params_lines(tmp_path):
     params = tmp_path / "params.yaml"
     shutil.copy(REPO_ROOT / "params.yaml", params)
@@ -114,7 +108,7 @@ def test_tune_apply_changes_only_the_best_params_lines(tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == ["set house.models.elastic_net.alpha=0.0000123457",
                                           "set house.models.mlp.lr=0.0021"]
-    changed = _changed(before, params.read_text())
+    changed = changed_lines(before, params.read_text())
     assert changed == ["-      alpha: 0.0005", "+      alpha: 1.23457e-05", "-      lr: 0.003", "+      lr: 0.0021"], \
         changed
     loaded = yaml.safe_load(params.read_text())["house"]["models"]
@@ -156,6 +150,7 @@ def _finish(proc, timeout=240):
 
 def test_a_tiny_study_on_sqlite_scores_by_the_pipelines_folds_and_logs_each_trial(prepared_repo, tmp_path):
     from helpers import mlflow_client
+
     from pipeline.house.config import load_house
     from pipeline.house.evaluation import fold_ids
     from pipeline.house.prepared import Prepared
@@ -295,6 +290,7 @@ class _AlwaysPrune(optuna.pruners.BasePruner):
 
 def test_a_pruned_trial_stops_after_one_fold_and_its_mlflow_run_finishes_tagged_pruned(monkeypatch):
     from helpers import mlflow_client
+
     from pipeline.house.config import load_house
     from pipeline.house.evaluation import fold_ids
     from pipeline.tune.house import HouseTarget, Objective

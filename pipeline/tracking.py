@@ -35,7 +35,15 @@ from pipeline import REPO_ROOT
 from pipeline.errors import TrackingError
 from pipeline.files import write_json
 from pipeline.params import flatten
-from pipeline.tracking_store import HOST_TAG, PID_NS_TAG, PID_TAG, params_for_mlflow, pid_namespace, safe_uri
+from pipeline.tracking_store import (
+    HOST_TAG,
+    PID_NS_TAG,
+    PID_TAG,
+    params_for_mlflow,
+    pid_namespace,
+    safe_uri,
+    sqlite_path,
+)
 
 DEFAULT_STORE = REPO_ROOT / "mlflow.db"
 
@@ -88,9 +96,9 @@ def _set_http_defaults(uri: str) -> None:
 def _check_sqlite_file(uri: str) -> None:
     """Say so when a SQLite store is missing (a new, empty one is about to be created) and
     refuse a file that is not a SQLite database, before MLflow touches it."""
-    if not uri.startswith("sqlite:///"):
+    path = sqlite_path(uri)
+    if path is None:
         return
-    path = Path(uri.removeprefix("sqlite:///"))
     if not path.exists():
         print(f"note: MLflow store {path} does not exist; creating a new, empty one", file=sys.stderr)
         return
@@ -119,7 +127,8 @@ def _service_client(uri: str):
 
     # a SQLite store keeps new experiments' artifacts beside it (./mlruns), as MLflow does when
     # a process starts in the store's folder
-    folder = Path(uri.removeprefix("sqlite:///")).parent if uri.startswith("sqlite:///") else REPO_ROOT
+    store_file = sqlite_path(uri)
+    folder = store_file.parent if store_file else REPO_ROOT
     return ServiceClient(uri, folder)
 
 
@@ -152,7 +161,7 @@ def _backend():
             from pipeline.tracking_store import MlflowStore
 
             _BACKENDS[uri] = MlflowStore(uri)
-    elif uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+    elif sqlite_path(uri) and not sqlite_path(uri).exists():
         _check_sqlite_file(uri)  # deleted since: say so again
     return _BACKENDS[uri]
 

@@ -263,13 +263,8 @@ def start_run(pipeline: str, run_name: str, *, params: Mapping[str, Any] | None 
     backend.end_run(run_id=run.info.run_id, status="FINISHED")
 
 
-def _metric_rows(values: Mapping[str, float], step: int | None) -> list[list]:
-    now = int(time.time() * 1000)
-    return [[key, float(v), now, step or 0] for key, v in values.items()]
-
-
 def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
-    _backend().log_batch(run_id=active_run().info.run_id, metrics=_metric_rows(metrics, step))
+    log_history({key: [value] for key, value in metrics.items()}, steps=[step or 0])
 
 
 def log_history(history: Mapping[str, list[float]], step_offset: int = 1,

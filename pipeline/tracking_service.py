@@ -140,10 +140,9 @@ class ServiceClient:
         """The pid of a server started earlier that is still starting (alive, not listening yet)."""
         try:
             pid = int(self.path.with_suffix(".pid").read_text())
-            os.kill(pid, 0)
         except (OSError, ValueError):
             return None
-        return pid if not self.path.exists() else None
+        return pid if _running(pid) and not self.path.exists() else None
 
     def _spawn(self) -> int:
         self.path.unlink(missing_ok=True)  # a socket left by a server that died
@@ -153,7 +152,8 @@ class ServiceClient:
             # the URI goes by environment, not argv: `ps` shows argv to every user, passwords too
             server = subprocess.Popen(
                 [sys.executable, "-m", "pipeline.tracking_service", str(self.path), str(self.root)],
-                env={**os.environ, _URI_VARIABLE: self.uri}, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                env={**os.environ, _URI_VARIABLE: self.uri}, cwd=REPO_ROOT,
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True)  # outlives this stage; not killed with its process group
         self.path.with_suffix(".pid").write_text(str(server.pid))
         _CHILDREN.append(server)  # reaped when it ends, if this process still runs then
@@ -176,14 +176,13 @@ _CHILDREN: list[subprocess.Popen] = []
 
 
 def _running(pid: int) -> bool:
+    """Alive: our own child that has not exited (not a zombie), or any other live process."""
+    from pipeline.tracking_store import alive
+
     for child in _CHILDREN:
         if child.pid == pid:
             return child.poll() is None
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
+    return alive(pid)
 
 
 def _safe(uri: str) -> str:

@@ -79,7 +79,7 @@ def pid_namespace() -> str:
         return "unknown"
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -113,11 +113,8 @@ class MlflowStore:
 
     def client(self):
         if self._client is None:
-            import mlflow
-
-            with self.errors():
-                self._prepare_sqlite()
-                self._client = mlflow.MlflowClient(self.uri)
+            with self.errors(), self._creation_lock():
+                self._client = self._open()
                 self.identity = file_identity(sqlite_path(self.uri))
         return self._client
 
@@ -127,25 +124,44 @@ class MlflowStore:
         path = sqlite_path(self.uri)
         return self._client is not None and path is not None and file_identity(path) != self.identity
 
-    def _prepare_sqlite(self) -> None:
-        """Create a fresh SQLite store's tables under a file lock: parallel sweep workers starting
-        on one new store would otherwise race to create the same tables."""
-        path = sqlite_path(self.uri)
-        if path is None:
+    @contextmanager
+    def _creation_lock(self) -> Iterator[None]:
+        """A file lock around opening a SQLite store: MLflow creates a fresh store's tables on
+        first use, and parallel sweep workers starting on one new file would race to create them."""
+        if sqlite_path(self.uri) is None:
+            yield
             return
         import fcntl
         import hashlib
         import tempfile
 
-        import mlflow
-
         lock = Path(tempfile.gettempdir()) / f"mlflow-store-{hashlib.sha1(self.uri.encode()).hexdigest()[:16]}.lock"
         with lock.open("a") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
-                mlflow.MlflowClient(self.uri).search_experiments(max_results=1)
+                yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _open(self):
+        """An MlflowClient whose store answers (tables made). Workers starting together on a new team
+        database (PostgreSQL, MySQL) cannot share a file lock: they race to create the tables, and
+        the loser retries and finds them made. SQLite is locked above; an HTTP server is not retried
+        (its own timeouts bound a stage's wait)."""
+        import mlflow
+
+        def answering():
+            client = mlflow.MlflowClient(self.uri)
+            client.search_experiments(max_results=1)
+            return client
+
+        retries = 0 if self.uri.startswith(("sqlite:", "http:", "https:")) else 4
+        for attempt in range(retries):
+            try:
+                return answering()
+            except Exception:  # noqa: BLE001 - MlflowException or the database driver's IntegrityError
+                time.sleep(0.5 + attempt)
+        return answering()
 
     @contextmanager
     def errors(self) -> Iterator[None]:
@@ -216,7 +232,7 @@ class MlflowStore:
             owner = run.data.tags
             pid = owner.get(PID_TAG, "")
             ours = owner.get(HOST_TAG) == host and owner.get(PID_NS_TAG) == namespace != "unknown"
-            if ours and pid.isdigit() and int(pid) != own_pid and not _alive(int(pid)):
+            if ours and pid.isdigit() and int(pid) != own_pid and not alive(int(pid)):
                 client.set_terminated(run.info.run_id, status="KILLED")
                 ended.append(run.info.run_id)
         return ended

@@ -152,6 +152,7 @@ def test_a_second_top_level_run_inside_a_run_is_a_mistake_caught_before_the_stor
 
 def test_a_password_in_the_uri_reaches_neither_the_process_list_nor_the_server_log(monkeypatch):
     from helpers import free_port
+
     from pipeline.errors import TrackingError
 
     uri = f"http://user:s3cret@127.0.0.1:{free_port()}"  # a server that is down

@@ -7,9 +7,8 @@ storage) and nests one run per trial it ran, so the MLflow compare view shows th
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from pipeline import tracking
 
@@ -36,26 +35,6 @@ def _describe(trial, metric: str) -> str:
     if trial.state.name == "COMPLETE":
         return f"trial {trial.number}: {metric} {trial.value:.5f} ({shown})"
     return f"trial {trial.number}: {trial.state.name.lower()} ({shown})"
-
-
-def ensure_experiment(name: str = PIPELINE, attempts: int = 5) -> None:
-    """Make the MLflow experiment (and a fresh store's tables) before the workers log to it.
-
-    Workers started together on a new team database would otherwise race: both find no
-    experiment, both create it, and the loser's create fails. Retrying reads the winner's.
-    """
-    import mlflow
-
-    for attempt in range(attempts):
-        try:
-            client = mlflow.MlflowClient(tracking.tracking_uri())  # a fresh store's tables are made here
-            if client.get_experiment_by_name(name) is None:
-                client.create_experiment(name)
-            return
-        except Exception:  # noqa: BLE001 - MlflowException or the database driver's IntegrityError
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.5 + attempt)
 
 
 def tune_house(model: str, tune: TuneParams, options: Options, echo: Callable[[str], None] = print) -> dict:
@@ -94,7 +73,6 @@ def tune_house(model: str, tune: TuneParams, options: Options, echo: Callable[[s
 
     echo(f"study {name} on {tracking.safe_uri(url)}: {len(target.params)} params, "
          f"{objective.house.cv.folds} folds, minimising {metric}, {trials} trials{f', {timeout:g} s budget' if timeout else ''}")
-    ensure_experiment()
     with tracking.start_run(PIPELINE, f"tune:{name}", params=run_params, tags=tags):
         study.optimize(objective, n_trials=trials, timeout=timeout or None, callbacks=[report],
                        gc_after_trial=False)

@@ -140,6 +140,9 @@ class LightGBMParams:
     min_data_in_bin: int = 3
     objective: Literal["regression", "huber", "regression_l1", "fair"] = "regression"
     huber_delta: float = 0.9  # huber: residuals (in target units) beyond this count linearly
+    linear_tree: bool = False  # a ridge line in every leaf instead of a constant (LightGBM's linear_tree)
+    linear_lambda: float = 0.0  # linear_tree: L2 penalty of the leaves' lines
+    clip: bool = False  # clip features to the training range before predicting (no linear extrapolation)
     threads: int = 1  # 2-core shared machine: more threads spin, not speed up
     curve_every: int = 10  # log the curves every this many trees
 
@@ -159,6 +162,7 @@ class LightGBMParams:
         require(self.max_bin >= 2, f"{where}.max_bin", f"must be >= 2, got {self.max_bin}")
         require(self.min_data_in_bin >= 1, f"{where}.min_data_in_bin", f"must be >= 1, got {self.min_data_in_bin}")
         require(self.huber_delta > 0, f"{where}.huber_delta", f"must be > 0, got {self.huber_delta}")
+        require(self.linear_lambda >= 0, f"{where}.linear_lambda", f"must be >= 0, got {self.linear_lambda}")
         require(self.threads >= 1, f"{where}.threads", f"must be >= 1, got {self.threads}")
         require(self.curve_every >= 1, f"{where}.curve_every", f"must be >= 1, got {self.curve_every}")
 

@@ -224,6 +224,37 @@ def test_a_study_can_minimise_the_out_of_fold_score_without_the_outliers(prepare
     assert refused.returncode == 2 and "metric='oof_log_rmse_without_outliers'" in err, err
 
 
+def test_a_study_can_minimise_what_the_model_does_for_the_blend(prepared_repo, tmp_path):
+    """--metric blend_oof_log_rmse_without_outliers: the trial's out-of-fold predictions join the
+    other house.blend.models' (current params, same folds), blended out of fold as the blend stage
+    does; the value is that blend's log-RMSE without the outliers."""
+    from pipeline.house.blend import out_of_fold_blend
+    from pipeline.house.config import load_house
+    from pipeline.house.evaluation import fold_ids, log_rmse, to_price
+    from pipeline.house.prepared import Prepared
+    from pipeline.house.train import cross_validate
+
+    db = tmp_path / "study.db"
+    out = _finish(_tune(prepared_repo, "--trials", "1", "--folds", "3", "--storage", str(db), "--study", "blend",
+                        "--metric", "blend_oof_log_rmse_without_outliers", env=os.environ))
+    assert "trial 0: blend_oof_log_rmse_without_outliers" in out
+    trial = optuna.load_study(study_name="blend", storage=storage_url(str(db))).trials[0]
+    house = load_house(prepared_repo.path / "params.yaml")
+    house.cv.folds = 3
+    data = Prepared.load(prepared_repo.path / "data" / "processed" / "house-prices")
+    clean, folds = ~data.outliers(), fold_ids(len(data.y()), house.cv)
+    assert "elastic_net" not in house.blend.models  # so it joins the blend as one more member
+    oofs = [cross_validate(house.model(name), data.X(), data.y(), folds, clean, data.log_target, house.seed,
+                           curves=False, progress=False).oof for name in [*house.blend.models, "elastic_net"]]
+    blended, _ = out_of_fold_blend(np.column_stack(oofs), data.y(), folds, clean, house.blend.method)
+    expected = log_rmse(data.prices()[clean], to_price(blended[clean], data.log_target))
+    assert trial.value == pytest.approx(expected, rel=1e-9)
+    alone = log_rmse(data.prices()[clean], to_price(oofs[-1][clean], data.log_target))
+    assert trial.user_attrs["oof_log_rmse_without_outliers"] == pytest.approx(alone, rel=1e-9)
+    assert trial.value < alone  # the blend of four beats the elastic net alone
+    assert trial.intermediate_values[2] == pytest.approx(expected, rel=1e-9)  # what the pruner saw last
+
+
 def test_an_unknown_metric_names_the_param(tmp_path):
     from pipeline.tune.config import load_tune
 

@@ -29,8 +29,9 @@ def house(
                                              "share a study, or they propose the same params).")] = None,
     folds: Annotated[int | None, typer.Option(help="Override house.cv.folds for this study (default: the "
                                               "configured folds, as the cv stage uses).")] = None,
-    metric: Annotated[str | None, typer.Option(help="valid_log_rmse_mean | oof_log_rmse_without_outliers "
-                                               "(default: tune.metric).")] = None,
+    metric: Annotated[str | None, typer.Option(help="valid_log_rmse_mean | oof_log_rmse_without_outliers | "
+                                               "blend_oof_log_rmse_without_outliers (the model in "
+                                               "house.blend, scored as the blend; default: tune.metric).")] = None,
 ) -> None:
     """Search MODEL's params (space: tune.house.MODEL) by the cv stage's k-fold score; one MLflow run per trial."""
     from .config import load_tune

@@ -22,7 +22,7 @@ class TuneParams:
     trials: int = 20  # per worker
     timeout: float = 0  # seconds per worker (0: no limit); a running trial finishes
     pruner: str = "median"
-    metric: str = "valid_log_rmse_mean"  # or oof_log_rmse_without_outliers (pipeline/tune/house.py)
+    metric: str = "valid_log_rmse_mean"  # or (blend_)oof_log_rmse_without_outliers (pipeline/tune/house.py)
     house: dict[str, Any] = field(default_factory=dict)  # model name -> space
 
     def validate(self, where: str) -> None:

@@ -26,7 +26,13 @@ METRIC = "valid_log_rmse_mean"  # the cv stage's mean fold score over all rows; 
 # the mean of the fold log-RMSEs over all rows, or the out-of-fold log-RMSE of the rows not
 # flagged as outliers (the headline score: two partial sales would otherwise weigh as much as
 # ~200 ordinary houses in their folds' scores, and the sweep would tune for them).
-METRICS = (METRIC, "oof_log_rmse_without_outliers")
+METRICS = (METRIC, "oof_log_rmse_without_outliers", "blend_oof_log_rmse_without_outliers")
+# The third scores what the trial's model does for the shipped blend: its out-of-fold predictions
+# take its place among `house.blend.models` (or join them), the other members' come from their
+# current params on the same folds, and the blend is scored out of fold as the blend stage does
+# (weights for fold k fitted without fold k), without the outliers. A model tuned alone leans
+# toward what its partners already know; tuned for the blend, it adds what they miss.
+BLEND_METRIC = METRICS[2]
 
 
 @dataclass
@@ -90,6 +96,16 @@ class Objective:
         self.folds = fold_ids(len(self.y), self.house.cv)
         outliers = self.prepared.outliers()
         self.fit_mask = ~outliers if self.house.outliers.drop_from_training else np.ones(len(outliers), bool)
+        self.partners = self._partner_predictions() if metric == BLEND_METRIC else []
+
+    def _partner_predictions(self) -> list[np.ndarray]:
+        """Out-of-fold predictions of the blend's other models, on the study's folds (once per worker)."""
+        from pipeline.house.train import cross_validate
+
+        house = self.house
+        return [cross_validate(house.model(name), self.X, self.y, self.folds, self.fit_mask,
+                               self.prepared.log_target, house.seed, curves=False, progress=False).oof
+                for name in house.blend.models if name != self.target.model]
 
     def __call__(self, trial) -> float:
         import optuna
@@ -118,12 +134,15 @@ class Objective:
             else:
                 metrics = {METRIC: float(np.mean(scores)), "valid_log_rmse_std": float(np.std(scores)),
                            **self._oof_scores(oof)}
+                if self.metric == BLEND_METRIC:
+                    metrics[BLEND_METRIC] = self._blend_score(oof, np.ones(len(oof), bool))
                 tracking.log_metrics(metrics)
                 _tag_state("complete")
         if pruned is not None:
             raise pruned
-        for key in ("oof_log_rmse", "oof_log_rmse_without_outliers", "valid_log_rmse_std", METRIC):
-            trial.set_user_attr(key, metrics[key])
+        for key in ("oof_log_rmse", "oof_log_rmse_without_outliers", "valid_log_rmse_std", METRIC, BLEND_METRIC):
+            if key in metrics:
+                trial.set_user_attr(key, metrics[key])
         return metrics[self.metric]
 
     def _folds(self, trial, params) -> tuple[list[float], np.ndarray]:
@@ -154,8 +173,22 @@ class Objective:
             return float(np.mean(scores))
         from pipeline.house.evaluation import log_rmse, to_price
 
+        if self.metric == BLEND_METRIC and len(scores) > 1:  # one fold alone has no other fold to weigh on
+            return self._blend_score(oof, done)
+
         rows = done & ~self.prepared.outliers()
         return log_rmse(self.prepared.prices()[rows], to_price(oof[rows], self.prepared.log_target))
+
+    def _blend_score(self, oof: np.ndarray, rows: np.ndarray) -> float:
+        """Log-RMSE without outliers of the out-of-fold blend of `rows`: the trial's model and its partners."""
+        from pipeline.house.blend import out_of_fold_blend
+        from pipeline.house.evaluation import log_rmse, to_price
+
+        predictions = np.column_stack([p[rows] for p in self.partners] + [oof[rows]])
+        blended, _ = out_of_fold_blend(predictions, self.y[rows], self.folds[rows], self.fit_mask[rows],
+                                       self.house.blend.method)
+        clean = ~self.prepared.outliers()[rows]
+        return log_rmse(self.prepared.prices()[rows][clean], to_price(blended[clean], self.prepared.log_target))
 
     def _oof_scores(self, oof: np.ndarray) -> dict[str, float]:
         from pipeline.house.evaluation import log_rmse, to_price

@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import math
+import re
 import socket
 import subprocess
 import sys
@@ -319,12 +320,23 @@ def runs_report(experiment: str | None = None, params: Iterable[str] | None = No
     p = [] if asked_params else [f"params.{k}" for k in chosen_params]
     m = [] if _split(metrics) else [f"metrics.{k}" for k in chosen_metrics if k != sort]
     optional = p[1:3] + m[1:2] + p[3:] + m[2:]
-    shown, left_out, constant = fit_table(names, records, width or terminal_width(), optional, keep=0)
+    width = width or terminal_width()
+    shown, left_out, constant = fit_table(names, records, width, optional, keep=0)
     notes = []
     if constant:
         notes.append("same in every run: " + ", ".join(f"{k}={v}" for k, v in constant.items()))
     notes += _left_out_notes(left_out)
-    return render_table(shown, records), "\n".join(notes)
+    return render_table(shown, records), "\n".join(_wrap(note, width) for note in notes)
+
+
+def _wrap(note: str, width: int) -> str:
+    """A note folded to the terminal's width (continuation lines indented); an option and its
+    value (`-m name`, `--format csv`) stay on one line."""
+    import textwrap
+
+    glued = re.sub(r"(?<!\S)(-[mp]|--format) ", lambda m: m.group(1) + "\u00a0", note)
+    return textwrap.fill(glued, width=width, subsequent_indent="  ", break_long_words=False,
+                         break_on_hyphens=False).replace("\u00a0", " ")
 
 
 def _partition(values: Sequence[str]) -> tuple[int, ...]:

@@ -263,6 +263,7 @@ def test_runs_puts_the_changed_param_first_fits_the_width_and_says_what_it_left_
     assert header.split()[-1] == "valid_log_rmse_mean"
     assert "status" not in header.split() and "same in every run: status=FINISHED" in note
     assert "more differing params not shown" in note and "--format csv" in note
+    assert max(len(line) for line in note.splitlines()) <= 100  # the notes are folded to the width too
 
     wide, wide_note = compare.runs_report("house-prices", width=400)
     assert "more differing params not shown" not in wide_note
@@ -272,6 +273,7 @@ def test_runs_puts_the_changed_param_first_fits_the_width_and_says_what_it_left_
     narrow, narrow_note = compare.runs_report("house-prices", width=60, top_level=True)
     assert narrow.splitlines()[0].split()[-1] == "valid_log_rmse_mean"
     assert "more metrics not shown (" in narrow_note and "-m " in narrow_note
+    assert max(len(line) for line in narrow_note.splitlines()) <= 60
 
     out = CliRunner().invoke(app, ["runs", "-e", "house-prices", "--sort", "valid_log_rmse_mean", "--desc",
                                    "--format", "csv"])

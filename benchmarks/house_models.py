@@ -34,7 +34,7 @@ new default: neighborhood_context features, spline_net + lightgbm (swept) + svr 
 Measured 2026-12-02, second round (quiet machine; lightgbm_linear: LightGBM with linear leaves
 and clipped features; svr re-swept for the blend with `tune --metric blend_oof_log_rmse_without_outliers`):
     lightgbm_linear 0.1095 / 0.1192  14.5 s    svr (blend-swept) 0.1112 / 0.1233  4.2 s
-    blend spline_net+lightgbm_constant_leaves+svr_alone_swept (the previous default)  0.1060 / 0.1180
+    blend spline_net+lightgbm+svr_alone_swept (the previous default)                   0.1060 / 0.1180
     blend spline_net+lightgbm_linear+svr (the new default)                             0.1053 / 0.1180  21.1 s
     --cv-seed 7: 0.1055 / 0.1174 -> 0.1052 / 0.1180; --cv-seed 123: 0.1065 / 0.1168 -> 0.1057 / 0.1171
 """
@@ -91,18 +91,14 @@ CANDIDATES = {
     "spline_net_untuned": {"type": "spline_net", "alpha": 0.0005, "knots": 6, "spline_weight": 0.5},
     "svr_noclip": {"type": "svr", "C": 20.0, "epsilon": 0.05, "gamma": 0.0006},
     "svr_swept": {"type": "svr", "C": 84.5615, "epsilon": 0.0506618, "gamma": 0.000258999, "clip": True},
-    # issue 11, second round: the svr shipped before the blend sweep (house-svr-blend), the
-    # lightgbm_linear blend sweep's best (not shipped: worse on --cv-seed 123), and the
-    # lightgbm that lightgbm_linear replaced in the blend
+    # issue 11, second round: the svr shipped before the blend sweep (house-svr-blend) and the
+    # lightgbm_linear blend sweep's best (not shipped: worse on --cv-seed 123); the constant-leaf
+    # lightgbm that lightgbm_linear replaced in the blend is still `house.models.lightgbm`
     "svr_alone_swept": {"type": "svr", "C": 20.0, "epsilon": 0.05, "gamma": 0.0006, "clip": True},
     "lgbm_linear_blend_swept": {"type": "lightgbm", "linear_tree": True, "linear_lambda": 0.900766, "clip": True,
                                 "n_estimators": 1500, "learning_rate": 0.0250967, "num_leaves": 12,
                                 "min_child_samples": 2, "subsample": 1.0, "colsample_bytree": 0.122352,
                                 "max_bin": 31, "min_data_in_bin": 1, "objective": "huber", "reg_lambda": 0.689898},
-    "lightgbm_constant_leaves": {"type": "lightgbm", "n_estimators": 2500, "learning_rate": 0.013616,
-                                 "num_leaves": 11, "min_child_samples": 2, "subsample": 1.0,
-                                 "colsample_bytree": 0.186292, "max_bin": 31, "min_data_in_bin": 1,
-                                 "objective": "huber", "reg_lambda": 0.652388},
     "krr_cubic": {"type": "kernel_ridge", "options": {"alpha": 1.0, "kernel": "polynomial", "degree": 3,
                                                       "coef0": 2.5}},
 }

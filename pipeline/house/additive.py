@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from .models import CurveSets, Scorer, SplineNetParams
+from .models import ClipsToTrainingRange, CurveSets, Scorer, SplineNetParams
 
 
-class SplineNet:
+class SplineNet(ClipsToTrainingRange):
     """`type: spline_net`: scikit-learn's ElasticNet on [features, weighted spline bases].
 
     No steps (coordinate descent on a precomputed Gram matrix, ~0.05 s a fit), so no curves:
@@ -35,7 +35,6 @@ class SplineNet:
 
     def __init__(self, params: SplineNetParams, n_features: int, seed: int):
         self.params, self.n_features = params, n_features
-        self.low = self.high = None  # training range of each feature (clip)
         self.continuous: np.ndarray = np.zeros(0, dtype=np.int64)  # columns with a spline basis
         self.spline = None
         self.basis_mean = self.basis_scale = None
@@ -43,9 +42,7 @@ class SplineNet:
 
     def _design(self, X: np.ndarray) -> np.ndarray:
         """Features (clipped to the training range when asked) and their scaled spline bases."""
-        x = np.asarray(X, np.float64)
-        if self.params.clip:
-            x = np.clip(x, self.low, self.high)
+        x = self._clipped(np.asarray(X, np.float64))
         if not len(self.continuous):
             return x
         basis = (self.spline.transform(x[:, self.continuous]) - self.basis_mean) / self.basis_scale
@@ -58,7 +55,7 @@ class SplineNet:
 
         p = self.params
         x = np.asarray(X, np.float64)
-        self.low, self.high = x.min(0), x.max(0)
+        self._remember_range(x)
         self.continuous = np.flatnonzero([len(np.unique(col)) > p.min_unique for col in x.T])
         if len(self.continuous):
             self.spline = SplineTransformer(n_knots=p.knots, degree=p.degree, knots="quantile",
@@ -86,7 +83,7 @@ class SplineNet:
         return 0 if self.spline is None or not len(self.continuous) else len(self.basis_mean)
 
     def state(self) -> dict[str, Any]:
-        return {"low": self.low, "high": self.high, "continuous": self.continuous, "spline": self.spline,
+        return {**self._range_state(), "continuous": self.continuous, "spline": self.spline,
                 "basis_mean": self.basis_mean, "basis_scale": self.basis_scale, "model": self.model}
 
     def load_state(self, state: dict[str, Any]) -> None:

@@ -20,8 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from .models import ClipsToTrainingRange
 
-class LightGBM:
+
+class LightGBM(ClipsToTrainingRange):
     """`type: lightgbm`: LightGBM regression trees on the feature table.
 
     Curves: the log-RMSE of each curve set after every `curve_every` trees, computed by
@@ -31,7 +33,6 @@ class LightGBM:
     def __init__(self, params, n_features: int, seed: int):
         self.params, self.n_features, self.seed = params, n_features, seed
         self.booster = None
-        self.low = self.high = None  # training range of each feature (clip)
 
     def _options(self) -> dict[str, Any]:
         p = self.params
@@ -48,25 +49,23 @@ class LightGBM:
             ) -> dict[str, list[float]]:
         import lightgbm as lgb
 
-        self.low, self.high = np.min(X, axis=0), np.max(X, axis=0)
+        self._remember_range(X)
         train = lgb.Dataset(np.asarray(X, np.float64), np.asarray(y, np.float64), free_raw_data=False)
         options, n_trees, every = self._options(), self.params.n_estimators, self.params.curve_every
-        on_train, others = [], {}  # curve sets that are the training rows, and the rest
-        if curves and score:
-            for name, (xx, yy) in curves.items():
-                if xx.shape == X.shape and np.array_equal(xx, X):
-                    on_train.append(name)
-                else:
-                    others[name] = lgb.Dataset(np.asarray(xx, np.float64), np.asarray(yy, np.float64),
-                                               reference=train, params=options)
-        if not on_train and not others:
-            self.booster = lgb.train(options, train, num_boost_round=n_trees)
-            return {}
+        names = list(curves) if curves and score else []  # the curve sets, in the caller's order
+        on_train, others = [], {}  # those that are the training rows, and the rest
+        for name in names:
+            xx, yy = curves[name]
+            if xx.shape == X.shape and np.array_equal(xx, X):
+                on_train.append(name)
+            else:
+                others[name] = lgb.Dataset(np.asarray(xx, np.float64), np.asarray(yy, np.float64),
+                                           reference=train, params=options)
 
         def log_rmse(preds, data):
             return "log_rmse", score(data.get_label(), preds), False
 
-        history: dict[str, list[float]] = {"step": [], **{f"{name}_log_rmse": [] for name in curves}}
+        history: dict[str, list[float]] = {"step": [], **{f"{name}_log_rmse": [] for name in names}}
 
         # Given valid_sets, lgb.train evaluates every set after every tree (a third of the time
         # with linear leaves); the curves keep one point in `curve_every`. So the sets are added
@@ -86,25 +85,23 @@ class LightGBM:
             history["step"].append(float(done))  # x = number of trees, as gradient boosting
             value = {"training": env.model.eval_train(log_rmse)[0][2]} if on_train else {}
             value.update((result[0], result[2]) for result in (env.model.eval_valid(log_rmse) if others else []))
-            for name in curves:
+            for name in names:
                 history[f"{name}_log_rmse"].append(float(value["training" if name in on_train else name]))
 
         record.order = 30
-        self.booster = lgb.train(options, train, num_boost_round=n_trees, callbacks=[attach, record])
-        return history
+        self.booster = lgb.train(options, train, num_boost_round=n_trees,
+                                 callbacks=[attach, record] if names else None)
+        return history if names else {}
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        x = np.asarray(X, np.float64)
-        if self.params.clip:
-            x = np.clip(x, self.low, self.high)
-        return np.asarray(self.booster.predict(x), dtype=np.float64)
+        return np.asarray(self.booster.predict(self._clipped(np.asarray(X, np.float64))), dtype=np.float64)
 
     def state(self) -> dict[str, Any]:
         # the booster as plain text: no pickled LightGBM objects
-        return {"model": self.booster.model_to_string(), "low": self.low, "high": self.high}
+        return {"model": self.booster.model_to_string(), **self._range_state()}
 
     def load_state(self, state: dict[str, Any]) -> None:
         import lightgbm as lgb
 
         self.booster = lgb.Booster(model_str=state["model"])
-        self.low, self.high = state.get("low"), state.get("high")
+        self._load_range(state)

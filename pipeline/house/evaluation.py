@@ -35,6 +35,15 @@ def to_price(target: np.ndarray, log_target: bool) -> np.ndarray:
     return np.exp(np.clip(target, None, 50.0)) if log_target else target
 
 
+def oof_scores(prices: np.ndarray, oof_target: np.ndarray, log_target: bool,
+               outliers: np.ndarray) -> dict[str, float]:
+    """Log-RMSE of out-of-fold predictions over all rows and over the rows not flagged as outliers:
+    the two scores the cv and blend stages report and a sweep can minimise."""
+    predicted, clean = to_price(oof_target, log_target), ~np.asarray(outliers, bool)
+    return {"oof_log_rmse": log_rmse(prices, predicted),
+            "oof_log_rmse_without_outliers": log_rmse(prices[clean], predicted[clean])}
+
+
 def fold_ids(n_rows: int, params: CVParams) -> np.ndarray:
     """The fold (0..k-1) that validates each row: every row is validated exactly once.
 

@@ -11,8 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from .models import ClipsToTrainingRange
 
-class SVR:
+
+class SVR(ClipsToTrainingRange):
     """`type: svr`: scikit-learn's SVR, optionally after standard or robust feature scaling.
 
     With `clip`, features are clipped to the range of the training rows before predicting: a
@@ -25,7 +27,6 @@ class SVR:
     def __init__(self, params, n_features: int, seed: int):
         self.params, self.n_features = params, n_features
         self.model = None
-        self.low = self.high = None
 
     def _make(self):
         from sklearn.pipeline import make_pipeline
@@ -41,19 +42,16 @@ class SVR:
     def fit(self, X: np.ndarray, y: np.ndarray, curves=None, score=None, progress: bool = False
             ) -> dict[str, list[float]]:
         x = np.asarray(X, np.float64)
-        self.low, self.high = x.min(0), x.max(0)
+        self._remember_range(x)
         self.model = self._make().fit(x, np.asarray(y, np.float64))
         return {}
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        x = np.asarray(X, np.float64)
-        if self.params.clip:
-            x = np.clip(x, self.low, self.high)
-        return np.asarray(self.model.predict(x), dtype=np.float64)
+        return np.asarray(self.model.predict(self._clipped(np.asarray(X, np.float64))), dtype=np.float64)
 
     def state(self) -> dict[str, Any]:
-        return {"model": self.model, "low": self.low, "high": self.high}
+        return {"model": self.model, **self._range_state()}
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.model = state["model"]
-        self.low, self.high = state.get("low"), state.get("high")
+        self._load_range(state)

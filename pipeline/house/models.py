@@ -35,6 +35,28 @@ CurveSets = dict[str, tuple[np.ndarray, np.ndarray]]
 Scorer = Callable[[np.ndarray, np.ndarray], float]
 
 
+class ClipsToTrainingRange:
+    """For model types with a `clip` param (spline_net, svr, lightgbm): each feature's range over
+    the rows fitted on, and the features clipped to it before predicting when `clip` is on. The
+    partial-sale outliers are left out of training and lie beyond that range; lines, splines and
+    kernels would extrapolate to them. The range travels in the model's state as `low` / `high`."""
+
+    low: np.ndarray | None = None
+    high: np.ndarray | None = None
+
+    def _remember_range(self, x: np.ndarray) -> None:
+        self.low, self.high = np.min(x, axis=0), np.max(x, axis=0)
+
+    def _clipped(self, x: np.ndarray) -> np.ndarray:
+        return np.clip(x, self.low, self.high) if self.params.clip else x
+
+    def _range_state(self) -> dict[str, Any]:
+        return {"low": self.low, "high": self.high}
+
+    def _load_range(self, state: dict[str, Any]) -> None:
+        self.low, self.high = state.get("low"), state.get("high")
+
+
 @dataclass
 class TorchNetParams:
     """A linear model or an MLP trained with minibatch gradient descent."""

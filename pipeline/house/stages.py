@@ -28,7 +28,7 @@ from . import models, paths
 from .blend import fit_weights, out_of_fold_blend
 from .config import HouseParams
 from .data import ID, SAMPLE_FILE, TARGET, load
-from .evaluation import fold_ids, log_rmse, to_price
+from .evaluation import fold_ids, log_rmse, oof_scores, to_price
 from .features import Preprocessor
 from .prepared import Prepared
 from .report import plot_fold_curves, plot_oof, curve_rows
@@ -95,9 +95,7 @@ def _fit_mask(p: HouseParams, prepared: Prepared) -> np.ndarray:
 
 def _scores(prepared: Prepared, oof_target: np.ndarray) -> dict[str, float]:
     """All-rows and outliers-excluded log-RMSE of out-of-fold predictions."""
-    prices, predicted, clean = prepared.prices(), to_price(oof_target, prepared.log_target), ~prepared.outliers()
-    return {"oof_log_rmse": log_rmse(prices, predicted),
-            "oof_log_rmse_without_outliers": log_rmse(prices[clean], predicted[clean])}
+    return oof_scores(prepared.prices(), oof_target, prepared.log_target, prepared.outliers())
 
 
 def _run_params(p: HouseParams, model: str | None = None) -> dict:

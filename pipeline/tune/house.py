@@ -171,32 +171,27 @@ class Objective:
     def _running(self, scores: list[float], oof: np.ndarray, done: np.ndarray) -> float:
         if self.metric == METRIC:
             return float(np.mean(scores))
-        from pipeline.house.evaluation import log_rmse, to_price
-
         if self.metric == BLEND_METRIC and len(scores) > 1:  # one fold alone has no other fold to weigh on
             return self._blend_score(oof, done)
-
-        rows = done & ~self.prepared.outliers()
-        return log_rmse(self.prepared.prices()[rows], to_price(oof[rows], self.prepared.log_target))
+        return self._oof_scores(oof, done)["oof_log_rmse_without_outliers"]
 
     def _blend_score(self, oof: np.ndarray, rows: np.ndarray) -> float:
         """Log-RMSE without outliers of the out-of-fold blend of `rows`: the trial's model and its partners."""
         from pipeline.house.blend import out_of_fold_blend
-        from pipeline.house.evaluation import log_rmse, to_price
 
         predictions = np.column_stack([p[rows] for p in self.partners] + [oof[rows]])
-        blended, _ = out_of_fold_blend(predictions, self.y[rows], self.folds[rows], self.fit_mask[rows],
-                                       self.house.blend.method)
-        clean = ~self.prepared.outliers()[rows]
-        return log_rmse(self.prepared.prices()[rows][clean], to_price(blended[clean], self.prepared.log_target))
+        blended = np.full(len(self.y), np.nan)
+        blended[rows], _ = out_of_fold_blend(predictions, self.y[rows], self.folds[rows], self.fit_mask[rows],
+                                             self.house.blend.method)
+        return self._oof_scores(blended, rows)["oof_log_rmse_without_outliers"]
 
-    def _oof_scores(self, oof: np.ndarray) -> dict[str, float]:
-        from pipeline.house.evaluation import log_rmse, to_price
+    def _oof_scores(self, oof: np.ndarray, rows: np.ndarray | None = None) -> dict[str, float]:
+        """The cv stage's two out-of-fold scores, over `rows` (default: every row)."""
+        from pipeline.house.evaluation import oof_scores
 
-        prices, predicted = self.prepared.prices(), to_price(oof, self.prepared.log_target)
-        clean = ~self.prepared.outliers()
-        return {"oof_log_rmse": log_rmse(prices, predicted),
-                "oof_log_rmse_without_outliers": log_rmse(prices[clean], predicted[clean])}
+        rows = np.ones(len(self.y), bool) if rows is None else rows
+        return oof_scores(self.prepared.prices()[rows], oof[rows], self.prepared.log_target,
+                          self.prepared.outliers()[rows])
 
 
 def _tag_state(state: str) -> None:

@@ -1,4 +1,5 @@
-"""Where each House Prices stage reads and writes (the same paths dvc.yaml declares)."""
+"""Where the House Prices stages read and write beyond the standard metrics/plots/runs files of
+`pipeline.stage.StageOutputs` (dvc.yaml declares the same paths)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,7 @@ RAW = REPO_ROOT / "data" / "raw" / PIPELINE
 PROCESSED = REPO_ROOT / "data" / "processed" / PIPELINE
 INTERIM = REPO_ROOT / "data" / "interim" / PIPELINE
 MODELS = REPO_ROOT / "models" / PIPELINE
-METRICS = REPO_ROOT / "metrics" / PIPELINE
 PLOTS = REPO_ROOT / "plots" / PIPELINE
-RUNS = REPO_ROOT / "runs" / PIPELINE
 SUBMISSION = REPO_ROOT / "data" / "submission.csv"
 
 
@@ -26,3 +25,5 @@ def model_file(model: str) -> Path:
 
 
 BLEND_WEIGHTS = MODELS / "blend.json"
+OOF_PLOT = PLOTS / "oof.png"  # the blend's out-of-fold predictions against the prices
+CV_SCORES = REPO_ROOT / "metrics" / PIPELINE / "cv.json"  # the blend's out-of-fold scores (house_blend)

@@ -1,20 +1,20 @@
 """The House Prices stages: what each `python cli.py house ...` command (= DVC stage) does.
 
 Each function reads its inputs, does one job, writes its outputs atomically, and logs one
-MLflow run (nested runs per fold for cross-validation) in the `house-prices` experiment.
+MLflow run (nested runs per fold for cross-validation) in the `house-prices` experiment;
+seeds, threads, device, run tags and run record come from the stage harness (pipeline/stage.py).
 `train` is cross-validation and the final fit of one model in one process (stage
 `house_train@MODEL`): each stage process pays ~2-3 s to import its libraries and open the
 MLflow store, so one process per model instead of two saves that much per model.
 
-Imports are kept to what a stage uses: torch only for torch models (models.py resolves
-model classes lazily), scikit-learn only for its models, mlflow only when logging.
+Imports are kept to what a stage uses: torch only for torch models (the registry imports a
+model's module when it is used), scikit-learn only for its models.
 """
 
 from __future__ import annotations
 
 import json
 import pickle
-import random
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ from pipeline import tracking
 from pipeline.errors import DataError
 from pipeline.files import write_bytes, write_csv, write_json
 from pipeline.plots import write_rows
+from pipeline.stage import Stage, StageOutputs
 
 from . import models, paths
 from .blend import fit_weights, out_of_fold_blend
@@ -30,39 +31,28 @@ from .config import HouseParams
 from .data import ID, SAMPLE_FILE, TARGET, load
 from .evaluation import fold_ids, log_rmse, oof_scores, to_price
 from .features import Preprocessor
+from .figures import curve_rows, plot_fold_curves, plot_oof
 from .prepared import Prepared
-from .report import plot_fold_curves, plot_oof, curve_rows
 from .submission import validate_submission, write_submission
 from .train import cross_validate, fit_all
 
 
-CPU = {"device": "cpu"}  # tags of what runs on the CPU whatever is installed (NumPy, scikit-learn)
+def _outputs(name: str, metrics_name: str | None = None) -> StageOutputs:
+    return StageOutputs(paths.PIPELINE, name, metrics_name=metrics_name)
 
 
-def _start_model_stage(p: HouseParams, model: str, stage: str):
-    """What the cv and fit stages share: validated model params, seeds, threads, data, run tags.
+def _model_stage(p: HouseParams, model: str, stage: str):
+    """What the cv and fit stages share: validated model params, the harness, data, run tags.
 
-    torch is imported (seeded, threads capped, device described) only for torch models.
+    torch is imported (seeded, threads capped, device checked) only for torch models.
     """
     model_params = p.model(model)
-    random.seed(p.seed)
-    np.random.seed(p.seed)
-    # NumPy's BLAS gets the same thread cap as torch: on a busy 2-core machine its default
-    # threads spin, and one 330x330 eigvalsh of the elastic net took 2.8 s instead of 0.02 s.
-    from threadpoolctl import threadpool_limits  # a scikit-learn dependency; light to import
-
-    threadpool_limits(p.cpu_threads or None)
-    device = CPU
-    if models.uses_torch(model_params):
-        from pipeline.runtime import describe_device, pick_device, seed_everything, set_cpu_threads
-
-        seed_everything(p.seed)
-        set_cpu_threads(p.cpu_threads)
-        device = describe_device(pick_device(model_params.device))
+    harness = Stage(paths.PIPELINE, f"{stage}:{model}", seed=p.seed, cpu_threads=p.cpu_threads, where="house",
+                    device=getattr(model_params, "device", "cpu"), uses_torch=models.uses_torch(model_params),
+                    outputs=_outputs(f"{stage}_{model}"))
     prepared = Prepared.load(paths.PROCESSED)
-    tags = {"stage": stage, "model": model, "model_type": model_params.type, "dataset": "house-prices",
-            "seed": p.seed, **device}
-    return model_params, prepared, tags
+    tags = {"stage": stage, "model": model, "model_type": model_params.type, "dataset": paths.PIPELINE}
+    return model_params, harness, prepared, tags
 
 
 def preprocess(p: HouseParams) -> dict:
@@ -84,7 +74,7 @@ def preprocess(p: HouseParams) -> dict:
     summary = {"n_train": len(train), "n_test": len(test), "n_features": len(preprocessor.columns),
                "n_skewed_transformed": len(preprocessor.skewed), "n_outliers": int(outlier.sum()),
                "outlier_ids": raw.train.loc[outlier, ID].astype(int).tolist()}
-    write_json(paths.METRICS / "preprocess.json", summary)
+    write_json(_outputs("preprocess").metrics, summary)
     return summary
 
 
@@ -110,17 +100,18 @@ _X_LABEL = {"elastic_net": "iteration", "gradient_boosting": "number of trees", 
 
 def cross_validation(p: HouseParams, model: str) -> dict:
     """k-fold CV of one model: out-of-fold predictions, per-fold scores and curves."""
-    model_params, prepared, tags = _start_model_stage(p, model, "cv")
+    model_params, harness, prepared, tags = _model_stage(p, model, "cv")
+    out = harness.outputs
     X, y = prepared.X(), prepared.y()
     folds = fold_ids(len(y), p.cv)
     run_params = _run_params(p, model)
-    with tracking.start_run(paths.PIPELINE, f"cv:{model}", params=run_params, tags=tags) as run:
+    with harness.tracked(params=run_params, tags=tags):
         result = cross_validate(model_params, X, y, folds, _fit_mask(p, prepared), prepared.log_target, p.seed,
                                 workers=p.cv.workers)
         for fold in result.folds:
             # fold runs carry the params too, so the compare view works on them as on the parents
-            with tracking.start_run(paths.PIPELINE, f"cv:{model}:fold{fold.fold + 1}", nested=True,
-                                    params=run_params, tags={**tags, "fold": fold.fold + 1}):
+            with harness.tracked(params=run_params, tags={**tags, "fold": fold.fold + 1}, nested=True,
+                                 run_name=f"cv:{model}:fold{fold.fold + 1}"):
                 _log_curves(fold.history)
                 final = {"n_train": fold.n_train, "n_valid": fold.n_valid}
                 if not fold.history:  # models with curves already logged these, one point per step
@@ -138,24 +129,23 @@ def cross_validation(p: HouseParams, model: str) -> dict:
                               "fold_train_log_rmse": [f.train_log_rmse for f in result.folds]})
         write_csv(paths.oof(model), pd.DataFrame({ID: prepared.train[ID], "fold": folds + 1,
                                                   "prediction": result.oof}))
-        write_json(paths.METRICS / f"cv_{model}.json",
+        write_json(out.metrics,
                    {**metrics, "folds": {f"fold{f.fold + 1}": {"valid_log_rmse": f.valid_log_rmse,
                                                                "train_log_rmse": f.train_log_rmse}
                                          for f in result.folds}})
-        write_rows(paths.PLOTS / f"cv_{model}.csv", curve_rows(result.folds))
-        plot_fold_curves(paths.PLOTS / f"cv_{model}.png", result.folds, title=f"{model}: {p.cv.folds}-fold log-RMSE",
+        write_rows(out.plot(".csv"), curve_rows(result.folds))
+        plot_fold_curves(out.plot(".png"), result.folds, title=f"{model}: {p.cv.folds}-fold log-RMSE",
                          xlabel=_X_LABEL.get(model_params.type, "epoch"))
-        tracking.log_artifact(paths.PLOTS / f"cv_{model}.png")
-        tracking.write_run_record(paths.RUNS / f"cv_{model}.json", run)
+        tracking.log_artifact(out.plot(".png"))
     return metrics
 
 
 def fit(p: HouseParams, model: str) -> dict:
     """Train one model on every training row; save it with its preprocessing state."""
-    model_params, prepared, tags = _start_model_stage(p, model, "fit")
+    model_params, harness, prepared, tags = _model_stage(p, model, "fit")
     X, y = prepared.X(), prepared.y()
     mask = _fit_mask(p, prepared)
-    with tracking.start_run(paths.PIPELINE, f"fit:{model}", params=_run_params(p, model), tags=tags) as run:
+    with harness.tracked(params=_run_params(p, model), tags=tags):
         fitted, history = fit_all(model_params, X, y, mask, prepared.log_target, p.seed)
         _log_curves(history)
         train_score = log_rmse(prepared.prices()[mask], to_price(fitted.predict(X[mask]), prepared.log_target))
@@ -163,11 +153,10 @@ def fit(p: HouseParams, model: str) -> dict:
         # pickle, not torch.save: a scikit-learn or NumPy model's stage need not import torch
         write_bytes(paths.model_file(model), pickle.dumps({
             "name": model, "params": models.to_dict(model_params), "state": fitted.state(),
-            "preprocessor": prepared.preprocessor.to_dict(), "seed": p.seed,
+            "n_features": X.shape[1], "seed": p.seed,
         }, protocol=pickle.HIGHEST_PROTOCOL))
-        write_json(paths.METRICS / f"fit_{model}.json", metrics)
+        write_json(harness.outputs.metrics, metrics)
         tracking.log_metrics(metrics)
-        tracking.write_run_record(paths.RUNS / f"fit_{model}.json", run)
     return metrics
 
 
@@ -183,21 +172,27 @@ def _log_curves(history: dict[str, list[float]]) -> None:
 
 
 def load_model(model: str):
-    """A fitted model and its preprocessor from `models/house-prices/<model>.pkl`."""
+    """A fitted model from `models/house-prices/<model>.pkl`."""
     path = paths.model_file(model)
     if not path.is_file():
         raise DataError(f"{path}: not found (run `python cli.py house train {model}`)")
     with path.open("rb") as fh:
         saved = pickle.load(fh)  # our own file (a DVC output), as torch.load(weights_only=False) was
     params = models.model_params(saved["params"], f"{path}:params")
-    preprocessor = Preprocessor.from_dict(saved["preprocessor"])
-    fitted = models.create(params, len(preprocessor.columns), saved["seed"])
+    fitted = models.create(params, saved["n_features"], saved["seed"])
     fitted.load_state(saved["state"])
-    return fitted, preprocessor
+    return fitted
+
+
+def _cpu_stage(p: HouseParams, name: str, metrics_name: str | None = None) -> Stage:
+    """The harness of a stage that runs on NumPy alone (blend, submission)."""
+    return Stage(paths.PIPELINE, name, seed=p.seed, cpu_threads=p.cpu_threads, where="house",
+                 outputs=_outputs(name, metrics_name))
 
 
 def blend(p: HouseParams) -> dict:
     """Choose blend weights on out-of-fold predictions; score the blend out of fold too."""
+    harness = _cpu_stage(p, "blend", metrics_name=paths.CV_SCORES.stem)  # the pipeline's headline score
     prepared = Prepared.load(paths.PROCESSED)
     y = prepared.y()
     frames = [pd.read_csv(paths.oof(m)) for m in p.blend.models]
@@ -215,50 +210,42 @@ def blend(p: HouseParams) -> dict:
     metrics = {**scores, "valid_log_rmse_mean": float(np.mean(per_fold)),
                "weights": dict(zip(p.blend.models, map(float, weights))),
                "models": {m: _scores(prepared, predictions[:, i]) for i, m in enumerate(p.blend.models)}}
-    tags = {"stage": "blend", "model": "+".join(p.blend.models), "dataset": "house-prices", "seed": p.seed,
-            **CPU}
-    with tracking.start_run(paths.PIPELINE, "blend", params={**_run_params(p), "blend": p.blend}, tags=tags) as run:
+    tags = {"stage": "blend", "model": "+".join(p.blend.models), "dataset": paths.PIPELINE}
+    with harness.tracked(params={**_run_params(p), "blend": p.blend}, tags=tags):
         write_json(paths.BLEND_WEIGHTS, {"models": p.blend.models, "weights": weights.tolist(),
                                          "log_target": prepared.log_target})
-        write_json(paths.METRICS / "cv.json", metrics)
-        plot_oof(paths.PLOTS / "oof.png", prepared.prices(), to_price(blended, prepared.log_target),
+        write_json(harness.outputs.metrics, metrics)
+        plot_oof(paths.OOF_PLOT, prepared.prices(), to_price(blended, prepared.log_target),
                  prepared.outliers(), title=f"Out-of-fold blend: log-RMSE {scores['oof_log_rmse']:.4f} "
                                             f"({scores['oof_log_rmse_without_outliers']:.4f} without outliers)")
         tracking.log_metrics({**scores, "valid_log_rmse_mean": metrics["valid_log_rmse_mean"],
                               **{f"weight_{m}": w for m, w in metrics["weights"].items()}})
-        tracking.log_artifact(paths.PLOTS / "oof.png")
-        tracking.write_run_record(paths.RUNS / "blend.json", run)
+        tracking.log_artifact(paths.OOF_PLOT)
     return metrics
 
 
 def submission(p: HouseParams) -> dict:
-    """Predict the raw test set with the fitted models and blend weights; write and validate the CSV.
-
-    Each model brings its own saved preprocessing state, so the test features are made from
-    `test.csv` exactly as that model's training features were.
-    """
+    """Predict the test features preprocess made with the fitted models and blend weights; write
+    and validate the CSV against the competition's sample submission."""
     if not paths.BLEND_WEIGHTS.is_file():
         raise DataError(f"{paths.BLEND_WEIGHTS}: not found (run `python cli.py house blend`)")
+    harness = _cpu_stage(p, "submission")  # models predict on the CPU (torch nets are saved there)
     blend_state = json.loads(paths.BLEND_WEIGHTS.read_text())
-    test = load(paths.RAW).test
-    columns = []
-    for name in blend_state["models"]:
-        fitted, preprocessor = load_model(name)
-        columns.append(fitted.predict(preprocessor.transform(test).to_numpy(np.float32)))
+    prepared = Prepared.load(paths.PROCESSED)
+    X_test = prepared.X_test()
+    columns = [load_model(name).predict(X_test) for name in blend_state["models"]]
     predicted = np.column_stack(columns) @ np.asarray(blend_state["weights"])
     prices = to_price(predicted, blend_state["log_target"])
     sample = paths.RAW / SAMPLE_FILE
-    frame = write_submission(paths.SUBMISSION, test[ID].to_numpy(), prices, sample)
+    frame = write_submission(paths.SUBMISSION, prepared.test[ID].to_numpy(), prices, sample)
     validate_submission(paths.SUBMISSION, sample)
     metrics = {"n_rows": len(frame), "price_min": float(frame[TARGET].min()),
                "price_median": float(frame[TARGET].median()), "price_max": float(frame[TARGET].max())}
-    tags = {"stage": "submission", "model": "+".join(blend_state["models"]), "dataset": "house-prices",
-            "seed": p.seed, **CPU}  # models predict on the CPU (torch nets are saved there)
-    with tracking.start_run(paths.PIPELINE, "submission", params={"blend": blend_state}, tags=tags) as run:
-        write_json(paths.METRICS / "submission.json", metrics)
+    tags = {"stage": "submission", "model": "+".join(blend_state["models"]), "dataset": paths.PIPELINE}
+    with harness.tracked(params={"blend": blend_state}, tags=tags):
+        write_json(harness.outputs.metrics, metrics)
         tracking.log_metrics(metrics)
         tracking.log_artifact(paths.SUBMISSION)
         for plot in sorted(paths.PLOTS.glob("*.png")):
             tracking.log_artifact(plot, "plots")
-        tracking.write_run_record(paths.RUNS / "submission.json", run)
     return metrics

@@ -110,21 +110,20 @@ class Objective:
     def __call__(self, trial) -> float:
         import optuna
 
-        from pipeline.house.models import model_params, to_dict
-        from pipeline.runtime import describe_device, pick_device, seed_everything, set_cpu_threads
+        from pipeline.house.models import model_params, to_dict, uses_torch
+        from pipeline.stage import Stage
 
         house, model = self.house, self.target.model
         values = space_mod.suggest(trial, self.target.params, self.target.base)
         params = model_params(values, self.target.target)
-        seed_everything(house.seed)
-        set_cpu_threads(house.cpu_threads)
+        # the same set-up as the cv stage's: seeds, thread caps, device (a trial is a cv run)
+        harness = Stage(PIPELINE, f"trial:{trial.number}", seed=house.seed, cpu_threads=house.cpu_threads,
+                        where="house", device=getattr(params, "device", "cpu"), uses_torch=uses_torch(params))
         tags = {"stage": "tune", "study": self.study_name, "trial": trial.number, "model": model,
-                "dataset": "house-prices", "seed": house.seed,
-                **describe_device(pick_device(getattr(params, "device", "auto")))}
+                "dataset": PIPELINE}
         run_params = {"seed": house.seed, "cv": house.cv, "model": {"name": model, **to_dict(params)}}
         pruned = None
-        with tracking.start_run(PIPELINE, f"trial:{trial.number}", params=run_params, tags=tags,
-                                nested=True) as run:
+        with harness.tracked(params=run_params, tags=tags, nested=True) as run:
             trial.set_user_attr("mlflow_run_id", run.info.run_id)
             try:
                 scores, oof = self._folds(trial, params)

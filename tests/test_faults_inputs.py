@@ -132,8 +132,11 @@ def test_http_mirror_404_and_hang_are_bounded_named_and_leave_nothing(tmp_path, 
     ("models.mlp.lr", 0.0, r"'house.models.mlp.lr' must be > 0"),
     ("models.mlp.lr", -0.1, r"'house.models.mlp.lr' must be > 0"),
     ("models.mlp.epochs", 2.5, "house.models.mlp.epochs"),
+    ("models.mlp.type", "perceptron", "'house.models.mlp.type' must be one of"),
 ])
 def test_bad_house_params_name_the_param(tmp_path, key, value, message):
+    """A model's own params are checked when a stage uses that model (its module, and library,
+    load then); the section and each model's type when any house stage starts."""
     params = yaml.safe_load(PARAMS_FILE.read_text())
     node = params["house"]
     *parents, leaf = key.split(".")
@@ -142,7 +145,7 @@ def test_bad_house_params_name_the_param(tmp_path, key, value, message):
     node[leaf] = value
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(params))
     with pytest.raises(ParamError, match=message):
-        load_house(tmp_path / "p.yaml")
+        load_house(tmp_path / "p.yaml").model("mlp")
 
 
 # ---- case 9: `rnn generate`

@@ -170,12 +170,6 @@ def test_registry_and_non_torch_models_do_not_import_torch():
     assert out == ["False", "False"]
 
 
-def test_optimizer_names_match_the_trainer():
-    from pipeline import training
-
-    assert models.OPTIMIZERS == training.OPTIMIZERS
-
-
 def test_tracked_params_share_names_across_model_types():
     boost = models.tracked_params("gb", models.model_params(
         {"type": "gradient_boosting", "options": {"learning_rate": 0.05, "n_estimators": 10}}, "m"))

@@ -20,7 +20,7 @@ import pytest
 
 from helpers import base_name
 from pipeline.errors import DataError
-from pipeline.house import submit as shipping
+from pipeline.house import upload as shipping
 
 KAGGLE_TEST_PORT = 7777  # fixed by kagglesdk: KAGGLE_API_ENVIRONMENT=TEST -> http://localhost:7777
 FAKE_USER, FAKE_KEY = "fake-user", "fake-key-0123456789abcdef"

@@ -27,7 +27,7 @@ class OutlierParams:
 @dataclass
 class HouseParams:
     seed: int
-    cpu_threads: int  # torch CPU threads; 0 = torch's default
+    cpu_threads: int  # CPU threads of NumPy's BLAS and torch; 0 = the libraries' default
     features: FeatureParams
     outliers: OutlierParams
     cv: CVParams
@@ -35,10 +35,11 @@ class HouseParams:
     blend: BlendParams
 
     def validate(self, where: str) -> None:
-        require(self.cpu_threads >= 0, f"{where}.cpu_threads", f"must be >= 0 (0: torch's default), got {self.cpu_threads}")
+        require(self.cpu_threads >= 0, f"{where}.cpu_threads", f"must be >= 0 (0: the libraries' default), "
+                                                              f"got {self.cpu_threads}")
         require(bool(self.models), f"{where}.models", "must define at least one model")
-        for name in self.models:
-            self.model(name)
+        for name, entry in self.models.items():  # each model's own params: when a stage uses it
+            models.check_type(entry, f"{where}.models.{name}")
         unknown = [m for m in self.blend.models if m not in self.models]
         require(not unknown, f"{where}.blend.models", f"names undefined model(s) {unknown}; "
                                                        f"defined under {where}.models: {sorted(self.models)}")
@@ -47,10 +48,7 @@ class HouseParams:
         """Validated params of `house.models.<name>`."""
         if name not in self.models:
             raise ParamError(f"params.yaml: no model 'house.models.{name}'; defined: {', '.join(sorted(self.models))}")
-        entry = self.models[name]
-        if not isinstance(entry, dict):
-            raise ParamError(f"params.yaml: 'house.models.{name}' must be a mapping")
-        return models.model_params(entry, f"house.models.{name}")
+        return models.model_params(self.models[name], f"house.models.{name}")
 
 
 def load_house(path: str | Path = PARAMS_FILE) -> HouseParams:

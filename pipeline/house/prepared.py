@@ -10,7 +10,7 @@ import pandas as pd
 
 from pipeline import REPO_ROOT
 from pipeline.errors import DataError
-from pipeline.files import atomic_path, write_json
+from pipeline.files import atomic_path
 
 from .data import TARGET
 from .features import Preprocessor
@@ -35,6 +35,9 @@ class Prepared:
     def X(self) -> np.ndarray:
         return self.train[self.feature_columns].to_numpy(np.float32)
 
+    def X_test(self) -> np.ndarray:
+        return self.test[self.feature_columns].to_numpy(np.float32)
+
     def y(self) -> np.ndarray:
         return self.train["target"].to_numpy(np.float64)
 
@@ -50,7 +53,6 @@ class Prepared:
             with atomic_path(directory / f"{name}.parquet") as tmp:
                 frame.to_parquet(tmp, index=False)
         self.preprocessor.save(directory / "preprocessor.json")
-        write_json(directory / "columns.json", {"features": self.feature_columns})
 
     @classmethod
     def load(cls, directory: Path = PROCESSED_DIR) -> "Prepared":

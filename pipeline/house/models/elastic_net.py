@@ -6,11 +6,14 @@ NumPy does as fast, and a stage that trains only this model then never imports t
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 
-from .models import CurveSets, ElasticNetParams, Scorer
+from pipeline.params import require
+
+from . import CurveSets, Scorer
 
 CURVE_POINTS = 60  # iterations recorded for the curves, log-spaced (convergence is fast, then slow)
 
@@ -19,7 +22,29 @@ def _soft_threshold(v: np.ndarray, t: float) -> np.ndarray:
     return np.sign(v) * np.maximum(np.abs(v) - t, 0.0)
 
 
+@dataclass
+class ElasticNetParams:
+    """Ridge/lasso-like linear model, fitted by accelerated proximal gradient (FISTA) in NumPy.
+
+    Objective as scikit-learn's ElasticNet: 1/(2n)·‖y − Xw − b‖² + α·(r·‖w‖₁ + (1−r)/2·‖w‖²);
+    r = l1_ratio (1: lasso, 0: ridge). Full-batch and float64, so it converges to the optimum.
+    """
+
+    type: Literal["elastic_net"]
+    alpha: float = 0.0005
+    l1_ratio: float = 1.0
+    max_iter: int = 20000
+    tol: float = 1e-7
+
+    def validate(self, where: str) -> None:
+        require(self.alpha >= 0, f"{where}.alpha", f"must be >= 0, got {self.alpha}")
+        require(0 <= self.l1_ratio <= 1, f"{where}.l1_ratio", f"must be in [0, 1], got {self.l1_ratio}")
+        require(self.max_iter >= 1, f"{where}.max_iter", f"must be >= 1, got {self.max_iter}")
+
+
 class ElasticNet:
+
+    Params = ElasticNetParams
     def __init__(self, params: ElasticNetParams, n_features: int, seed: int):
         self.params, self.n_features = params, n_features
         self.weight = np.zeros(n_features)

@@ -16,11 +16,59 @@ which beats constant leaves by ~0.003 out of fold here (docs/house.md). Lines ex
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 
-from .models import ClipsToTrainingRange
+from pipeline.params import require
+
+from . import ClipsToTrainingRange
+
+
+@dataclass
+class LightGBMParams:
+    """LightGBM boosted trees; names as LightGBM's scikit-learn API."""
+
+    type: Literal["lightgbm"]
+    n_estimators: int = 1000
+    learning_rate: float = 0.03
+    num_leaves: int = 8
+    max_depth: int = -1  # -1: no limit (num_leaves bounds the tree)
+    min_child_samples: int = 10
+    subsample: float = 0.8  # rows per tree (bagging every tree when < 1)
+    colsample_bytree: float = 0.3  # features per tree
+    reg_alpha: float = 0.0
+    reg_lambda: float = 0.0
+    max_bin: int = 255
+    min_data_in_bin: int = 3
+    objective: Literal["regression", "huber", "regression_l1", "fair"] = "regression"
+    huber_delta: float = 0.9  # huber: residuals (in target units) beyond this count linearly
+    linear_tree: bool = False  # a ridge line in every leaf instead of a constant (LightGBM's linear_tree)
+    linear_lambda: float = 0.0  # linear_tree: L2 penalty of the leaves' lines
+    clip: bool = False  # clip features to the training range before predicting (no linear extrapolation)
+    threads: int = 1  # 2-core shared machine: more threads spin, not speed up
+    curve_every: int = 10  # log the curves every this many trees
+
+    def validate(self, where: str) -> None:
+        require(self.n_estimators >= 1, f"{where}.n_estimators", f"must be >= 1, got {self.n_estimators}")
+        require(self.learning_rate > 0, f"{where}.learning_rate", f"must be > 0, got {self.learning_rate}")
+        require(self.num_leaves >= 2, f"{where}.num_leaves", f"must be >= 2, got {self.num_leaves}")
+        require(self.max_depth == -1 or self.max_depth >= 1, f"{where}.max_depth",
+                f"must be -1 (no limit) or >= 1, got {self.max_depth}")
+        require(self.min_child_samples >= 1, f"{where}.min_child_samples",
+                f"must be >= 1, got {self.min_child_samples}")
+        require(0 < self.subsample <= 1, f"{where}.subsample", f"must be in (0, 1], got {self.subsample}")
+        require(0 < self.colsample_bytree <= 1, f"{where}.colsample_bytree",
+                f"must be in (0, 1], got {self.colsample_bytree}")
+        require(self.reg_alpha >= 0, f"{where}.reg_alpha", f"must be >= 0, got {self.reg_alpha}")
+        require(self.reg_lambda >= 0, f"{where}.reg_lambda", f"must be >= 0, got {self.reg_lambda}")
+        require(self.max_bin >= 2, f"{where}.max_bin", f"must be >= 2, got {self.max_bin}")
+        require(self.min_data_in_bin >= 1, f"{where}.min_data_in_bin", f"must be >= 1, got {self.min_data_in_bin}")
+        require(self.huber_delta > 0, f"{where}.huber_delta", f"must be > 0, got {self.huber_delta}")
+        require(self.linear_lambda >= 0, f"{where}.linear_lambda", f"must be >= 0, got {self.linear_lambda}")
+        require(self.threads >= 1, f"{where}.threads", f"must be >= 1, got {self.threads}")
+        require(self.curve_every >= 1, f"{where}.curve_every", f"must be >= 1, got {self.curve_every}")
 
 
 class LightGBM(ClipsToTrainingRange):
@@ -29,6 +77,8 @@ class LightGBM(ClipsToTrainingRange):
     Curves: the log-RMSE of each curve set after every `curve_every` trees, computed by
     LightGBM's incremental scores (no extra prediction passes).
     """
+
+    Params = LightGBMParams
 
     def __init__(self, params, n_features: int, seed: int):
         self.params, self.n_features, self.seed = params, n_features, seed

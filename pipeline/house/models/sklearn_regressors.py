@@ -6,19 +6,30 @@ scikit-learn (its ensembles take ~1 s to import), and none of them imports torch
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 from tqdm import tqdm
 
 from pipeline.errors import ParamError
 
-from .models import CurveSets, Scorer, SklearnParams
+from . import CurveSets, Scorer
 
 CURVE_POINTS = 40  # points per staged curve: one every n_trees / 40 trees
 
 
+@dataclass
+class SklearnParams:
+    """A scikit-learn regressor; `options` go to its constructor unchanged."""
+
+    type: Literal["kernel_ridge", "gradient_boosting"]
+    options: dict[str, Any] = field(default_factory=dict)
+
+
 class Sklearn:
+
+    Params = SklearnParams
     def __init__(self, params: SklearnParams, n_features: int, seed: int):
         self.params = params
         options = dict(params.options)

@@ -6,18 +6,49 @@ Kept apart from the registry (models.py) so that only stages training these impo
 from __future__ import annotations
 
 import sys
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch import nn
 
+from pipeline.params import require
 from pipeline.runtime import pick_device
-from pipeline.training import make_optimizer, minibatches, train_epochs
+from pipeline.training import OPTIMIZERS, make_optimizer, minibatches, train_epochs
 
-from .models import CurveSets, Scorer, TorchNetParams
+from . import CurveSets, Scorer
+
+
+@dataclass
+class TorchNetParams:
+    """A linear model or an MLP trained with minibatch gradient descent."""
+
+    type: Literal["linear", "mlp"]
+    hidden: list[int] = field(default_factory=list)
+    dropout: float = 0.0
+    weight_decay: float = 0.0
+    optimizer: str = "adam"
+    lr: float = 0.01
+    batch_size: int = 64
+    epochs: int = 100
+    standardize_target: bool = False  # learn (y - mean) / std: the net need not spend epochs finding ~12
+    device: str = "auto"
+
+    def validate(self, where: str) -> None:
+        require(self.optimizer in OPTIMIZERS, f"{where}.optimizer", f"must be one of {', '.join(OPTIMIZERS)}")
+        require(self.lr > 0, f"{where}.lr", f"must be > 0, got {self.lr}")
+        require(self.batch_size >= 1, f"{where}.batch_size", f"must be >= 1, got {self.batch_size}")
+        require(self.epochs >= 1, f"{where}.epochs", f"must be >= 1, got {self.epochs}")
+        require(0 <= self.dropout < 1, f"{where}.dropout", f"must be in [0, 1), got {self.dropout}")
+        require(self.weight_decay >= 0, f"{where}.weight_decay", f"must be >= 0, got {self.weight_decay}")
+        require(all(h >= 1 for h in self.hidden), f"{where}.hidden", f"sizes must be >= 1, got {self.hidden}")
+        require(self.type == "mlp" or not self.hidden, f"{where}.hidden", "must be empty for type linear")
+
 
 class TorchNet:
+
+    Params = TorchNetParams
     def __init__(self, params: TorchNetParams, n_features: int, seed: int):
         self.params, self.n_features, self.seed = params, n_features, seed
         self.y_shift, self.y_scale = 0.0, 1.0

@@ -31,7 +31,7 @@ class Layout:
     sample: Path = paths.RAW / SAMPLE_FILE
     blend: Path = paths.BLEND_WEIGHTS
     models: Path = paths.MODELS
-    cv: Path = paths.METRICS / "cv.json"
+    cv: Path = paths.CV_SCORES
 
 
 @dataclass

@@ -7,11 +7,35 @@ linear models lack. scikit-learn is imported inside the methods (start-up stays 
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 
-from .models import ClipsToTrainingRange
+from pipeline.params import require
+
+from . import ClipsToTrainingRange
+
+
+@dataclass
+class SVRParams:
+    """Support vector regression: epsilon-insensitive, robust to outliers."""
+
+    type: Literal["svr"]
+    kernel: Literal["rbf", "linear", "poly"] = "rbf"
+    C: float = 20.0
+    epsilon: float = 0.008
+    gamma: float = 0.0003
+    degree: int = 2
+    coef0: float = 1.0
+    scale: Literal["none", "standard", "robust"] = "none"  # rescale features before the kernel
+    clip: bool = False  # clip features to their training range before predicting (no extrapolation)
+
+    def validate(self, where: str) -> None:
+        require(self.C > 0, f"{where}.C", f"must be > 0, got {self.C}")
+        require(self.epsilon >= 0, f"{where}.epsilon", f"must be >= 0, got {self.epsilon}")
+        require(self.gamma > 0, f"{where}.gamma", f"must be > 0, got {self.gamma}")
+        require(self.degree >= 1, f"{where}.degree", f"must be >= 1, got {self.degree}")
 
 
 class SVR(ClipsToTrainingRange):
@@ -23,6 +47,8 @@ class SVR(ClipsToTrainingRange):
 
     No steps, so no curves: the stage logs its final train and valid scores.
     """
+
+    Params = SVRParams
 
     def __init__(self, params, n_features: int, seed: int):
         self.params, self.n_features = params, n_features

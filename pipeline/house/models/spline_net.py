@@ -19,11 +19,47 @@ Knots, ranges and basis scales come from the features of the rows the model is f
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 
-from .models import ClipsToTrainingRange, CurveSets, Scorer, SplineNetParams
+from pipeline.params import require
+
+from . import ClipsToTrainingRange, CurveSets, Scorer
+
+
+@dataclass
+class SplineNetParams:
+    """An additive model (the `SplineNet` below): the elastic net on the features plus a
+    cubic B-spline basis of every continuous feature, so the fit can bend (GAM-like).
+
+    Objective as ElasticNet's; `alpha`, `l1_ratio` as there. A feature with more than
+    `min_unique` distinct training values gets `knots` quantile knots (knots + degree - 1 basis
+    columns), standardized and multiplied by `spline_weight` (smaller: bends cost more).
+    Splines extrapolate flat; `clip` also clips every feature to its training range.
+    """
+
+    type: Literal["spline_net"]
+    alpha: float = 0.0005
+    l1_ratio: float = 1.0
+    knots: int = 6
+    degree: int = 3
+    min_unique: int = 20
+    spline_weight: float = 0.5
+    clip: bool = True
+    max_iter: int = 50000
+    tol: float = 0.0001
+
+    def validate(self, where: str) -> None:
+        require(self.alpha > 0, f"{where}.alpha", f"must be > 0, got {self.alpha}")
+        require(0 <= self.l1_ratio <= 1, f"{where}.l1_ratio", f"must be in [0, 1], got {self.l1_ratio}")
+        require(self.knots >= 2, f"{where}.knots", f"must be >= 2, got {self.knots}")
+        require(1 <= self.degree <= 5, f"{where}.degree", f"must be in [1, 5], got {self.degree}")
+        require(self.min_unique >= 2, f"{where}.min_unique", f"must be >= 2, got {self.min_unique}")
+        require(self.spline_weight > 0, f"{where}.spline_weight", f"must be > 0, got {self.spline_weight}")
+        require(self.max_iter >= 1, f"{where}.max_iter", f"must be >= 1, got {self.max_iter}")
+        require(self.tol > 0, f"{where}.tol", f"must be > 0, got {self.tol}")
 
 
 class SplineNet(ClipsToTrainingRange):
@@ -32,6 +68,8 @@ class SplineNet(ClipsToTrainingRange):
     No steps (coordinate descent on a precomputed Gram matrix, ~0.05 s a fit), so no curves:
     the stage logs its final train and valid scores.
     """
+
+    Params = SplineNetParams
 
     def __init__(self, params: SplineNetParams, n_features: int, seed: int):
         self.params, self.n_features = params, n_features

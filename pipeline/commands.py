@@ -2,17 +2,56 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Annotated
 
 import typer
 
-from pipeline.house.commands import app as house_app
-from pipeline.regularization.commands import app as regularization_app
-from pipeline.rnn.commands import app as rnn_app
-from pipeline.tune.commands import app as tune_app
+from typer.core import TyperGroup
+from typer.main import get_group_from_info
+from typer.models import TyperInfo
+
+
+class PipelineGroups(TyperGroup):
+    """The root command: each pipeline's command group is imported only when one of its commands
+    runs, so a stage imports its own pipeline and the shared plumbing, nothing of the others
+    (and `dvc.yaml` deps stay exact). `--help` lists the groups without importing them."""
+
+    LAZY = {
+        "house": ("pipeline.house.commands",
+                  "House Prices pipeline: preprocess, k-fold CV, final fits, blend, submission."),
+        "regularization": ("pipeline.regularization.commands",
+                           "Regularization experiments: polynomial fit, weight decay, dropout, initialization."),
+        "rnn": ("pipeline.rnn.commands", "Modern RNN experiments: RNN/GRU/LSTM language models, text generation."),
+        "tune": ("pipeline.tune.commands", "Hyper-parameter sweeps on Optuna (shared SQLite/PostgreSQL study), "
+                                           "best params into params.yaml."),
+    }
+    _listing = False
+
+    def list_commands(self, ctx):
+        return [*self.LAZY, *super().list_commands(ctx)]
+
+    def get_command(self, ctx, name):
+        if name not in self.LAZY:
+            return super().get_command(ctx, name)
+        module, help_text = self.LAZY[name]
+        if self._listing:  # the help page needs only the one-line summary
+            return TyperGroup(name=name, help=help_text)
+        sub_app = importlib.import_module(module).app
+        return get_group_from_info(TyperInfo(sub_app, name=name, help=help_text), pretty_exceptions_short=True,
+                                   suggest_commands=True, rich_markup_mode=None)
+
+    def format_commands(self, ctx, formatter):
+        self._listing = True
+        try:
+            super().format_commands(ctx, formatter)
+        finally:
+            self._listing = False
+
 
 app = typer.Typer(
+    cls=PipelineGroups,
     help="Reproducible DVC + MLflow + PyTorch pipelines. Each stage of dvc.yaml is one command here.",
     no_args_is_help=True,
     add_completion=False,
@@ -20,12 +59,6 @@ app = typer.Typer(
     context_settings={"max_content_width": 120},  # use the terminal's width, up to 120 columns
     rich_markup_mode=None,  # plain click help: flags shown as flags (rich mode prints `<bool>` after them)
 )
-app.add_typer(house_app, name="house", help="House Prices pipeline: preprocess, k-fold CV, final fits, blend, submission.")
-app.add_typer(regularization_app, name="regularization",
-              help="Regularization experiments: polynomial fit, weight decay, dropout, initialization.")
-app.add_typer(rnn_app, name="rnn", help="Modern RNN experiments: RNN/GRU/LSTM language models, text generation.")
-app.add_typer(tune_app, name="tune", help="Hyper-parameter sweeps on Optuna (shared SQLite/PostgreSQL study), "
-                                          "best params into params.yaml.")
 
 
 @app.command()
@@ -48,7 +81,7 @@ def download(
         typer.echo(f"ok {path}")
 
 
-# ---- compare and ship (issue 5): thin wrappers over pipeline.compare and pipeline.house.submit
+# ---- compare and ship: thin wrappers over pipeline.runs_view, pipeline.ui and pipeline.house.upload
 
 
 @app.command()
@@ -73,9 +106,9 @@ def runs(
                                             "per-configuration runs).")] = False,
 ) -> None:
     """Table of MLflow runs with chosen params and metrics as columns, sortable by a metric."""
-    from pipeline import compare
+    from pipeline import runs_view
 
-    table, note = compare.runs_report(experiment, params, metrics, sort, desc, fmt, filter_string, limit, top_level)
+    table, note = runs_view.runs_report(experiment, params, metrics, sort, desc, fmt, filter_string, limit, top_level)
     typer.echo(table)
     if note:  # on stderr: stdout stays a table (or csv/json) that programs can read
         sys.stdout.flush()
@@ -120,10 +153,10 @@ def ui(
     open_browser: Annotated[bool, typer.Option("--open", help="Also open that page in the default browser.")] = False,
 ) -> None:
     """Start the MLflow UI on the project's tracking store (127.0.0.1); print the experiment's runs page URL."""
-    from pipeline import compare
+    from pipeline import ui as mlflow_ui
 
-    port = port if port is not None else compare.ui_port_param()
-    raise typer.Exit(compare.serve_ui(port, workers, experiment, open_browser))
+    port = port if port is not None else mlflow_ui.ui_port_param()
+    raise typer.Exit(mlflow_ui.serve_ui(port, workers, experiment, open_browser))
 
 
 @app.command()
@@ -139,7 +172,7 @@ def submit(
     """Validate data/submission.csv and upload it to the Kaggle competition with the official client."""
     from dataclasses import asdict
 
-    from pipeline.house import submit as shipping
+    from pipeline.house import upload as shipping
 
     kwargs = {"competition": competition} if competition else {}
     plan = shipping.plan(file, message, **kwargs)

@@ -43,8 +43,8 @@ class ElasticNetParams:
 
 
 class ElasticNet:
-
     Params = ElasticNetParams
+
     def __init__(self, params: ElasticNetParams, n_features: int, seed: int):
         self.params, self.n_features = params, n_features
         self.weight = np.zeros(n_features)

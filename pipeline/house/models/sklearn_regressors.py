@@ -28,8 +28,8 @@ class SklearnParams:
 
 
 class Sklearn:
-
     Params = SklearnParams
+
     def __init__(self, params: SklearnParams, n_features: int, seed: int):
         self.params = params
         options = dict(params.options)

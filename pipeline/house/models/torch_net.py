@@ -47,8 +47,8 @@ class TorchNetParams:
 
 
 class TorchNet:
-
     Params = TorchNetParams
+
     def __init__(self, params: TorchNetParams, n_features: int, seed: int):
         self.params, self.n_features, self.seed = params, n_features, seed
         self.y_shift, self.y_scale = 0.0, 1.0

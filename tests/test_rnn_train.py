@@ -132,6 +132,7 @@ def test_unknown_cell_is_a_clear_error():
     ({"train": {"optimiser": "sgd"}}, r"unknown param\(s\) rnn.experiments.x.train.optimiser"),
     ({"train": {"scheme": "shuffled"}}, r"'rnn.experiments.x.train.scheme' must be one of"),
     ({"train": {"lr_decay": 1.5}}, r"'rnn.experiments.x.train.lr_decay' must be in \[0, 1\]"),
+    ({"train": {"device": "cuda:first"}}, r"'rnn.experiments.x.train.device' must be auto, cpu or cuda\[:N\]"),
 ])
 def test_bad_experiment_params_name_the_param(experiment, match):
     with pytest.raises(ParamError, match=match):
@@ -152,13 +153,29 @@ def test_unknown_experiment_is_a_clear_error():
 
 def test_num_steps_longer_than_corpus_fails_before_training(tmp_path, mirror):
     from pipeline.datasets import download
-    from pipeline.rnn.experiment import Outputs, run_experiment
+    from pipeline.rnn.experiment import run_experiment
+    from pipeline.stage import StageOutputs
 
     download("timemachine", tmp_path / "raw", str(mirror))
     params = _params(train={"num_steps": 20000})
     with pytest.raises(ParamError, match=r"'rnn.experiments.x.train.num_steps' = 20000 is longer than the corpus "
                                          r"'timemachine' \(10000 tokens\)"):
-        run_experiment(load_experiment(params, "x"), tmp_path / "raw", Outputs.for_experiment("x", tmp_path))
+        run_experiment(load_experiment(params, "x"), tmp_path / "raw", StageOutputs("rnn", "x", root=tmp_path))
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+@pytest.mark.parametrize("train,named", [({"device": "cuda"}, "rnn.experiments.x.train.device"),
+                                         ({}, "rnn.train.device")])
+def test_absent_cuda_fails_naming_the_param_before_any_run(tmp_path, monkeypatch, train, named):
+    """The stage set-up (pipeline.stage.Stage) names the param the device came from."""
+    from pipeline.rnn.experiment import run_experiment
+    from pipeline.stage import StageOutputs
+
+    params = _params(train=train)
+    params["rnn"]["train"]["device"] = "cuda"
+    with pytest.raises(ParamError, match=rf"'{named}' device 'cuda' requested but CUDA is not available"):
+        run_experiment(load_experiment(params, "x"), tmp_path / "raw", StageOutputs("rnn", "x", root=tmp_path))
     assert not (tmp_path / "runs").exists()
 
 

@@ -19,10 +19,11 @@ def train(
     """Train one experiment (stage rnn_train@NAME): model, samples, metrics, per-epoch plot, MLflow run."""
     from pipeline.params import load_params
     from pipeline.rnn.config import load_experiment
-    from pipeline.rnn.experiment import Outputs, run_experiment
+    from pipeline.rnn.experiment import run_experiment
+    from pipeline.stage import StageOutputs
 
     exp = load_experiment(load_params(), name)
-    result = run_experiment(exp, raw_dir, Outputs.for_experiment(name), progress=progress)
+    result = run_experiment(exp, raw_dir, StageOutputs("rnn", name), progress=progress)
     typer.echo(f"{name}: perplexity {result['perplexity']:.3f}, {result['tokens_per_sec']:.0f} tokens/s "
                f"on {result['device']}, {result['train_seconds']:.1f} s")
     for sample in result["samples"]:

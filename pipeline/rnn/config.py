@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pipeline.params import build, require, section
 from pipeline.rnn.corpus import CORPORA
+from pipeline.stage import check_device_name
 
 Cell = Literal["rnn", "gru", "lstm"]
 Impl = Literal["scratch", "concise"]
@@ -61,8 +62,7 @@ class TrainConfig:
         require(0 <= self.lr_decay <= 1, f"{where}.lr_decay", "must be in [0, 1] (0: constant lr)")
         require(self.clip > 0, f"{where}.clip", "must be > 0")
         require(self.cpu_threads >= 0, f"{where}.cpu_threads", "must be >= 0 (0: torch's default)")
-        require(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
-                f"{where}.device", f"must be auto, cpu or cuda[:N]; got {self.device!r}")
+        check_device_name(self.device, f"{where}.device")
 
 
 @dataclass(frozen=True)

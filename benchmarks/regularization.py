@@ -6,7 +6,7 @@ concise >= 0.85 test accuracy with the shipped params: 4 epochs, batch 128, lr d
     python benchmarks/regularization.py --stages dropout --threads 0 --threads 1
 
 Each stage runs as `python cli.py regularization <command>` in a scratch directory with the
-repo's params.yaml (threads overridden when asked) and a scratch MLflow store, created before
+repo's params.yaml (cpu_threads overridden when asked) and a scratch MLflow store, created before
 any stage is timed (creating a SQLite store takes 10-40 s here), so the repo's outputs and
 mlflow.db are untouched. Timings on a shared machine are noisy: the load average and the
 stage's CPU seconds are printed beside them.
@@ -62,7 +62,7 @@ def concise_dropout_seconds(params: dict) -> tuple[float, float]:
     from pipeline.runtime import seed_everything
 
     p = build(DropoutParams, {**params, "variants": ["concise"]}, "regularization.dropout")
-    torch.set_num_threads(p.threads or os.cpu_count() or 1)  # 0: torch's default, one thread per core
+    torch.set_num_threads(p.cpu_threads or os.cpu_count() or 1)  # 0: torch's default, one thread per core
     train, test = fashion.load(REPO / "data/raw/fashion-mnist", p.train_limit, p.test_limit)
     seed_everything(p.seed)
     start = time.perf_counter()
@@ -94,7 +94,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stages", nargs="+", choices=list(COMMANDS), default=list(COMMANDS))
     parser.add_argument("--threads", type=int, action="append",
-                        help="override threads of dropout/init (repeat to compare; 0: torch default)")
+                        help="override cpu_threads of every stage (repeat to compare; 0: torch default)")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     base = yaml.safe_load((REPO / "params.yaml").read_text())
@@ -103,11 +103,11 @@ def main() -> None:
     store = f"sqlite:///{Path(store_dir.name) / 'mlflow.db'}"
     create_store(store)
     for threads in args.threads or [None]:
-        label = "params.yaml threads" if threads is None else f"threads={threads}"
+        label = "params.yaml cpu_threads" if threads is None else f"cpu_threads={threads}"
         for stage in args.stages:
             params = {"regularization": json.loads(json.dumps(base["regularization"]))}
-            if threads is not None and "threads" in params["regularization"][stage]:
-                params["regularization"][stage]["threads"] = threads
+            if threads is not None:
+                params["regularization"][stage]["cpu_threads"] = threads
             with tempfile.TemporaryDirectory() as tmp:
                 seconds, cpu, metrics = run_stage(stage, params, Path(tmp), store)
             total += seconds
@@ -116,7 +116,7 @@ def main() -> None:
         if "dropout" in args.stages:
             params = json.loads(json.dumps(base["regularization"]["dropout"]))
             if threads is not None:
-                params["threads"] = threads
+                params["cpu_threads"] = threads
             seconds, acc = concise_dropout_seconds(params)
             print(f"[{label}] dropout concise, {params['epochs']} epochs, training only: {seconds:.1f} s, "
                   f"test_acc {acc:.4f} (load {os.getloadavg()[0]:.1f})", flush=True)

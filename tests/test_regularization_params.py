@@ -46,6 +46,7 @@ def _with(shipped: dict, stage: str, **changes) -> dict:
     ("dropout", {"lr": "fast"}, "regularization.dropout.lr"),
     ("dropout", {"lr_decay": 1.5}, "regularization.dropout.lr_decay"),
     ("dropout", {"device": "tpu"}, "regularization.dropout.device"),
+    ("dropout", {"threads": 1}, "regularization.dropout.threads"),  # renamed cpu_threads
     ("polynomial", {"cases": {"cubic": {"degree": -1, "n_train": 10}}}, "regularization.polynomial.cases.cubic.degree"),
     ("polynomial", {"cases": {"big": {"degree": 21, "n_train": 10}}}, "regularization.polynomial.cases.big.degree"),
     ("polynomial", {"cases": {"many": {"degree": 3, "n_train": 101}}}, "regularization.polynomial.cases.many.n_train"),

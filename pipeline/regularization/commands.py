@@ -32,7 +32,7 @@ def _prepare(params_file: Path, stage: str):
     from pipeline.runtime import keep_freed_memory
 
     p = stage_params(load_params(params_file), stage)
-    set_cpu_threads(p.threads)
+    set_cpu_threads(p.cpu_threads)
     keep_freed_memory()
     try:
         device = pick_device(p.device)

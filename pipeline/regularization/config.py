@@ -21,13 +21,13 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")  # config names become CSV colum
 
 
 def _check_training(p: Any, where: str) -> None:
-    """Checks every training stage shares: epochs, lr, batch size, device, threads."""
+    """Checks every training stage shares: epochs, lr, batch size, device, CPU threads."""
     require(p.epochs >= 1, f"{where}.epochs", f"must be >= 1, got {p.epochs}")
     require(p.lr > 0, f"{where}.lr", f"must be > 0, got {p.lr}")
     require(p.batch_size >= 1, f"{where}.batch_size", f"must be >= 1, got {p.batch_size}")
     require(p.device == "auto" or p.device == "cpu" or p.device.startswith("cuda"), f"{where}.device",
             f"must be auto, cpu or cuda[:N], got {p.device!r}")
-    require(p.threads >= 0, f"{where}.threads", f"must be >= 0 (0: torch's default), got {p.threads}")
+    require(p.cpu_threads >= 0, f"{where}.cpu_threads", f"must be >= 0 (0: torch's default), got {p.cpu_threads}")
 
 
 def _check_choices(values: list, name: str) -> None:
@@ -61,7 +61,7 @@ class PolynomialParams:
     batch_size: int  # capped at each case's n_train
     cases: dict[str, PolynomialCase]
     device: str = "auto"
-    threads: int = 0
+    cpu_threads: int = 0
 
     def validate(self, where: str) -> None:
         _check_training(self, where)
@@ -95,7 +95,7 @@ class WeightDecayParams:
     lambdas: list[float]
     forms: list[Literal["scratch", "concise"]]
     device: str = "auto"
-    threads: int = 0
+    cpu_threads: int = 0
 
     def validate(self, where: str) -> None:
         _check_training(self, where)
@@ -121,7 +121,7 @@ class DropoutParams:
     train_limit: int = 0  # first N training images only (0: all 60,000); keeps tests fast
     test_limit: int = 0
     device: str = "auto"
-    threads: int = 0
+    cpu_threads: int = 0
 
     def validate(self, where: str) -> None:
         _check_training(self, where)
@@ -153,7 +153,7 @@ class InitParams:
     train_limit: int = 0
     test_limit: int = 0
     device: str = "auto"
-    threads: int = 0
+    cpu_threads: int = 0
 
     def validate(self, where: str) -> None:
         _check_training(self, where)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 import yaml
 
 from pipeline import REPO_ROOT
@@ -46,6 +47,7 @@ def _with(shipped: dict, stage: str, **changes) -> dict:
     ("dropout", {"lr": "fast"}, "regularization.dropout.lr"),
     ("dropout", {"lr_decay": 1.5}, "regularization.dropout.lr_decay"),
     ("dropout", {"device": "tpu"}, "regularization.dropout.device"),
+    ("init", {"device": "cuda:first"}, "regularization.init.device"),
     ("dropout", {"threads": 1}, "regularization.dropout.threads"),  # renamed cpu_threads
     ("polynomial", {"cases": {"cubic": {"degree": -1, "n_train": 10}}}, "regularization.polynomial.cases.cubic.degree"),
     ("polynomial", {"cases": {"big": {"degree": 21, "n_train": 10}}}, "regularization.polynomial.cases.big.degree"),
@@ -74,3 +76,20 @@ def test_cli_reports_a_bad_param_in_one_line(shipped, tmp_path):
     assert result.stderr.strip().splitlines() == [
         "error: params.yaml: 'regularization.weight_decay.lr' must be > 0, got -0.1"]
     assert not (tmp_path / "metrics").exists()
+
+
+@pytest.mark.parametrize("changes, error", [
+    ({"cpu_threads": -1}, "'regularization.polynomial.cpu_threads' must be >= 0 (0: the libraries' default); got -1"),
+    pytest.param({"device": "cuda"}, "'regularization.polynomial.device' device 'cuda' requested but CUDA is not "
+                 "available", marks=pytest.mark.skipif(torch.cuda.is_available(), reason="needs no CUDA")),
+])
+def test_stage_setup_errors_name_the_param_before_any_output(shipped, tmp_path, changes, error):
+    """The stage set-up (pipeline.stage.Stage) checks the thread count and that the device exists."""
+    bad = tmp_path / "params.yaml"
+    bad.write_text(yaml.safe_dump(_with(shipped, "polynomial", **changes)))
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "cli.py"), "regularization", "polynomial",
+                             "--params", str(bad)], check=False, cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"error: params.yaml: {error}"]
+    assert not (tmp_path / "metrics").exists() and not (tmp_path / "runs").exists()

@@ -1,8 +1,9 @@
 """Stage commands of the regularization pipeline (one per DVC stage).
 
-Thin: read `regularization.<stage>` from params.yaml, run the experiment's configurations as
-MLflow runs (report.run_stage), print the final metrics. Heavy imports stay inside the commands
-so `python cli.py --help` and the other pipelines' stages do not pay for them.
+Thin: read `regularization.<stage>` from params.yaml, set the stage up (`pipeline.stage.Stage`:
+seed, CPU threads, device), run the experiment's configurations as MLflow runs (runner.run_stage),
+print the final metrics. Heavy imports stay inside the commands so `python cli.py --help` and the
+other pipelines' stages do not pay for them.
 """
 
 from __future__ import annotations
@@ -24,21 +25,18 @@ DEFAULT_DATA = dataset_dir("fashion-mnist")  # written by stage download@fashion
 
 
 def _prepare(params_file: Path, stage: str):
-    """Typed params, torch thread count and device of a stage."""
-    from pipeline.errors import ParamError
+    """Typed params of a stage and its set-up (seeded, CPU threads capped, device picked).
+
+    Outputs go under the working directory (the repo root under DVC), as before, so a `--params`
+    run elsewhere (benchmarks/regularization.py) leaves the repo's outputs alone."""
     from pipeline.params import load_params
     from pipeline.regularization.config import stage_params
-    from pipeline.runtime import pick_device, set_cpu_threads
-    from pipeline.runtime import keep_freed_memory
+    from pipeline.stage import Stage, StageOutputs
 
     p = stage_params(load_params(params_file), stage)
-    set_cpu_threads(p.cpu_threads)
-    keep_freed_memory()
-    try:
-        device = pick_device(p.device)
-    except RuntimeError as exc:
-        raise ParamError(f"params.yaml: 'regularization.{stage}.device' {exc}") from exc
-    return p, device
+    return p, Stage("regularization", stage, seed=p.seed, cpu_threads=p.cpu_threads, device=p.device,
+                    where=f"regularization.{stage}", uses_torch=True,
+                    outputs=StageOutputs("regularization", stage, root=Path(".")))
 
 
 def _echo(outcomes) -> None:
@@ -51,10 +49,10 @@ def polynomial(params_file: ParamsFile = PARAMS_FILE) -> None:
     """Under/overfitting: fit polynomial features of several degrees and training-set sizes."""
     from pipeline.regularization import figures
     from pipeline.regularization import polynomial as experiment
-    from pipeline.regularization.report import run_stage
+    from pipeline.regularization.runner import run_stage
 
-    p, device = _prepare(params_file, "polynomial")
-    _echo(run_stage("polynomial", p, device, experiment.configs(p, device), figures.polynomial))
+    p, stage = _prepare(params_file, "polynomial")
+    _echo(run_stage(stage, p, experiment.configs(p, stage.device), figures.polynomial))
 
 
 @app.command("weight-decay")
@@ -64,10 +62,10 @@ def weight_decay(params_file: ParamsFile = PARAMS_FILE) -> None:
 
     from pipeline.regularization import figures
     from pipeline.regularization import weight_decay as experiment
-    from pipeline.regularization.report import run_stage
+    from pipeline.regularization.runner import run_stage
 
-    p, device = _prepare(params_file, "weight_decay")
-    _echo(run_stage("weight_decay", p, device, experiment.configs(p, device), partial(figures.weight_decay, p=p)))
+    p, stage = _prepare(params_file, "weight_decay")
+    _echo(run_stage(stage, p, experiment.configs(p, stage.device), partial(figures.weight_decay, p=p)))
 
 
 @app.command()
@@ -75,11 +73,11 @@ def dropout(params_file: ParamsFile = PARAMS_FILE, data_dir: DataDir = DEFAULT_D
     """Dropout on Fashion-MNIST: scratch, concise (torch.nn) and no-dropout MLPs."""
     from pipeline.regularization import dropout as experiment
     from pipeline.regularization import fashion, figures
-    from pipeline.regularization.report import run_stage
+    from pipeline.regularization.runner import run_stage
 
-    p, device = _prepare(params_file, "dropout")
-    train, test = fashion.load(data_dir, p.train_limit, p.test_limit, device)
-    _echo(run_stage("dropout", p, device, experiment.configs(p, device, train, test), figures.dropout))
+    p, stage = _prepare(params_file, "dropout")
+    train, test = fashion.load(data_dir, p.train_limit, p.test_limit, stage.device)
+    _echo(run_stage(stage, p, experiment.configs(p, stage.device, train, test), figures.dropout))
 
 
 @app.command()
@@ -89,9 +87,9 @@ def init(params_file: ParamsFile = PARAMS_FILE, data_dir: DataDir = DEFAULT_DATA
 
     from pipeline.regularization import fashion, figures
     from pipeline.regularization import initialization as experiment
-    from pipeline.regularization.report import run_stage
+    from pipeline.regularization.runner import run_stage
 
-    p, device = _prepare(params_file, "init")
-    train, test = fashion.load(data_dir, p.train_limit, p.test_limit, device)
-    _echo(run_stage("init", p, device, experiment.configs(p, device, train, test),
+    p, stage = _prepare(params_file, "init")
+    train, test = fashion.load(data_dir, p.train_limit, p.test_limit, stage.device)
+    _echo(run_stage(stage, p, experiment.configs(p, stage.device, train, test),
                     partial(figures.initialization, p=p)))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Mapping, TypeVar
 
 from pipeline.params import build, require, section
+from pipeline.stage import check_device_name
 
 T = TypeVar("T")
 
@@ -21,13 +22,12 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")  # config names become CSV colum
 
 
 def _check_training(p: Any, where: str) -> None:
-    """Checks every training stage shares: epochs, lr, batch size, device, CPU threads."""
+    """Checks every training stage shares: epochs, lr, batch size, device name (pipeline.stage.Stage
+    checks cpu_threads and that the device exists when the stage starts)."""
     require(p.epochs >= 1, f"{where}.epochs", f"must be >= 1, got {p.epochs}")
     require(p.lr > 0, f"{where}.lr", f"must be > 0, got {p.lr}")
     require(p.batch_size >= 1, f"{where}.batch_size", f"must be >= 1, got {p.batch_size}")
-    require(p.device == "auto" or p.device == "cpu" or p.device.startswith("cuda"), f"{where}.device",
-            f"must be auto, cpu or cuda[:N], got {p.device!r}")
-    require(p.cpu_threads >= 0, f"{where}.cpu_threads", f"must be >= 0 (0: torch's default), got {p.cpu_threads}")
+    check_device_name(p.device, f"{where}.device")
 
 
 def _check_choices(values: list, name: str) -> None:

@@ -21,7 +21,7 @@ from pipeline.regularization.fit import (
     make_generator,
     scratch_step,
 )
-from pipeline.regularization.report import Config, Outcome, config_params, final_of
+from pipeline.regularization.runner import Config, Outcome, config_params, final_of
 from pipeline.training import decayed_lr, make_optimizer, set_lr
 
 
@@ -29,7 +29,7 @@ def dropout(x: torch.Tensor, p: float) -> torch.Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p), so E[output] = x.
 
     p = 0 returns `x` itself, p = 1 all zeros; p outside [0, 1] raises ValueError. The mask comes
-    from torch's global generator (seeded per configuration by `seed_everything`), like nn.Dropout.
+    from torch's global generator (seeded per configuration by `Stage.seed_again`), like nn.Dropout.
     """
     if not 0 <= p <= 1:  # also rejects NaN
         raise ValueError(f"dropout probability p must be in [0, 1], got {p}")

@@ -11,8 +11,9 @@ from pipeline.plots import new_figure, save_figure, write_rows
 from pipeline.regularization.config import InitParams, WeightDecayParams
 from pipeline.regularization.initialization import config_name as init_name
 from pipeline.regularization.polynomial import learned_weights
-from pipeline.regularization.report import Outcome, StagePaths
+from pipeline.regularization.runner import Outcome
 from pipeline.regularization.weight_decay import config_name as wd_name
+from pipeline.stage import StageOutputs
 
 
 def wide_rows(index: str, columns: Mapping[str, list[float]]) -> list[dict[str, object]]:
@@ -36,16 +37,16 @@ def _loss_axes(ax, outcome: Outcome, title: str) -> None:
     ax.legend()
 
 
-def polynomial(outcomes: Mapping[str, Outcome], paths: StagePaths) -> list[Path]:
+def polynomial(outcomes: Mapping[str, Outcome], outputs: StageOutputs) -> list[Path]:
     fig, axes = new_figure(1, len(outcomes), figsize=(4.5 * len(outcomes), 3.6), squeeze=False, layout="constrained")
     for ax, (name, o) in zip(axes[0], outcomes.items()):
         weights = learned_weights(o.final)
         shown = ", ".join(f"{w:.3g}" for w in weights[:4]) + (f", ... ({len(weights)})" if len(weights) > 4 else "")
         _loss_axes(ax, o, f"{name}\nw=[{shown}]")
-    return [write_curves(paths.plot("polynomial.csv"), outcomes), save_figure(paths.plot("polynomial.png"), fig)]
+    return [write_curves(outputs.plot(".csv"), outcomes), save_figure(outputs.plot(".png"), fig)]
 
 
-def weight_decay(outcomes: Mapping[str, Outcome], paths: StagePaths, p: WeightDecayParams) -> list[Path]:
+def weight_decay(outcomes: Mapping[str, Outcome], outputs: StageOutputs, p: WeightDecayParams) -> list[Path]:
     """Loss curves per lambda (first form), and ||w|| and test loss against lambda (every form)."""
     forms, lambdas = p.forms, p.lambdas
     rows = [{"lambda": lam, **{f"{form}_{metric}": outcomes[wd_name(form, lam)].final[metric]
@@ -68,12 +69,12 @@ def weight_decay(outcomes: Mapping[str, Outcome], paths: StagePaths, p: WeightDe
     sweep.set_yscale("log")
     sweep.set(title="final ||w|| and test loss vs lambda", xlabel="lambda (weight decay)")
     sweep.legend(fontsize="small")
-    return [write_curves(paths.plot("weight_decay.csv"), outcomes),
-            write_rows(paths.plot("weight_decay_lambda.csv"), rows),
-            save_figure(paths.plot("weight_decay.png"), fig)]
+    return [write_curves(outputs.plot(".csv"), outcomes),
+            write_rows(outputs.plot("_lambda.csv"), rows),
+            save_figure(outputs.plot(".png"), fig)]
 
 
-def dropout(outcomes: Mapping[str, Outcome], paths: StagePaths) -> list[Path]:
+def dropout(outcomes: Mapping[str, Outcome], outputs: StageOutputs) -> list[Path]:
     fig, (loss, acc) = new_figure(1, 2, figsize=(11, 4))
     for name, o in outcomes.items():
         epochs = range(1, len(o.history["train_loss"]) + 1)
@@ -85,7 +86,7 @@ def dropout(outcomes: Mapping[str, Outcome], paths: StagePaths) -> list[Path]:
     acc.set(title="accuracy (train: running, dropout on)", xlabel="epoch", ylabel="accuracy")
     loss.legend(fontsize="small")
     acc.legend(fontsize="small")
-    return [write_curves(paths.plot("dropout.csv"), outcomes), save_figure(paths.plot("dropout.png"), fig)]
+    return [write_curves(outputs.plot(".csv"), outcomes), save_figure(outputs.plot(".png"), fig)]
 
 
 INIT_LABELS = {"normal": "N(0, 1)", "small": "N(0, 0.01^2)", "xavier": "Xavier", "kaiming": "He (Kaiming)"}
@@ -99,7 +100,7 @@ def log10_rows(norms: Mapping[str, list[float]]) -> list[dict[str, object]]:
     return wide_rows("layer", logs)
 
 
-def initialization(outcomes: Mapping[str, Outcome], paths: StagePaths, p: InitParams) -> list[Path]:
+def initialization(outcomes: Mapping[str, Outcome], outputs: StageOutputs, p: InitParams) -> list[Path]:
     """Gradient norm by layer at init (top) and after probe_steps updates (bottom): one panel per
     activation, one line per init, log scale."""
     inits, activations = p.inits, p.activations
@@ -115,6 +116,6 @@ def initialization(outcomes: Mapping[str, Outcome], paths: StagePaths, p: InitPa
             ax.legend(fontsize="small")
     norms = {f"{name}{'' if key == 'grad_norm' else '_after'}": o.by_layer[key]
              for key in when for name, o in outcomes.items()}
-    return [write_rows(paths.plot("init_grad_norms.csv"), log10_rows(norms)),
-            write_curves(paths.plot("init.csv"), outcomes),
-            save_figure(paths.plot("init.png"), fig)]
+    return [write_rows(outputs.plot("_grad_norms.csv"), log10_rows(norms)),
+            write_curves(outputs.plot(".csv"), outcomes),
+            save_figure(outputs.plot(".png"), fig)]

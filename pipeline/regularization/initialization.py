@@ -20,7 +20,7 @@ from torch import nn
 from pipeline.regularization.config import InitParams
 from pipeline.regularization.fashion import CLASSES, PIXELS, Split
 from pipeline.regularization.fit import Tally, concise_step, cross_entropy_objective, fit_classifier, make_generator
-from pipeline.regularization.report import Config, Outcome, config_params, final_of
+from pipeline.regularization.runner import Config, Outcome, config_params, final_of
 from pipeline.training import make_optimizer
 
 # weight init schemes; biases always start at zero

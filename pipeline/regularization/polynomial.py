@@ -19,7 +19,7 @@ from torch import nn
 from pipeline.errors import ParamError
 from pipeline.regularization.config import PolynomialCase, PolynomialParams
 from pipeline.regularization.fit import concise_step, fit_regression, make_generator, squared_loss
-from pipeline.regularization.report import Config, Outcome, config_params, final_of
+from pipeline.regularization.runner import Config, Outcome, config_params, final_of
 from pipeline.regularization.synthetic import polynomial_data
 from pipeline.training import make_optimizer
 

@@ -18,7 +18,7 @@ from torch import nn
 
 from pipeline.regularization.config import WeightDecayParams
 from pipeline.regularization.fit import Step, concise_step, fit_regression, make_generator, scratch_step, squared_loss
-from pipeline.regularization.report import Config, Outcome, config_params, final_of
+from pipeline.regularization.runner import Config, Outcome, config_params, final_of
 from pipeline.regularization.synthetic import linear_data
 from pipeline.training import make_optimizer
 

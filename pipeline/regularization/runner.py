@@ -2,8 +2,9 @@
 
 One parent run per stage, one nested run per configuration (a degree case, a lambda, a dropout
 variant, an init x activation), all in the `regularization` experiment with the same metric
-names, so the MLflow compare view lines them up. The stage then writes its metrics JSON, its
-plots (logged to the parent as artifacts) and the run record DVC declares as an uncached out.
+names, so the MLflow compare view lines them up. The stage then writes its metrics JSON and its
+plots (logged to the parent as artifacts); `pipeline.stage.Stage` did the set-up (seed, CPU
+threads, device) and writes the run record DVC declares as an uncached out.
 """
 
 from __future__ import annotations
@@ -14,11 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-import torch
-
 from pipeline import tracking
 from pipeline.files import write_json
-from pipeline.runtime import describe_device, seed_everything
+from pipeline.stage import Stage, StageOutputs
 
 PIPELINE = "regularization"
 
@@ -41,24 +40,6 @@ class Config:
     run: Callable[[], Outcome]
 
 
-@dataclass(frozen=True)
-class StagePaths:
-    """Where a stage's outputs go, relative to the working directory (the repo root under DVC)."""
-
-    stage: str
-
-    @property
-    def metrics(self) -> Path:
-        return Path("metrics", PIPELINE, f"{self.stage}.json")
-
-    @property
-    def record(self) -> Path:
-        return Path("runs", PIPELINE, f"{self.stage}.json")
-
-    def plot(self, name: str) -> Path:
-        return Path("plots", PIPELINE, name)
-
-
 def config_params(stage_params: Any, drop: Iterable[str], **extra: Any) -> dict[str, Any]:
     """A configuration's MLflow params: the stage's params minus the lists it sweeps, plus its own."""
     values = {k: v for k, v in dataclasses.asdict(stage_params).items() if k not in set(drop)}
@@ -70,32 +51,32 @@ def _json_number(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def run_stage(stage: str, params: Any, device: torch.device, configs: list[Config],
-              publish: Callable[[dict[str, Outcome], StagePaths], list[Path]]) -> dict[str, Outcome]:
+def run_stage(stage: Stage, params: Any, configs: list[Config],
+              publish: Callable[[dict[str, Outcome], StageOutputs], list[Path]]) -> dict[str, Outcome]:
     """Run every configuration under one parent MLflow run and write the stage's outputs.
 
-    Each configuration starts from `seed_everything(params.seed)`, so its numbers do not depend on
-    which other configurations ran before it. `publish` writes the plots and returns their paths.
+    Each configuration starts from the reseeded generators (`stage.seed_again()`), so its numbers
+    do not depend on which other configurations ran before it. `publish` writes the plots and
+    returns their paths.
     """
-    paths = StagePaths(stage)
-    tags = {**describe_device(device), "seed": params.seed, "stage": stage}
+    outputs = stage.outputs
+    tags = {"stage": stage.name}
     outcomes: dict[str, Outcome] = {}
-    with tracking.start_run(PIPELINE, stage, params=dataclasses.asdict(params), tags=tags) as parent:
+    with stage.tracked(params=dataclasses.asdict(params), tags=tags):
         for config in configs:
-            seed_everything(params.seed)
-            with tracking.start_run(PIPELINE, f"{stage}/{config.name}", params=config.params,
-                                    tags={**tags, "config": config.name}, nested=True):
+            stage.seed_again()
+            with stage.tracked(params=config.params, tags={**tags, "config": config.name}, nested=True,
+                               run_name=f"{stage.name}/{config.name}"):
                 outcome = config.run()
                 tracking.log_history({**outcome.history, **outcome.by_layer})
                 # a final metric that is also a curve is already the curve's latest value
                 tracking.log_metrics({k: v for k, v in outcome.final.items() if k not in outcome.history})
             outcomes[config.name] = outcome
-        write_json(paths.metrics, {name: {k: _json_number(float(v)) for k, v in o.final.items()}
-                                   for name, o in outcomes.items()})
-        tracking.log_artifact(paths.metrics)
-        for path in publish(outcomes, paths):
+        write_json(outputs.metrics, {name: {k: _json_number(float(v)) for k, v in o.final.items()}
+                                     for name, o in outcomes.items()})
+        tracking.log_artifact(outputs.metrics)
+        for path in publish(outcomes, outputs):
             tracking.log_artifact(path, "plots")
-        tracking.write_run_record(paths.record, parent)
     return outcomes
 
 

@@ -68,7 +68,7 @@ def timed_process(argv: list[str], **kwargs) -> tuple[float, float, subprocess.C
 
 # What a stage process does before its work: the CLI, the stage module, its model's library, and
 # opening (and ending) its MLflow run. `python cli.py house --help` is the CLI alone. Stages log
-# through the shared tracking service (pipeline/tracking_service.py): "warm" is every stage after
+# through the shared tracking service (pipeline/tracking/service.py): "warm" is every stage after
 # the first of a session, "cold" the first one, which starts the service; "in-process" is the
 # old way (PIPELINE_TRACKING_SERVICE=0), each stage importing mlflow and opening the store itself.
 STARTUP = {

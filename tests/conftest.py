@@ -27,7 +27,7 @@ def pytest_configure(config):
     # Tests train on tiny data: one thread is as fast, and two spinning OpenMP threads per
     # process (this test, its DVC subprocesses) thrash a 2-core machine.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    # Each test store gets its own tracking service (pipeline/tracking_service.py): let them
+    # Each test store gets its own tracking service (pipeline/tracking/service.py): let them
     # exit soon after their test instead of idling for minutes.
     os.environ.setdefault("PIPELINE_TRACKING_IDLE", "20")
 

@@ -22,7 +22,7 @@ def mlflow_client():
     `MlflowStore`, which creates a fresh store's tables under the same file lock as the tracking
     service (a stage may have started one on this store in the background).
     """
-    from pipeline.tracking_store import MlflowStore
+    from pipeline.tracking.store import MlflowStore
 
     return MlflowStore(os.environ["MLFLOW_TRACKING_URI"]).client()
 

@@ -4,7 +4,7 @@ with tiny params in a throw-away repo copy (docs/faults.md, cases 1 and 2):
 * no output of the stage exists afterwards (outputs are written atomically, after training);
 * Ctrl-C and SIGTERM end the MLflow run FAILED; SIGKILL gives the stage no chance, so the
   tracking service it logs through ends the run KILLED as soon as its connection drops
-  (pipeline/tracking_service.py; without the service, the next run of that experiment on this
+  (pipeline/tracking/service.py; without the service, the next run of that experiment on this
   host does, `MlflowStore.end_stale_runs`, tested in test_faults_tracking.py);
 * the next `dvc repro` rebuilds the stage and succeeds.
 """

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from helpers import free_port, mlflow_client
-from pipeline import tracking, tracking_store
+from pipeline import tracking
 from pipeline.errors import TrackingError
 from pipeline.sandbox import copy_repo
 
@@ -191,7 +191,7 @@ def test_runs_left_running_by_a_dead_process_on_this_host_end_as_killed():
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
         host = socket.gethostname()
-        ns = tracking_store.pid_namespace()
+        ns = tracking.pid_namespace()
         owners = {"dead": (host, _dead_pid(), ns), "alive": (host, sleeper.pid, ns),
                   "elsewhere": ("other-host", _dead_pid(), ns), "container": (host, _dead_pid(), "pid:[1]"),
                   "untagged": None}

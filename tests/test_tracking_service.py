@@ -1,4 +1,4 @@
-"""The tracking service (pipeline/tracking_service.py): stage processes log through one shared
+"""The tracking service (pipeline/tracking/service.py): stage processes log through one shared
 server instead of importing mlflow each, and what they log is what in-process logging writes."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from helpers import mlflow_client
 
-from pipeline import REPO_ROOT, tracking, tracking_service
+from pipeline import REPO_ROOT, tracking
+from pipeline.tracking import service
 
 # A stand-in stage: opens a run with params, a nested run with a curve, logs a metric and an
 # artifact, then prints what it imported. argv: "hold" makes it wait inside the run for a kill.
@@ -52,7 +53,7 @@ def _finish(proc) -> dict:
 
 
 def _server_pid() -> int:
-    path = tracking_service.socket_path(os.environ["MLFLOW_TRACKING_URI"], _store().parent)
+    path = service.socket_path(os.environ["MLFLOW_TRACKING_URI"], _store().parent)
     return int(path.with_suffix(".pid").read_text())
 
 
@@ -134,7 +135,7 @@ def _alive(pid: int) -> bool:
 
 def test_the_service_can_be_turned_off(monkeypatch):
     monkeypatch.setenv("PIPELINE_TRACKING_SERVICE", "0")
-    assert not tracking_service.enabled()
+    assert not service.enabled()
     tracking.use_service()
     try:
         with tracking.start_run("rnn", "off") as run:
@@ -164,7 +165,7 @@ def test_a_password_in_the_uri_reaches_neither_the_process_list_nor_the_server_l
     finally:
         tracking.use_service(False)
     assert "s3cret" not in str(caught.value)
-    path = tracking_service.socket_path(uri, REPO_ROOT)
+    path = service.socket_path(uri, REPO_ROOT)
     server = int(path.with_suffix(".pid").read_text())
     assert b"s3cret" not in Path(f"/proc/{server}/cmdline").read_bytes()  # what `ps` shows every user
     assert "s3cret" not in path.with_suffix(".log").read_text()

@@ -36,7 +36,7 @@ from pipeline.errors import TrackingError
 START_TIMEOUT = 90.0  # seconds a client waits for a new server (mlflow's import, under load)
 IDLE_DEFAULT = 300.0
 _URI_VARIABLE = "PIPELINE_TRACKING_SERVICE_URI"
-_CODE = (Path(__file__), Path(__file__).with_name("tracking_store.py"))
+_CODE = tuple(sorted(Path(__file__).parent.glob("*.py")))  # the tracking package: its version
 
 
 def enabled() -> bool:
@@ -151,7 +151,7 @@ class ServiceClient:
         with os.fdopen(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
             # the URI goes by environment, not argv: `ps` shows argv to every user, passwords too
             server = subprocess.Popen(
-                [sys.executable, "-m", "pipeline.tracking_service", str(self.path), str(self.root)],
+                [sys.executable, "-m", "pipeline.tracking.service", str(self.path), str(self.root)],
                 env={**os.environ, _URI_VARIABLE: self.uri}, cwd=REPO_ROOT,
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True)  # outlives this stage; not killed with its process group
@@ -177,7 +177,7 @@ _CHILDREN: list[subprocess.Popen] = []
 
 def _running(pid: int) -> bool:
     """Alive: our own child that has not exited (not a zombie), or any other live process."""
-    from pipeline.tracking_store import alive
+    from pipeline.tracking.store import alive
 
     for child in _CHILDREN:
         if child.pid == pid:
@@ -186,7 +186,7 @@ def _running(pid: int) -> bool:
 
 
 def _safe(uri: str) -> str:
-    from pipeline.tracking_store import safe_uri
+    from pipeline.tracking.store import safe_uri
 
     return safe_uri(uri)
 
@@ -200,7 +200,7 @@ class Server:
     OPS = ("start_run", "log_batch", "log_artifact", "set_tags", "end_run")
 
     def __init__(self, path: Path, uri: str, idle: float):
-        from pipeline.tracking_store import MlflowStore
+        from pipeline.tracking.store import MlflowStore
 
         self.path, self.idle = path, idle
         self.store = MlflowStore(uri)

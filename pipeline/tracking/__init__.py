@@ -10,8 +10,8 @@
   turns DVC's run cache off for that stage, so DVC never restores its outputs without
   running (and logging) it; and the record ties each DVC output to the MLflow run that made it.
 * Cheap for a stage: this module never imports mlflow. Calls go to `MlflowStore`
-  (pipeline/tracking_store.py), in this process or, for `cli.py` commands, in the tracking
-  service that all stage processes share (pipeline/tracking_service.py), which pays mlflow's
+  (pipeline/tracking/store.py), in this process or, for `cli.py` commands, in the tracking
+  service that all stage processes share (pipeline/tracking/service.py), which pays mlflow's
   3-4 s start-up once per session instead of once per stage.
 * Faults (docs/faults.md): a store that is down, hangs, is locked or damaged is one
   `TrackingError` line within seconds, never a traceback with the password; runs carry their
@@ -35,7 +35,7 @@ from pipeline import REPO_ROOT
 from pipeline.errors import TrackingError
 from pipeline.files import write_json
 from pipeline.params import flatten
-from pipeline.tracking_store import (
+from pipeline.tracking.store import (
     HOST_TAG,
     PID_NS_TAG,
     PID_TAG,
@@ -123,7 +123,7 @@ def use_service(on: bool = True) -> None:
 
 
 def _service_client(uri: str):
-    from pipeline.tracking_service import ServiceClient
+    from pipeline.tracking.service import ServiceClient
 
     # a SQLite store keeps new experiments' artifacts beside it (./mlruns), as MLflow does when
     # a process starts in the store's folder
@@ -135,7 +135,7 @@ def _service_client(uri: str):
 def prestart_service() -> None:
     """Start the tracking service in the background (never waits, never fails): `cli.py` calls it
     at the start of every DVC stage, so the service is up by the time a stage opens its run."""
-    from pipeline import tracking_service
+    from pipeline.tracking import service as tracking_service
 
     if not (_USE_SERVICE and tracking_service.enabled()):
         return
@@ -153,12 +153,12 @@ def _backend():
     if uri not in _BACKENDS:
         _set_http_defaults(uri)
         _check_sqlite_file(uri)
-        from pipeline import tracking_service
+        from pipeline.tracking import service as tracking_service
 
         if _USE_SERVICE and tracking_service.enabled():
             _BACKENDS[uri] = _service_client(uri)
         else:
-            from pipeline.tracking_store import MlflowStore
+            from pipeline.tracking.store import MlflowStore
 
             _BACKENDS[uri] = MlflowStore(uri)
     elif sqlite_path(uri) and not sqlite_path(uri).exists():

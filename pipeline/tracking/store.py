@@ -1,7 +1,7 @@
 """The one place that writes MLflow runs: `MlflowStore` turns the project's few tracking calls
 (start a run, log a batch, log an artifact, tag, end) into `MlflowClient` calls on one store.
 
-It runs either inside a stage process or inside the tracking service (pipeline/tracking_service.py)
+It runs either inside a stage process or inside the tracking service (pipeline/tracking/service.py)
 that stage processes share, so importing mlflow and opening the store is paid once per session
 instead of once per stage. Everything it returns is plain JSON-able data for that reason.
 Store failures (server down or hanging, database locked or damaged) become one `TrackingError`

@@ -21,6 +21,7 @@ from helpers import free_port, mlflow_client
 from pipeline import tracking
 from pipeline.errors import TrackingError
 from pipeline.sandbox import copy_repo
+from pipeline.tracking.connect import set_http_defaults
 
 EXPERIMENT = "tm-gru-concise"
 TINY = {
@@ -103,9 +104,9 @@ def test_http_defaults_bound_requests_but_user_settings_win(monkeypatch):
     for key in tracking.HTTP_DEFAULTS:
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
-    tracking._set_http_defaults("sqlite:///x.db")
+    set_http_defaults("sqlite:///x.db")
     assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ  # a database store is left alone
-    tracking._set_http_defaults("https://mlflow.example.invalid")
+    set_http_defaults("https://mlflow.example.invalid")
     assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "60"
     assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == tracking.HTTP_DEFAULTS["MLFLOW_HTTP_REQUEST_MAX_RETRIES"]
 

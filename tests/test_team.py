@@ -135,8 +135,8 @@ def test_default_store_of_a_queued_experiment_is_the_real_repos(tmp_path, monkey
     executor = repo / ".dvc" / "tmp" / "exps" / "tmpabc123"
     executor.mkdir(parents=True)
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
-    monkeypatch.setattr(tracking, "REPO_ROOT", executor)
-    monkeypatch.setattr(tracking, "DEFAULT_STORE", executor / "mlflow.db")
+    monkeypatch.setattr(tracking.uri, "REPO_ROOT", executor)
+    monkeypatch.setattr(tracking.uri, "DEFAULT_STORE", executor / "mlflow.db")
     monkeypatch.setenv("DVC_ROOT", str(repo))
     assert tracking.tracking_uri() == f"sqlite:///{repo / 'mlflow.db'}"
     monkeypatch.setenv("DVC_ROOT", str(tmp_path / "elsewhere"))  # not our parent: ignored

@@ -186,7 +186,7 @@ def _running(pid: int) -> bool:
 
 
 def _safe(uri: str) -> str:
-    from pipeline.tracking.store import safe_uri
+    from pipeline.tracking.uri import safe_uri
 
     return safe_uri(uri)
 

@@ -21,25 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import TrackingError
+from pipeline.tracking.uri import safe_uri, sqlite_path
 
 # MLflow 3's UI opens an experiment without this tag in its GenAI view (traces, token usage);
 # with it, on the runs table, charts and compare view that a training experiment needs.
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 CLASSIC_ML = "custom_model_development"
 HOST_TAG, PID_TAG, PID_NS_TAG = "host", "pid", "pid_namespace"
-
-
-def safe_uri(uri: str) -> str:
-    """The tracking URI without any user:password part, fit to print or store."""
-    import urllib.parse
-
-    parts = urllib.parse.urlsplit(uri)
-    if parts.password is None and parts.username is None:
-        return uri
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
 def tracking_failure(uri: str, exc: BaseException) -> TrackingError:
@@ -87,10 +75,6 @@ def alive(pid: int) -> bool:
     except PermissionError:  # another user's live process
         return True
     return True
-
-
-def sqlite_path(uri: str) -> Path | None:
-    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
 
 
 def file_identity(path: Path | None) -> tuple[int, int] | None:

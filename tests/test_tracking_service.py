@@ -170,3 +170,31 @@ def test_a_password_in_the_uri_reaches_neither_the_process_list_nor_the_server_l
     assert b"s3cret" not in Path(f"/proc/{server}/cmdline").read_bytes()  # what `ps` shows every user
     assert "s3cret" not in path.with_suffix(".log").read_text()
     assert path.with_suffix(".log").stat().st_mode & 0o077 == 0
+
+
+def test_the_store_the_client_and_the_server_offer_exactly_the_backends_operations(tmp_path):
+    import inspect
+
+    from pipeline.tracking.backend import OPS, TrackingBackend
+    from pipeline.tracking.store import MlflowStore
+
+    assert OPS == ("start_run", "log_batch", "log_artifact", "set_tags", "end_run")
+    assert set(OPS) == TrackingBackend.__abstractmethods__
+    assert service.Server.OPS == OPS
+
+    def shape(method) -> list[tuple]:
+        return [(p.name, p.kind, p.default) for p in inspect.signature(method).parameters.values()]
+
+    for cls in (MlflowStore, service.ServiceClient):
+        assert issubclass(cls, TrackingBackend) and not cls.__abstractmethods__
+        for op in OPS:
+            assert op in vars(cls), f"{cls.__name__} does not implement {op}"
+            assert shape(getattr(cls, op)) == shape(getattr(TrackingBackend, op)), (cls.__name__, op)
+
+    # the client forwards the operations and nothing else; the server answers nothing else
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = service.ServiceClient(uri, tmp_path)
+    assert not hasattr(client, "end_stale_runs") and not hasattr(client, "client")
+    server = service.Server(tmp_path / "unused.sock", uri, idle=1)
+    assert server._answer({"op": "end_stale_runs", "args": {}}, set()) == {
+        "error": "unknown call 'end_stale_runs'", "kind": "internal"}

@@ -12,13 +12,14 @@
 * Cheap for a stage: this package never imports mlflow outside `store.py`. Calls go to
   `MlflowStore` (store.py), in this process or, for `cli.py` commands, in the tracking
   service that all stage processes share (service.py), which pays mlflow's 3-4 s start-up
-  once per session instead of once per stage.
+  once per session instead of once per stage. Both offer the operations of `TrackingBackend`
+  (backend.py).
 * Faults (docs/faults.md): a store that is down, hangs, is locked or damaged is one
   `TrackingError` line within seconds, never a traceback with the password; runs carry their
   host and pid, so a run whose process was SIGKILLed is marked KILLED.
 
 The modules: `uri.py` (which store), `runs.py` (`start_run`, `log_*`, run records),
-`connect.py` (in-process or through the service), `store.py`, `service.py`.
+`connect.py` (in-process or through the service), `backend.py`, `store.py`, `service.py`.
 """
 
 from pipeline.tracking.connect import HTTP_DEFAULTS, prestart_service, use_service

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
 
 from pipeline import REPO_ROOT
 from pipeline.errors import TrackingError
+from pipeline.tracking.backend import TrackingBackend
 from pipeline.tracking.uri import sqlite_path, tracking_uri
 
 # MLflow's own defaults for a tracking server (120 s per request, 7 retries with exponential
@@ -44,7 +44,7 @@ def check_sqlite_file(uri: str) -> None:
 
 
 _USE_SERVICE = False
-_BACKENDS: dict[str, Any] = {}
+_BACKENDS: dict[str, TrackingBackend] = {}
 
 
 def use_service(on: bool = True) -> None:
@@ -79,7 +79,7 @@ def prestart_service() -> None:
         pass  # the stage's own first call starts it, or says what is wrong
 
 
-def current_backend():
+def current_backend() -> TrackingBackend:
     """The store for the current tracking URI, checked before first use."""
     uri = tracking_uri()
     if uri not in _BACKENDS:

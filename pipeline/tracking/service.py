@@ -32,6 +32,7 @@ from typing import Any
 
 from pipeline import REPO_ROOT
 from pipeline.errors import TrackingError
+from pipeline.tracking.backend import OPS, TrackingBackend
 
 START_TIMEOUT = 90.0  # seconds a client waits for a new server (mlflow's import, under load)
 IDLE_DEFAULT = 300.0
@@ -56,8 +57,8 @@ def socket_path(uri: str, root: Path) -> Path:
 # ---------------------------------------------------------------- client
 
 
-class ServiceClient:
-    """The stage side: one connection per process, the same calls as `MlflowStore`."""
+class ServiceClient(TrackingBackend):
+    """The stage side: one connection per process, the same operations as `MlflowStore`."""
 
     def __init__(self, uri: str, root: Path):
         self.uri, self.root = uri, root
@@ -65,10 +66,27 @@ class ServiceClient:
         self._conn: socket.socket | None = None
         self._reader = None
 
-    def __getattr__(self, op: str):
-        if op.startswith("_"):
-            raise AttributeError(op)
-        return lambda **args: self.call(op, **args)
+    # ---- the TrackingBackend operations (backend.py), each one call to the server
+
+    def start_run(self, experiment: str, name: str, tags: dict[str, str], params: dict[str, str],
+                  parent_run_id: str | None = None, owner_pid: int | None = None,
+                  source: str = "cli.py") -> dict[str, str]:
+        return self.call("start_run", experiment=experiment, name=name, tags=tags, params=params,
+                         parent_run_id=parent_run_id, owner_pid=owner_pid, source=source)
+
+    def log_batch(self, run_id: str, metrics: list[list]) -> None:
+        return self.call("log_batch", run_id=run_id, metrics=metrics)
+
+    def log_artifact(self, run_id: str, path: str, artifact_path: str | None = None) -> None:
+        return self.call("log_artifact", run_id=run_id, path=path, artifact_path=artifact_path)
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        return self.call("set_tags", run_id=run_id, tags=tags)
+
+    def end_run(self, run_id: str, status: str) -> None:
+        return self.call("end_run", run_id=run_id, status=status)
+
+    # ---- the connection
 
     def call(self, op: str, **args: Any) -> Any:
         if self._conn is None:
@@ -197,7 +215,7 @@ def _safe(uri: str) -> str:
 class Server:
     """Serves one store to any number of clients, one thread each, calls one at a time."""
 
-    OPS = ("start_run", "log_batch", "log_artifact", "set_tags", "end_run")
+    OPS = OPS  # what a client may call: the TrackingBackend operations, nothing else
 
     def __init__(self, path: Path, uri: str, idle: float):
         from pipeline.tracking.store import MlflowStore

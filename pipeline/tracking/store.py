@@ -1,5 +1,6 @@
 """The one place that writes MLflow runs: `MlflowStore` turns the project's few tracking calls
-(start a run, log a batch, log an artifact, tag, end) into `MlflowClient` calls on one store.
+(the `TrackingBackend` operations: start a run, log a batch, log an artifact, tag, end) into
+`MlflowClient` calls on one store.
 
 It runs either inside a stage process or inside the tracking service (pipeline/tracking/service.py)
 that stage processes share, so importing mlflow and opening the store is paid once per session
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import TrackingError
+from pipeline.tracking.backend import TrackingBackend
 from pipeline.tracking.uri import safe_uri, sqlite_path
 
 # MLflow 3's UI opens an experiment without this tag in its GenAI view (traces, token usage);
@@ -85,7 +87,7 @@ def file_identity(path: Path | None) -> tuple[int, int] | None:
     return (st.st_dev, st.st_ino) if st else None
 
 
-class MlflowStore:
+class MlflowStore(TrackingBackend):
     """One tracking store (a URI). Methods take and return plain data; errors are TrackingError."""
 
     def __init__(self, uri: str):
@@ -157,7 +159,7 @@ class MlflowStore:
         except _store_exceptions() as exc:
             raise tracking_failure(self.uri, exc) from exc
 
-    # ---- the calls the project makes
+    # ---- the TrackingBackend operations (backend.py)
 
     def start_run(self, experiment: str, name: str, tags: dict[str, str], params: dict[str, str],
                   parent_run_id: str | None = None, owner_pid: int | None = None,

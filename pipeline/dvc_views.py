@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import REPO_ROOT
-from pipeline.compare import fit_table, render_table, terminal_width
 from pipeline.errors import ParamError, PipelineError
+from pipeline.tables import fit_table, render_table, terminal_width
 
 
 @dataclass(frozen=True)

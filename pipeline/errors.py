@@ -18,4 +18,5 @@ class DownloadError(PipelineError, RuntimeError):
 
 
 class TrackingError(PipelineError, RuntimeError):
-    """The MLflow store (`MLFLOW_TRACKING_URI` or mlflow.db) is unreachable, locked or damaged."""
+    """The MLflow store (`MLFLOW_TRACKING_URI` or mlflow.db) or its UI server is unreachable, locked or
+    damaged, or lacks what was asked (no such experiment or metric)."""

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import socket
+import urllib.parse
+import urllib.request
 
 
 def free_port() -> int:
@@ -25,6 +28,39 @@ def mlflow_client():
     from pipeline.tracking.store import MlflowStore
 
     return MlflowStore(os.environ["MLFLOW_TRACKING_URI"]).client()
+
+
+def get_json(url: str, **query) -> dict:
+    """The JSON answer of a GET on an MLflow server's REST API (query params as keywords)."""
+    if query:
+        url += "?" + urllib.parse.urlencode(query)
+    with urllib.request.urlopen(url, timeout=30) as response:
+        assert response.status == 200
+        return json.loads(response.read())
+
+
+def log_project_runs(folds=(0.14, 0.12), alpha=0.0005, exp_name="") -> str:
+    """A House Prices CV run the way the pipeline logs one: house params, standard tags, nested folds."""
+    from pipeline import tracking
+    from pipeline.house import models
+    from pipeline.house.config import load_house
+
+    p = load_house()
+    params = {"seed": p.seed, "cv": p.cv, "model": {"name": "elastic_net",
+                                                    **models.to_dict(p.model("elastic_net")), "alpha": alpha}}
+    tags = {"stage": "cv", "model": "elastic_net", "dataset": "house-prices", "seed": p.seed, "device": "cpu"}
+    os.environ["DVC_STAGE"], os.environ["DVC_EXP_NAME"] = "house_cv@elastic_net", exp_name
+    try:
+        with tracking.start_run("house-prices", "cv:elastic_net", params=params, tags=tags) as run:
+            for k, score in enumerate(folds, 1):
+                with tracking.start_run("house-prices", f"cv:elastic_net:fold{k}", nested=True,
+                                        tags={**tags, "fold": k}):
+                    tracking.log_history({"valid_log_rmse": [score + 0.02, score + 0.01, score]})
+                    tracking.log_metrics({"n_train": 1000})
+            tracking.log_metrics({"valid_log_rmse_mean": sum(folds) / len(folds), "oof_log_rmse": max(folds)})
+    finally:
+        del os.environ["DVC_STAGE"], os.environ["DVC_EXP_NAME"]
+    return run.info.run_id
 
 
 def base_name(run) -> str:

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from helpers import base_name, free_port
-from pipeline import REPO_ROOT, compare
+from pipeline import REPO_ROOT
+from pipeline import ui as mlflow_ui
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed "
@@ -53,10 +54,10 @@ def pipeline_store(tmp_path_factory) -> str:
 @pytest.fixture(scope="module")
 def ui(pipeline_store):
     port = free_port()
-    server = compare.start_server(pipeline_store, port, timeout=180, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+    server = mlflow_ui.start_server(pipeline_store, port, timeout=180, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
     yield f"http://127.0.0.1:{port}"
-    compare.stop(server)
+    mlflow_ui.stop(server)
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +96,8 @@ def _client(store: str):
 
 def test_runs_page_is_the_model_training_view_with_meaningful_run_names(pipeline_store, ui, browser, screenshots):
     experiment = _client(pipeline_store).get_experiment_by_name("house-prices")
-    url = compare.ui_url(pipeline_store, ui, "house-prices")  # what `cli.py ui` prints
-    assert url == compare.runs_page_url(ui, experiment.experiment_id)
+    url = mlflow_ui.ui_url(pipeline_store, ui, "house-prices")  # what `cli.py ui` prints
+    assert url == mlflow_ui.runs_page_url(ui, experiment.experiment_id)
     page = _open(browser, url, ready="cv:elastic_net@")
     page.screenshot(path=str(screenshots / "runs.png"))
     text = page.inner_text("body")
@@ -113,7 +114,7 @@ def test_compare_view_of_two_cv_runs_shows_the_changed_param_and_the_score(pipel
     parents = [r for r in client.search_runs([experiment.experiment_id], "tags.stage = 'cv' and tags.model = 'mlp'")
                if "mlflow.parentRunId" not in r.data.tags]
     assert len(parents) == 2
-    page = _open(browser, compare.compare_url(ui, experiment.experiment_id, [r.info.run_id for r in parents]),
+    page = _open(browser, mlflow_ui.compare_url(ui, experiment.experiment_id, [r.info.run_id for r in parents]),
                  ready="valid_log_rmse_mean")
     page.screenshot(path=str(screenshots / "compare.png"), full_page=True)
     text = page.inner_text("body")
@@ -133,7 +134,7 @@ def test_a_fold_run_shows_real_curves(pipeline_store, ui, browser, screenshots):
     experiment = client.get_experiment_by_name("house-prices")
     fold = next(r for r in client.search_runs([experiment.experiment_id], "tags.model = 'mlp' and tags.fold = '1'"))
     page = _open(browser, f"{ui}/#/experiments/{experiment.experiment_id}/runs/{fold.info.run_id}/model-metrics"
-                          f"?{compare.ML_WORKFLOW}", ready="valid_log_rmse")
+                          f"?{mlflow_ui.ML_WORKFLOW}", ready="valid_log_rmse")
     page.screenshot(path=str(screenshots / "fold-curves.png"))
     lines = page.locator(".scatterlayer .trace path.js-line").evaluate_all("els => els.map(e => e.getAttribute('d'))")
     points = [d.count("L") + 1 for d in lines if d]

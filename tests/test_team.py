@@ -14,8 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from helpers import base_name, free_port
-from pipeline import compare, tracking
+from pipeline import tracking, ui
 from pipeline.commands import app
+from pipeline.errors import TrackingError
 
 SWEEP = {"house.blend.models": ["elastic_net"], "house.models.elastic_net.max_iter": 200, "house.cv.folds": 2}
 
@@ -29,8 +30,8 @@ def test_tracking_server_backed_by_postgresql_stores_the_project_runs(postgres, 
     try:
         # SQLAlchemy 2.1 reads plain postgresql:// as psycopg 3; the project pins psycopg2-binary
         backend = postgres.replace("postgresql://", "postgresql+psycopg2://", 1)
-        server = compare.start_server(backend, port, timeout=240, stdout=log, stderr=subprocess.STDOUT)
-    except compare.TrackingStoreError as exc:
+        server = ui.start_server(backend, port, timeout=240, stdout=log, stderr=subprocess.STDOUT)
+    except TrackingError as exc:
         log.close()
         raise AssertionError(f"{exc}:\n{(tmp_path / 'server.log').read_text()[-3000:]}") from exc
     try:
@@ -64,7 +65,7 @@ def test_tracking_server_backed_by_postgresql_stores_the_project_runs(postgres, 
                            (run.info.run_id,))
             assert sorted(cursor.fetchall()) == [(0, 1.2), (1, 9.0), (2, 3.0), (3, 1.2)]
     finally:
-        compare.stop(server)
+        ui.stop(server)
         log.close()
 
 

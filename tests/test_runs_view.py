@@ -1,37 +1,23 @@
-"""Comparing runs: the project's runs through a real `mlflow server` on loopback (REST API and the
-compare view's calls), `cli.py runs` (table, csv, json, sorting) and `cli.py ui`."""
+"""The runs view: the project's runs through a real `mlflow server` on loopback (REST API and the
+compare view's calls), and `cli.py runs` (table, csv, json, sorting, fitting the width)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import os
-import queue
-import signal
-import socket
 import subprocess
 import sys
-import threading
-import time
 import urllib.parse
 import urllib.request
 
 import pytest
 from typer.testing import CliRunner
 
-from helpers import base_name, free_port
-from helpers import mlflow_client as tracking_client
-from pipeline import REPO_ROOT, compare, tracking
+from helpers import base_name, free_port, get_json, log_project_runs
+from pipeline import REPO_ROOT, runs_view, tracking, ui
 from pipeline.commands import app
-
-
-def _get(url: str, **query) -> dict:
-    if query:
-        url += "?" + urllib.parse.urlencode(query)
-    with urllib.request.urlopen(url, timeout=30) as response:
-        assert response.status == 200
-        return json.loads(response.read())
+from pipeline.errors import TrackingError
 
 
 def _post(url: str, body: dict) -> dict:
@@ -46,10 +32,10 @@ def mlflow_server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("mlflow-server")
     port = free_port()
     log = (folder / "server.log").open("wb")
-    process = compare.start_server(f"sqlite:///{folder / 'server.db'}", port, timeout=180, stdout=log,
-                                   stderr=subprocess.STDOUT)
+    process = ui.start_server(f"sqlite:///{folder / 'server.db'}", port, timeout=180, stdout=log,
+                              stderr=subprocess.STDOUT)
     yield f"http://127.0.0.1:{port}"
-    compare.stop(process)
+    ui.stop(process)
     log.close()
 
 
@@ -64,36 +50,13 @@ def parse_table(text: str) -> list[dict[str, str]]:
     return [{n: line[a:b].strip() for n, (a, b) in zip(names, spans)} for line in lines]
 
 
-def log_project_runs(folds=(0.14, 0.12), alpha=0.0005, exp_name="") -> str:
-    """A House Prices CV run the way the pipeline logs one: house params, standard tags, nested folds."""
-    from pipeline.house import models
-    from pipeline.house.config import load_house
-
-    p = load_house()
-    params = {"seed": p.seed, "cv": p.cv, "model": {"name": "elastic_net",
-                                                    **models.to_dict(p.model("elastic_net")), "alpha": alpha}}
-    tags = {"stage": "cv", "model": "elastic_net", "dataset": "house-prices", "seed": p.seed, "device": "cpu"}
-    os.environ["DVC_STAGE"], os.environ["DVC_EXP_NAME"] = "house_cv@elastic_net", exp_name
-    try:
-        with tracking.start_run("house-prices", "cv:elastic_net", params=params, tags=tags) as run:
-            for k, score in enumerate(folds, 1):
-                with tracking.start_run("house-prices", f"cv:elastic_net:fold{k}", nested=True,
-                                        tags={**tags, "fold": k}):
-                    tracking.log_history({"valid_log_rmse": [score + 0.02, score + 0.01, score]})
-                    tracking.log_metrics({"n_train": 1000})
-            tracking.log_metrics({"valid_log_rmse_mean": sum(folds) / len(folds), "oof_log_rmse": max(folds)})
-    finally:
-        del os.environ["DVC_STAGE"], os.environ["DVC_EXP_NAME"]
-    return run.info.run_id
-
-
 def test_the_server_lists_project_runs_with_params_metrics_and_tags_and_the_compare_view_answers(
         mlflow_server, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
     first = log_project_runs((0.14, 0.12), alpha=0.0005, exp_name="brisk-lion")
     second = log_project_runs((0.13, 0.11), alpha=0.001)
 
-    experiment = _get(f"{mlflow_server}/api/2.0/mlflow/experiments/get-by-name", experiment_name="house-prices")
+    experiment = get_json(f"{mlflow_server}/api/2.0/mlflow/experiments/get-by-name", experiment_name="house-prices")
     experiment_id = experiment["experiment"]["experiment_id"]
     found = _post(f"{mlflow_server}/api/2.0/mlflow/runs/search",
                   {"experiment_ids": [experiment_id], "filter": "tags.stage = 'cv'", "max_results": 100})["runs"]
@@ -119,12 +82,12 @@ def test_the_server_lists_project_runs_with_params_metrics_and_tags_and_the_comp
     with urllib.request.urlopen(f"{mlflow_server}/", timeout=30) as page:
         assert page.status == 200 and b'<div id="root"' in page.read()
     for run_id in (first, second):
-        got = _get(f"{mlflow_server}/ajax-api/2.0/mlflow/runs/get", run_id=run_id)["run"]
+        got = get_json(f"{mlflow_server}/ajax-api/2.0/mlflow/runs/get", run_id=run_id)["run"]
         assert got["info"]["experiment_id"] == experiment_id
         assert {p["key"] for p in got["data"]["params"]} >= {"model.alpha", "seed", "cv.folds"}
     fold1 = next(r for r in folds if base_name(r["info"]["run_name"]).endswith("fold1"))
-    history = _get(f"{mlflow_server}/ajax-api/2.0/mlflow/metrics/get-history",
-                   run_id=fold1["info"]["run_id"], metric_key="valid_log_rmse")["metrics"]
+    history = get_json(f"{mlflow_server}/ajax-api/2.0/mlflow/metrics/get-history",
+                       run_id=fold1["info"]["run_id"], metric_key="valid_log_rmse")["metrics"]
     assert [m["step"] for m in history] == [1, 2, 3]
 
     # `cli.py runs` reads the same server: the worst fold is one command.
@@ -172,55 +135,14 @@ def test_runs_table_csv_json_and_sorting_on_the_default_store(monkeypatch):
                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and bad.stderr.startswith("error: no listed run has metric 'perplexity'")
     missing = runner.invoke(app, ["runs", "-e", "nope"])
-    assert isinstance(missing.exception, compare.TrackingStoreError) and "house-prices" in str(missing.exception)
+    assert isinstance(missing.exception, TrackingError) and "house-prices" in str(missing.exception)
 
 
 def test_runs_on_a_missing_default_store_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'absent.db'}")
-    with pytest.raises(compare.TrackingStoreError, match="no MLflow store at .*absent.db: run a stage first"):
-        compare.runs_report()
+    with pytest.raises(TrackingError, match="no MLflow store at .*absent.db: run a stage first"):
+        runs_view.runs_report()
     assert not (tmp_path / "absent.db").exists()
-
-
-def test_ui_serves_the_project_store_on_loopback_and_prints_the_experiments_runs_page(tmp_path, monkeypatch):
-    log_project_runs()
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "cli.py", "ui", "--port", str(port)], cwd=REPO_ROOT, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
-    try:
-        deadline, line = time.monotonic() + 180, ""
-        while "MLflow UI:" not in line:
-            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-        url = line.split("MLflow UI: ", 1)[1].split()[0]
-        experiment_id = tracking_client().get_experiment_by_name("house-prices").experiment_id
-        assert url == f"http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
-        with urllib.request.urlopen(url.split("#")[0], timeout=30) as page:
-            assert page.status == 200 and b"<html" in page.read().lower()
-        listed = _get(f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/search", max_results=100)
-        assert "house-prices" in {e["name"] for e in listed["experiments"]}
-        assert not compare.port_is_free(port)
-    finally:
-        process.send_signal(signal.SIGTERM)  # `ui` stops the server it started
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    deadline = time.monotonic() + 30
-    while not compare.port_is_free(port) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert compare.port_is_free(port)
-
-
-def test_ui_refuses_a_busy_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        busy = sock.getsockname()[1]
-        with pytest.raises(compare.TrackingStoreError, match=f"port {busy} on 127.0.0.1 is in use"):
-            compare.serve_ui(busy)
 
 
 def test_run_tags_name_the_stage_dataset_commit_and_dvc_experiment(monkeypatch):
@@ -248,12 +170,12 @@ def test_runs_puts_the_changed_param_first_fits_the_width_and_says_what_it_left_
         _log_cv("mlp", {"type": "mlp", "lr": lr, "epochs": 60, "batch_size": 64, "dropout": 0.2}, 0.12 + lr)
     _log_cv("elastic_net", {"type": "elastic_net", "alpha": 0.0005, "l1_ratio": 1.0, "max_iter": 20000}, 0.118)
 
-    rows = compare.search("house-prices")
-    ranked = compare.ranked_params(rows)
+    rows = runs_view.search("house-prices")
+    ranked = runs_view.ranked_params(rows)
     assert ranked[:3] == ["model.name", "model.type", "model.lr"]  # values differ (all runs, then some)
     assert "seed" not in ranked  # the same in every run
 
-    table, note = compare.runs_report("house-prices", width=100)
+    table, note = runs_view.runs_report("house-prices", width=100)
     header = table.splitlines()[0]
     assert max(len(line) for line in table.splitlines()) <= 100
     # model.name / model.type only restate the `model` column: the changed lr gets the room
@@ -265,12 +187,12 @@ def test_runs_puts_the_changed_param_first_fits_the_width_and_says_what_it_left_
     assert "more differing params not shown" in note and "--format csv" in note
     assert max(len(line) for line in note.splitlines()) <= 100  # the notes are folded to the width too
 
-    wide, wide_note = compare.runs_report("house-prices", width=400)
+    wide, wide_note = runs_view.runs_report("house-prices", width=400)
     assert "more differing params not shown" not in wide_note
     assert {"model.lr", "model.alpha", "model.epochs", "model.max_iter"} <= set(wide.splitlines()[0].split())
 
     # every cv parent run logs several scores: at 60 columns the held-out one stays, the rest are named
-    narrow, narrow_note = compare.runs_report("house-prices", width=60, top_level=True)
+    narrow, narrow_note = runs_view.runs_report("house-prices", width=60, top_level=True)
     assert narrow.splitlines()[0].split()[-1] == "valid_log_rmse_mean"
     assert "more metrics not shown (" in narrow_note and "-m " in narrow_note
     assert max(len(line) for line in narrow_note.splitlines()) <= 60

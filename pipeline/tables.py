@@ -1,0 +1,106 @@
+"""Plain text tables: aligned columns under a dashed rule (or csv, json), fitted to a width.
+
+What `cli.py runs` (runs_view.py) and `cli.py metrics` / `exps` (dvc_views.py) print. Records
+are {column: value} dicts; a missing or empty value shows as `-`, floats with 6 significant digits.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+
+def cell(value: Any) -> str:
+    """How a value shows in a table: `-` when missing or empty, floats to 6 significant digits."""
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.6g}"
+    return str(value)
+
+
+def render(names: list[str], records: list[dict[str, Any]], fmt: str) -> str:
+    """The records as `fmt`: json (values as they are), csv (None empty) or an aligned table."""
+    if fmt == "json":
+        return json.dumps(records, indent=2, default=str)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=names, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: ("" if v is None else v) for k, v in rec.items()} for rec in records)
+        return out.getvalue().rstrip("\n")
+    return render_table(names, records)
+
+
+def table_cells(names: list[str], records: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    bare = [n.split(".", 1)[1] if "." in n else n for n in names]
+    headers = [b if bare.count(b) == 1 else n for b, n in zip(bare, names)]
+    cells = [[cell(rec.get(n))[:8] if n == "run_id" else cell(rec.get(n)) for n in names] for rec in records]
+    return headers, cells
+
+
+def _widths(names: list[str], records: list[dict[str, Any]]) -> list[int]:
+    headers, cells = table_cells(names, records)
+    return [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
+
+
+def render_table(names: list[str], records: list[dict[str, Any]]) -> str:
+    """Aligned columns under a dashed rule; short run ids, no prefixes where the name is unambiguous."""
+    headers, cells = table_cells(names, records)
+    widths = _widths(names, records)
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    return "\n".join(lines)
+
+
+def fit_table(names: list[str], records: list[dict[str, Any]], width: int,
+              optional: Sequence[str], keep: int = 1) -> tuple[list[str], list[str], dict[str, str]]:
+    """The columns a `width`-wide table shows: blank columns go, columns with one value in every
+    run go (that value is reported instead), then `optional` ones (most telling first, so the
+    last go first) while the table is too wide, keeping at least `keep` of them.
+
+    Returns (shown columns, optional columns left out, {constant column: its value}).
+    """
+    constant: dict[str, str] = {}
+    shown = []
+    for n in names:
+        present = {cell(rec.get(n)) for rec in records}
+        if n in ("run_id", "run_name"):
+            shown.append(n)
+        elif present == {"-"}:
+            continue
+        elif len(present) == 1 and len(records) > 1 and n not in optional and not n.startswith("metrics."):
+            constant[n] = present.pop()
+        else:
+            shown.append(n)
+    left_out: list[str] = []
+    while sum(_widths(shown, records)) + 2 * (len(shown) - 1) > width:
+        droppable = [n for n in optional if n in shown]
+        if len(droppable) <= keep:
+            break
+        left_out.insert(0, droppable[-1])
+        shown.remove(droppable[-1])
+    return shown, left_out, constant
+
+
+def terminal_width() -> int:
+    """Columns of the terminal (or $COLUMNS); 100 when there is none, e.g. in a pipe."""
+    import shutil
+
+    return shutil.get_terminal_size((100, 24)).columns
+
+
+def wrap_note(note: str, width: int) -> str:
+    """A note folded to the terminal's width (continuation lines indented); an option and its
+    value (`-m name`, `--format csv`) stay on one line."""
+    import textwrap
+
+    glued = re.sub(r"(?<!\S)(-[mp]|--format) ", lambda m: m.group(1) + "\u00a0", note)
+    return textwrap.fill(glued, width=width, subsequent_indent="  ", break_long_words=False,
+                         break_on_hyphens=False).replace("\u00a0", " ")

@@ -30,9 +30,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the test helpers' sandbox
 
 from pipeline.house.presets import preset
-from pipeline.sandbox import copy_repo
+from sandbox import copy_repo
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 

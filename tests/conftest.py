@@ -16,7 +16,7 @@ from helpers import free_port
 
 from pipeline import REPO_ROOT
 from pipeline.datasets import MIRROR_ENV
-from pipeline.sandbox import RepoCopy, copy_repo
+from sandbox import RepoCopy, copy_repo
 
 SHARED_MIRROR = REPO_ROOT.parent / "shared" / "datasets"
 

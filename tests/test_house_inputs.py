@@ -121,7 +121,7 @@ def test_original_preset_names_real_params_and_validates(tmp_path):
 
     from pipeline.house.presets import PRESETS, dvc_set_args
     from pipeline.params import PARAMS_FILE
-    from pipeline.sandbox import RepoCopy
+    from sandbox import RepoCopy
 
     (tmp_path / "params.yaml").write_text(PARAMS_FILE.read_text())
     copy = RepoCopy(tmp_path)

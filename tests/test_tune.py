@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from pipeline import REPO_ROOT
 from pipeline.errors import ParamError
 from pipeline.house.models import model_params
-from pipeline.sandbox import copy_repo
+from sandbox import copy_repo
 from pipeline.tune import apply as applying
 from pipeline.tune import space
 from pipeline.tune.commands import app as tune_app

@@ -10,7 +10,7 @@ from pipeline.errors import DataError, ParamError
 from pipeline.rnn.concise import ConciseLM
 from pipeline.rnn.corpus import Vocab
 from pipeline.rnn.models import ModelSpec, load_model, make_model, save_model
-from pipeline.rnn.scratch import CELLS, ScratchLM, _Recurrence, load_from_torch
+from pipeline.rnn.scratch import CELLS, ScratchCell, ScratchLM, _Recurrence, load_from_torch
 from pipeline.rnn.train import clip_gradients
 
 TWINS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
@@ -140,3 +140,29 @@ def test_clipping_bounds_the_global_gradient_norm():
     assert all(torch.allclose(p.grad, d * after, atol=1e-6) for p, d in zip(model.parameters(), direction))
     clip_gradients(model.parameters(), 10.0)  # below θ: left alone
     assert all(torch.allclose(p.grad, d * after, atol=1e-6) for p, d in zip(model.parameters(), direction))
+
+
+class _ReluCell(ScratchCell):
+    """CONTRIBUTING's new-cell recipe: an Elman cell with ReLU, `step` only (no fused form yet)."""
+
+    def step(self, xw, state):
+        (h,) = state
+        return (torch.relu(torch.addmm(xw, h, self.W_h)),)
+
+
+def test_a_new_cell_with_only_its_step_trains_and_is_checked_in_the_experiment_config(monkeypatch):
+    from pipeline.params import build
+    from pipeline.rnn.config import ExperimentConfig
+
+    monkeypatch.setitem(CELLS, "relu", _ReluCell)  # the recipe's CELLS line
+    model = make_model(ModelSpec("relu", "scratch", V, H))
+    X = torch.randint(0, V, (B, T))
+    logits, _ = model(X, model.begin_state(B))
+    loss = nn.functional.cross_entropy(logits, X.T.reshape(-1))
+    loss.backward()  # autograd through `step`: no hand-written backward needed
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+    assert build(ExperimentConfig, {"corpus": "timemachine", "cell": "relu", "impl": "scratch"}, "e").cell == "relu"
+    with pytest.raises(ParamError, match=r"'e.cell'.*no torch.nn layer.*use impl 'scratch'"):
+        build(ExperimentConfig, {"corpus": "timemachine", "cell": "relu", "impl": "concise"}, "e")
+    with pytest.raises(ParamError, match=r"'e.cell' must be one of rnn, gru, lstm, relu; got 'tanh'"):
+        build(ExperimentConfig, {"corpus": "timemachine", "cell": "tanh"}, "e")

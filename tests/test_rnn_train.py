@@ -120,7 +120,7 @@ def _params(**experiment):
 
 
 def test_unknown_cell_is_a_clear_error():
-    with pytest.raises(ParamError, match=r"'rnn.experiments.x.cell' must be one of 'rnn', 'gru', 'lstm'; got 'lstn'"):
+    with pytest.raises(ParamError, match=r"'rnn.experiments.x.cell' must be one of rnn, gru, lstm; got 'lstn'"):
         load_experiment(_params(cell="lstn"), "x")
 
 

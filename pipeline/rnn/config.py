@@ -16,7 +16,6 @@ from pipeline.params import build, require, section
 from pipeline.rnn.corpus import CORPORA
 from pipeline.stage import check_device_name
 
-Cell = Literal["rnn", "gru", "lstm"]
 Impl = Literal["scratch", "concise"]
 
 
@@ -70,7 +69,7 @@ class ExperimentConfig:
     """One experiment: corpus, cell, implementation, shape, and overrides of `rnn.train`."""
 
     corpus: str
-    cell: Cell
+    cell: str  # a key of scratch.CELLS (and, for impl concise, of concise.LAYERS)
     impl: Impl = "concise"
     num_layers: int = 1
     bidirectional: bool = False
@@ -79,6 +78,12 @@ class ExperimentConfig:
     def validate(self, where: str) -> None:
         require(self.corpus in CORPORA, f"{where}.corpus", f"must be one of {', '.join(CORPORA)}; got {self.corpus!r}")
         require(self.num_layers >= 1, f"{where}.num_layers", "must be >= 1")
+        from pipeline.rnn.concise import LAYERS  # torch: only the rnn stage reads experiments
+        from pipeline.rnn.scratch import CELLS
+
+        require(self.cell in CELLS, f"{where}.cell", f"must be one of {', '.join(CELLS)}; got {self.cell!r}")
+        require(self.impl == "scratch" or self.cell in LAYERS, f"{where}.cell",
+                f"{self.cell!r} has no torch.nn layer (concise: {', '.join(LAYERS)}); use impl 'scratch'")
         if self.impl == "scratch":
             require(self.num_layers == 1, f"{where}.num_layers",
                     "must be 1 for impl 'scratch' (use 'concise' for deep RNNs)")

@@ -64,9 +64,10 @@ class ScratchCell(nn.Module):
         return inputs @ self.W_x + self.b
 
     def forward(self, inputs: torch.Tensor, state: State, fused: bool = True) -> tuple[torch.Tensor, State]:
-        """Run all steps; return the hidden states (T, B, hidden) and the final state."""
+        """Run all steps; return the hidden states (T, B, hidden) and the final state. A cell that
+        defines only `step` (a new one, before its hand-written backward) runs with autograd."""
         xw = self.input_products(inputs)
-        if fused:
+        if fused and type(self).fused_forward is not ScratchCell.fused_forward:
             hs, *last = _Recurrence.apply(self, xw, self.W_h, self.b_h, *state)
             return hs, tuple(last)
         outputs = []
@@ -76,6 +77,7 @@ class ScratchCell(nn.Module):
         return torch.stack(outputs), state
 
     def step(self, xw: torch.Tensor, state: State) -> State:  # pragma: no cover - abstract
+        """One time step: `xw` is this step's `x W_x + b` (B, gates·hidden); return the new state."""
         raise NotImplementedError
 
     def fused_forward(self, xw, state, W_h, b_h, hs):  # pragma: no cover - abstract

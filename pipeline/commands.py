@@ -7,7 +7,6 @@ import sys
 from typing import Annotated
 
 import typer
-
 from typer.core import TyperGroup
 from typer.main import get_group_from_info
 from typer.models import TyperInfo

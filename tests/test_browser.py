@@ -15,8 +15,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from helpers import base_name, free_port
+
 from pipeline import REPO_ROOT
 from pipeline import ui as mlflow_ui
 
@@ -34,7 +34,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 @pytest.fixture(scope="module")
 def pipeline_store(tmp_path_factory) -> str:
     """An MLflow store made by real `dvc repro` runs: the tiny pipeline, then `mlp.lr` changed."""
-    from pipeline.sandbox import copy_repo
+    from sandbox import copy_repo
 
     if not os.environ.get("PIPELINE_DATA_MIRROR"):
         pytest.skip("no dataset mirror")

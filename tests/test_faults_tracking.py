@@ -16,11 +16,11 @@ import time
 from pathlib import Path
 
 import pytest
-
 from helpers import free_port, mlflow_client
+from sandbox import copy_repo
+
 from pipeline import tracking
 from pipeline.errors import TrackingError
-from pipeline.sandbox import copy_repo
 from pipeline.tracking.connect import set_http_defaults
 
 EXPERIMENT = "tm-gru-concise"

@@ -52,6 +52,7 @@ def test_exps_of_a_pipeline_with_many_scores_goes_one_score_a_line(changed_repo)
     assert note == "no rnn.* param differs between these revisions"
 
 
+@pytest.mark.slow
 def test_metrics_shows_one_metric_a_line_and_the_change_against_a_revision(changed_repo):
     shown = dvc_views.metrics_report("house", root=changed_repo).splitlines()
     assert shown[0].split() == ["file", "metric", "value"]

@@ -101,6 +101,7 @@ def _offline(file):
     return dataclasses.replace(datasets.DATASETS["timemachine"], files=(dataclasses.replace(file, urls=()),))
 
 
+@pytest.mark.slow
 def test_http_mirror_404_and_hang_are_bounded_named_and_leave_nothing(tmp_path, monkeypatch):
     dataset = _offline(TIMEMACHINE)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotFound)
@@ -162,6 +163,7 @@ def _one_line(result) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_generate_refuses_a_damaged_model_file_an_empty_prefix_and_no_length(tmp_path):
     damaged = tmp_path / "damaged.pt"
     vocab = Vocab(list("the time machine"))

@@ -10,6 +10,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from pipeline import REPO_ROOT
 
 SCRIPT = r"""
@@ -51,6 +53,7 @@ def _run() -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_two_processes_on_one_machine_give_bit_identical_metrics():
     first, second = _run(), _run()
     assert len(first["house"]) == 3 and len(first["rnn"]) == 3

@@ -88,6 +88,7 @@ def test_tracking_server_down_fails_fast_and_never_shows_the_password(monkeypatc
     assert "s3cret" not in str(caught.value)
 
 
+@pytest.mark.slow
 def test_tracking_server_that_hangs_times_out_within_30_seconds(repo):
     with socket.socket() as server:  # accepts connections (the kernel's backlog) and never answers
         server.bind(("127.0.0.1", 0))
@@ -111,6 +112,7 @@ def test_http_defaults_bound_requests_but_user_settings_win(monkeypatch):
     assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == tracking.HTTP_DEFAULTS["MLFLOW_HTTP_REQUEST_MAX_RETRIES"]
 
 
+@pytest.mark.slow
 def test_corrupted_store_is_refused_and_left_as_it_was(repo, tmp_path):
     store = tmp_path / "mlflow.db"
     damaged = b"this is not a database\n" * 100
@@ -142,6 +144,7 @@ def _store_from(template: Path, tmp_path: Path, monkeypatch) -> Path:
     return store
 
 
+@pytest.mark.slow
 def test_truncated_store_is_a_clear_error_not_a_new_store(template_store, tmp_path, monkeypatch):
     store = _store_from(template_store, tmp_path, monkeypatch)
     store.write_bytes(store.read_bytes()[:3000])  # cut mid-page: the header is intact, the tables are not
@@ -151,6 +154,7 @@ def test_truncated_store_is_a_clear_error_not_a_new_store(template_store, tmp_pa
     assert len(store.read_bytes()) == 3000
 
 
+@pytest.mark.slow
 def test_locked_store_is_a_clear_error_then_works_and_keeps_earlier_runs(template_store, tmp_path, monkeypatch):
     store = _store_from(template_store, tmp_path, monkeypatch)
     holder = sqlite3.connect(store, isolation_level=None)
@@ -170,6 +174,7 @@ def test_locked_store_is_a_clear_error_then_works_and_keeps_earlier_runs(templat
     assert sorted(r.info.status for r in runs) == ["FINISHED", "FINISHED"]
 
 
+@pytest.mark.slow
 def test_deleted_store_is_said_out_loud_and_a_new_one_works(template_store, tmp_path, monkeypatch, capsys):
     store = _store_from(template_store, tmp_path, monkeypatch)
     store.unlink()  # deleted between two stage runs

@@ -155,6 +155,7 @@ def test_scratch_and_concise_dropout_have_the_same_expectation():
     assert ((outputs[0].mean(0) - outputs[1].mean(0)).abs() < 5 * stderr).all()
 
 
+@pytest.mark.slow
 def test_dropout_variants_learn_and_repeat(fashion_small):
     train, test = fashion_small
     p = params("dropout", epochs=4, batch_size=64)

@@ -67,6 +67,7 @@ def test_bad_params_name_the_param(shipped, stage, changes, named):
     assert f"'{named}'" in str(err.value) or named in str(err.value)
 
 
+@pytest.mark.slow
 def test_cli_reports_a_bad_param_in_one_line(shipped, tmp_path):
     bad = tmp_path / "params.yaml"
     bad.write_text(yaml.safe_dump(_with(shipped, "weight_decay", lr=-0.1)))
@@ -83,6 +84,7 @@ def test_cli_reports_a_bad_param_in_one_line(shipped, tmp_path):
     pytest.param({"device": "cuda"}, "'regularization.polynomial.device' device 'cuda' requested but CUDA is not "
                  "available", marks=pytest.mark.skipif(torch.cuda.is_available(), reason="needs no CUDA")),
 ])
+@pytest.mark.slow
 def test_stage_setup_errors_name_the_param_before_any_output(shipped, tmp_path, changes, error):
     """The stage set-up (pipeline.stage.Stage) checks the thread count and that the device exists."""
     bad = tmp_path / "params.yaml"

@@ -179,6 +179,7 @@ def test_absent_cuda_fails_naming_the_param_before_any_run(tmp_path, monkeypatch
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_cli_reports_bad_input_in_one_line(tmp_path):
     """`cli.py` turns ParamError/DataError into `error: ...` and exit status 2."""
     result = subprocess.run([sys.executable, "cli.py", "rnn", "generate", "--model", str(tmp_path / "none.pt"),

@@ -50,6 +50,7 @@ def parse_table(text: str) -> list[dict[str, str]]:
     return [{n: line[a:b].strip() for n, (a, b) in zip(names, spans)} for line in lines]
 
 
+@pytest.mark.slow
 def test_the_server_lists_project_runs_with_params_metrics_and_tags_and_the_compare_view_answers(
         mlflow_server, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
@@ -100,6 +101,7 @@ def test_the_server_lists_project_runs_with_params_metrics_and_tags_and_the_comp
     assert rows[0]["dvc_exp"] == "brisk-lion" and rows[0]["commit"] == tracking.git_commit()[:8]
 
 
+@pytest.mark.slow
 def test_runs_table_csv_json_and_sorting_on_the_default_store(monkeypatch):
     # autouse fixture: MLFLOW_TRACKING_URI is this test's own SQLite file
     runner = CliRunner()

@@ -108,6 +108,7 @@ def _cli(repo, env, *args, timeout=300):
                           text=True, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_dry_run_and_missing_credentials_work_without_importing_kaggle(repo_copy, tmp_path):
     _write_inputs(repo_copy.path)
     env = _env(tmp_path, PYTHONPATH=str(_poisoned_kaggle(tmp_path)))
@@ -230,6 +231,7 @@ def _kaggle_json(tmp_path: Path) -> Path:
     return config
 
 
+@pytest.mark.slow
 def test_submit_uploads_the_exact_bytes_and_message_with_the_official_client(repo_copy, tmp_path, kaggle_api):
     layout = _write_inputs(repo_copy.path)
     _kaggle_json(tmp_path)

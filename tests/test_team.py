@@ -24,6 +24,7 @@ SWEEP = {"house.blend.models": ["elastic_net"], "house.models.elastic_net.max_it
 # ---- PostgreSQL-backed tracking server (the `postgres` fixture is in conftest.py)
 
 
+@pytest.mark.slow
 def test_tracking_server_backed_by_postgresql_stores_the_project_runs(postgres, tmp_path, monkeypatch):
     port = free_port()
     log = (tmp_path / "server.log").open("wb")

@@ -76,6 +76,7 @@ def _content(run_id: str) -> dict:
     }
 
 
+@pytest.mark.slow
 def test_stages_share_one_server_log_the_same_runs_and_never_import_mlflow(tmp_path):
     first = _finish(_stage("service", tmp_path))
     pid = _server_pid()
@@ -95,6 +96,7 @@ def test_stages_share_one_server_log_the_same_runs_and_never_import_mlflow(tmp_p
     assert names[1:] == [f"{names[0]} (2)", f"{names[0]} (3)"]  # unique: `cv:probe@<commit>`, (2), (3)
 
 
+@pytest.mark.slow
 def test_a_stage_killed_by_sigkill_has_its_runs_ended_killed_at_once(tmp_path):
     proc = _stage("service", tmp_path, "hold")
     line = proc.stdout.readline()
@@ -108,6 +110,7 @@ def test_a_stage_killed_by_sigkill_has_its_runs_ended_killed_at_once(tmp_path):
     assert mlflow_client().get_run(run_id).info.status == "KILLED"
 
 
+@pytest.mark.slow
 def test_a_store_deleted_under_a_running_server_is_never_written_through_a_stale_handle(tmp_path):
     first = _finish(_stage("service", tmp_path))
     old_server = _server_pid()
@@ -151,6 +154,7 @@ def test_a_second_top_level_run_inside_a_run_is_a_mistake_caught_before_the_stor
         pass
 
 
+@pytest.mark.slow
 def test_a_password_in_the_uri_reaches_neither_the_process_list_nor_the_server_log(monkeypatch):
     from helpers import free_port
 

@@ -148,6 +148,7 @@ def _finish(proc, timeout=240):
     return out
 
 
+@pytest.mark.slow
 def test_a_tiny_study_on_sqlite_scores_by_the_pipelines_folds_and_logs_each_trial(prepared_repo, tmp_path):
     from helpers import mlflow_client
 
@@ -189,6 +190,7 @@ def test_a_tiny_study_on_sqlite_scores_by_the_pipelines_folds_and_logs_each_tria
         assert "oof_log_rmse" in run.data.metrics
 
 
+@pytest.mark.slow
 def test_a_study_can_minimise_the_out_of_fold_score_without_the_outliers(prepared_repo, tmp_path):
     """tune.metric (as shipped) / --metric oof_log_rmse_without_outliers: the trial's value is the
     cv stage's out-of-fold log-RMSE over the rows not flagged as outliers; the pruner sees it too."""
@@ -224,6 +226,7 @@ def test_a_study_can_minimise_the_out_of_fold_score_without_the_outliers(prepare
     assert refused.returncode == 2 and "metric='oof_log_rmse_without_outliers'" in err, err
 
 
+@pytest.mark.slow
 def test_a_study_can_minimise_what_the_model_does_for_the_blend(prepared_repo, tmp_path):
     """--metric blend_oof_log_rmse_without_outliers: the trial's out-of-fold predictions join the
     other house.blend.models' (current params, same folds), blended out of fold as the blend stage
@@ -264,6 +267,7 @@ def test_an_unknown_metric_names_the_param(tmp_path):
         load_tune(params)
 
 
+@pytest.mark.slow
 def test_two_workers_on_postgresql_share_one_study_without_duplicate_or_lost_trials(prepared_repo, postgres):
     import psycopg2
 

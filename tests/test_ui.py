@@ -20,6 +20,7 @@ from pipeline import REPO_ROOT, ui
 from pipeline.errors import TrackingError
 
 
+@pytest.mark.slow
 def test_ui_serves_the_project_store_on_loopback_and_prints_the_experiments_runs_page(tmp_path, monkeypatch):
     log_project_runs()
     port = free_port()

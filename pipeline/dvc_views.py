@@ -20,6 +20,7 @@ from typing import Any
 
 from pipeline import REPO_ROOT
 from pipeline.errors import ParamError, PipelineError
+from pipeline.params import flatten
 from pipeline.tables import fit_table, render_table, terminal_width
 
 
@@ -57,16 +58,6 @@ def _dvc_json(*args: str, root: Path = REPO_ROOT) -> Any:
     if done.returncode != 0:
         raise DvcError(f"`dvc {' '.join(args)}` failed: {(done.stderr or done.stdout).strip()[-500:]}")
     return json.loads(done.stdout or "null")
-
-
-def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """{"a": {"b": 1}} -> {"a.b": 1}; lists stay values."""
-    if not isinstance(data, dict):
-        return {prefix: data}
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-    return out
 
 
 def _value(v: Any) -> str:

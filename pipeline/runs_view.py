@@ -157,11 +157,6 @@ def ranked_params(rows: Sequence[RunRow]) -> list[str]:
     return sorted((k for k in values if group(k) < 3), key=lambda k: (group(k), k))
 
 
-def default_params(rows: Sequence[RunRow], most: int = 6) -> list[str]:
-    """The first `most` of `ranked_params`."""
-    return ranked_params(rows)[:most]
-
-
 def sort_rows(rows: list[RunRow], metric: str, descending: bool = False) -> list[RunRow]:
     """Sort by a metric; runs without it (or with NaN) always come last."""
     metric = metric.removeprefix("metrics.")

@@ -40,10 +40,6 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
-def experiments_url(port: int, host: str = "127.0.0.1") -> str:
-    return f"http://{host}:{port}/#/experiments"
-
-
 # MLflow 3's UI starts in its GenAI mode (traces, prompts) until a page says otherwise.
 ML_WORKFLOW = "workflowType=machine_learning"
 

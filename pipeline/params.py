@@ -7,10 +7,12 @@ exactly which line of params.yaml (or which `dvc exp run -S`) to fix.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 
@@ -26,11 +28,39 @@ def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise ParamError(f"{path}: params file not found")
-    with path.open(encoding="utf-8") as fh:
-        params = yaml.safe_load(fh) or {}
+    try:
+        with path.open(encoding="utf-8") as fh:
+            params = yaml.safe_load(fh) or {}
+    except UnicodeDecodeError:
+        raise ParamError(f"{path}: not UTF-8 text ({_first_bad_byte(path)})") from None
+    except yaml.YAMLError as exc:
+        raise ParamError(f"{path}{_where(exc)}: not valid YAML: {_problem(exc)}") from None
     if not isinstance(params, dict):
         raise ParamError(f"{path}: expected a mapping at the top level")
     return params
+
+
+def _first_bad_byte(path: Path) -> str:
+    """Where a file stops being UTF-8, by line (the decoder's own offset counts from its last chunk)."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return f"byte {data[exc.start]:#04x} on line {line}"
+    return "a byte the decoder refused"
+
+
+def _where(exc: yaml.YAMLError) -> str:
+    """`, line 12, column 5` of a YAML error (1-based, as editors count), or nothing if unknown."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    return f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+
+
+def _problem(exc: yaml.YAMLError) -> str:
+    """What the YAML parser found wrong, in one line (its context first when it gives one)."""
+    parts = [getattr(exc, "context", None), getattr(exc, "problem", None)]
+    return ": ".join(p for p in parts if p) or str(exc).splitlines()[0]
 
 
 def section(params: Mapping[str, Any], dotted: str) -> dict[str, Any]:
@@ -114,7 +144,13 @@ def _coerce(value: Any, hint: Any, name: str) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ParamError(f"params.yaml: '{name}' must be a number, got {value!r}")
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer past 1.8e308
+            number = math.inf
+        if not math.isfinite(number):  # `.inf` / `.nan` in YAML: no model or optimiser means them
+            raise ParamError(f"params.yaml: '{name}' must be a finite number, got {value!r}")
+        return number
     if hint is str:
         if not isinstance(value, str):
             raise ParamError(f"params.yaml: '{name}' must be a string, got {value!r}")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipeline.errors import ParamError
 from pipeline.params import require
 
 
@@ -50,8 +51,9 @@ def fold_ids(n_rows: int, params: CVParams) -> np.ndarray:
     Unshuffled folds are contiguous blocks (the original recipe); shuffled ones come from a
     seeded permutation, so the same seed gives the same folds.
     """
-    if n_rows < params.folds:
-        raise ValueError(f"cannot make {params.folds} folds from {n_rows} rows")
+    if n_rows < params.folds:  # a fold with no row to validate: the param is wrong, not the data
+        raise ParamError(f"params.yaml: 'house.cv.folds' is {params.folds}, more folds than the {n_rows} rows "
+                         f"to split: use 2..{n_rows}")
     order = np.random.default_rng(params.seed).permutation(n_rows) if params.shuffle else np.arange(n_rows)
     ids = np.empty(n_rows, dtype=np.int64)
     for fold, chunk in enumerate(np.array_split(order, params.folds)):

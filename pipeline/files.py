@@ -18,16 +18,28 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:  # a read-only folder: name the output, not the temp file (cli.py prints it)
+        raise _naming(exc, target) from exc
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs should read like any other file
         os.replace(tmp, target)
+    except OSError as exc:  # a full disk: writers' errors name no file, or the temp file
+        if exc.filename is not None and str(exc.filename) != tmp_name:
+            raise
+        raise _naming(exc, target) from exc
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _naming(exc: OSError, target: Path) -> OSError:
+    """The same error (same errno, so the same OSError subclass) naming the output being written."""
+    return OSError(exc.errno, os.strerror(exc.errno) if exc.errno else str(exc), str(target))
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:

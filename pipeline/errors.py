@@ -20,3 +20,9 @@ class DownloadError(PipelineError, RuntimeError):
 class TrackingError(PipelineError, RuntimeError):
     """The MLflow store (`MLFLOW_TRACKING_URI` or mlflow.db) or its UI server is unreachable, locked or
     damaged, or lacks what was asked (no such experiment or metric)."""
+
+
+class StageKilled(KeyboardInterrupt):
+    """Raised in a DVC stage whose `dvc` process is gone (cli.py): the stage stops at once without
+    writing more, and `tracking.start_run` ends its open runs KILLED, as MLflow calls a run whose
+    process was killed. Not a PipelineError: nothing for the user to fix in the stage."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import REPO_ROOT
-from pipeline.errors import TrackingError
+from pipeline.errors import StageKilled, TrackingError
 from pipeline.files import write_json
 from pipeline.params import flatten
 from pipeline.tracking.connect import current_backend
@@ -117,10 +117,10 @@ def start_run(pipeline: str, run_name: str, *, params: Mapping[str, Any] | None 
     _ACTIVE.append(run)
     try:
         yield run
-    except BaseException:
+    except BaseException as exc:
         _ACTIVE.pop()
-        try:
-            backend.end_run(run_id=run.info.run_id, status="FAILED")
+        try:  # KILLED: the stage's dvc is gone (cli.py), as when the process is killed outright
+            backend.end_run(run_id=run.info.run_id, status="KILLED" if isinstance(exc, StageKilled) else "FAILED")
         except TrackingError:
             pass  # the store is what failed: the error on its way out says so
         raise

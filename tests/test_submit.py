@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
+import yaml
 from helpers import base_name
+
 from pipeline.errors import DataError
 from pipeline.house import upload as shipping
 
@@ -28,12 +29,15 @@ SERVICE = "/api/v1/competitions.CompetitionApiService/"
 
 
 def _write_inputs(root: Path, n: int = 20) -> shipping.Layout:
-    """A sample submission, a valid submission, blend weights, one model file and the CV score under `root`."""
+    """A sample submission, a valid submission, blend weights, one model file and the CV score under `root`.
+
+    In a DVC project (a repo copy) the submission is then made by a stand-in `house_submission`
+    stage (`_stand_in_stage`), so dvc.lock records what made it, as after a real `dvc repro`."""
     layout = shipping.Layout(submission=root / "data" / "submission.csv",
                              sample=root / "data" / "raw" / "house-prices" / "house_prices_sample_submission.csv",
                              blend=root / "models" / "house-prices" / "blend.json",
                              models=root / "models" / "house-prices",
-                             cv=root / "metrics" / "house-prices" / "cv.json")
+                             cv=root / "metrics" / "house-prices" / "cv.json", root=root)
     for path in (layout.submission, layout.sample, layout.blend, layout.cv):
         path.parent.mkdir(parents=True, exist_ok=True)
     ids = np.arange(1461, 1461 + n)
@@ -42,25 +46,55 @@ def _write_inputs(root: Path, n: int = 20) -> shipping.Layout:
     (layout.models / "elastic_net.pkl").write_bytes(b"not really a model")
     layout.cv.write_text(json.dumps({"oof_log_rmse": 0.123456, "oof_log_rmse_without_outliers": 0.109876}))
     pd.DataFrame({"Id": ids, "SalePrice": np.linspace(90000, 250000, n)}).to_csv(layout.submission, index=False)
-    past = time.time() - 60
-    for path in (layout.blend, layout.models / "elastic_net.pkl"):
-        os.utime(path, (past, past))
+    if (root / ".dvc").is_dir():
+        _stand_in_stage(root)
     return layout
 
 
-def test_plan_validates_checks_freshness_and_builds_the_default_message(tmp_path):
-    layout = _write_inputs(tmp_path)
-    plan = shipping.plan(layout=layout)
-    assert plan.rows == 20 and plan.bytes == layout.submission.stat().st_size
-    assert plan.competition == "house-prices-advanced-regression-techniques"
-    assert "CV log-RMSE 0.12346 (0.10988 without outliers)" in plan.message and plan.message.startswith("git ")
-    assert plan.made_by == [str(layout.blend), str(layout.models / "elastic_net.pkl")]
-    assert shipping.plan(message="my run", layout=layout).message == "my run"
+# What the stand-in stage runs: prices from the sample's Ids and the model files' bytes, so a changed
+# model changes the submission, as the real stage's would.
+MAKE_SUBMISSION = """\
+import json
+from pathlib import Path
 
-    os.utime(layout.models / "elastic_net.pkl")  # the model changed after the submission was written
-    with pytest.raises(DataError, match=r"older than .*elastic_net\.pkl.*dvc repro house_submission"):
-        shipping.plan(layout=layout)
-    os.utime(layout.submission)
+import numpy as np
+import pandas as pd
+
+models = Path("models/house-prices")
+ids = pd.read_csv("data/raw/house-prices/house_prices_sample_submission.csv")["Id"]
+size = sum(len((models / f"{name}.pkl").read_bytes()) for name in json.loads((models / "blend.json").read_text())["models"])
+prices = np.linspace(90000, 250000, len(ids)) + size
+pd.DataFrame({"Id": ids, "SalePrice": prices}).to_csv("data/submission.csv", index=False)
+"""
+
+
+def _stand_in_stage(root: Path) -> None:
+    """Make `root` (git + DVC) a project whose only stage is a small `house_submission`, and run it."""
+    if not (root / ".git").is_dir():
+        subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    if not (root / ".dvc").is_dir():
+        subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=root, check=True)
+    (root / "make_submission.py").write_text(MAKE_SUBMISSION)
+    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"house_submission": {
+        "cmd": f"{sys.executable} make_submission.py",
+        "deps": ["make_submission.py", "models/house-prices", "data/raw/house-prices"],
+        "outs": ["data/submission.csv"]}}}))
+    (root / "data" / "submission.csv").unlink(missing_ok=True)
+    _dvc(root, "repro", "house_submission")
+
+
+def _dvc(root: Path, *args: str) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, "-m", "dvc", *args], check=False, cwd=root, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def test_plan_validates_and_builds_the_default_message(tmp_path):
+    """What is checked before freshness (no DVC project needed): the file as Kaggle reads it."""
+    layout = _write_inputs(tmp_path)
+    assert "CV log-RMSE 0.12346 (0.10988 without outliers)" in shipping.default_message(layout)
+    assert shipping.default_message(layout).startswith("git ")
 
     frame = pd.read_csv(layout.submission)
     frame.loc[3, "SalePrice"] = -1.0
@@ -73,9 +107,56 @@ def test_plan_validates_checks_freshness_and_builds_the_default_message(tmp_path
     layout.submission.write_text("Id,Price\n1461,1\n")
     with pytest.raises(DataError, match="header must be exactly 'Id,SalePrice'"):
         shipping.plan(layout=layout)
+    layout.submission.write_bytes(b"Id,SalePrice\n1461,1\xe9\n")  # Latin-1, not UTF-8
+    with pytest.raises(DataError, match=r"submission.csv: not UTF-8 text \(byte 0xe9 on line 2\)"):
+        shipping.plan(layout=layout)
     layout.blend.unlink()
     pd.DataFrame({"Id": np.arange(1461, 1481), "SalePrice": 1.0}).to_csv(layout.submission, index=False)
     with pytest.raises(DataError, match="blend.json: not found"):
+        shipping.plan(layout=layout)
+
+
+def _suggested(error: DataError | str) -> list[str]:
+    """The command an error message tells the user to run (between backticks), as argv."""
+    text = str(error)
+    assert text.count("`") == 2, text
+    return text.split("`")[1].split()
+
+
+@pytest.mark.slow
+def test_freshness_is_decided_by_content_as_dvc_decides_it(tmp_path):
+    """File times play no part: a touched or re-checked-out model leaves the submission current; a
+    changed model makes it stale, and the command the refusal names makes it current again."""
+    root = tmp_path / "project"
+    root.mkdir()
+    layout = _write_inputs(root)
+    _stand_in_stage(root)
+    plan = shipping.plan(message="my run", layout=layout)
+    assert plan.rows == 20 and plan.bytes == layout.submission.stat().st_size and plan.message == "my run"
+    assert plan.competition == "house-prices-advanced-regression-techniques"
+    assert plan.made_by == [str(layout.blend), str(layout.models / "elastic_net.pkl")]
+
+    model = layout.models / "elastic_net.pkl"
+    later = time.time() + 60
+    os.utime(model, (later, later))  # newer than the submission, same bytes (a checkout, a skipped rebuild)
+    assert shipping.plan(layout=layout).sha256 == plan.sha256
+
+    model.write_bytes(b"a model trained on other params")
+    with pytest.raises(DataError) as stale:
+        shipping.plan(layout=layout)
+    assert "house_submission: dep models/house-prices modified" in str(stale.value)
+    assert _suggested(stale.value) == ["dvc", "repro", "house_submission"]
+    _dvc(root, *_suggested(stale.value)[1:])
+    assert shipping.plan(layout=layout).sha256 != plan.sha256  # made again, from the new model
+
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes(layout.submission.read_bytes())
+    assert shipping.plan(copy, layout=layout).file == str(copy)  # --file: the same bytes are the same submission
+    copy.write_text(copy.read_text().replace("1461,", "1461,1", 1))
+    with pytest.raises(DataError, match=r"copy.csv differs from .*submission.csv, the submission the pipeline made"):
+        shipping.plan(copy, layout=layout)
+    layout.submission.write_text(copy.read_text())  # edited by hand in place: DVC sees it too
+    with pytest.raises(DataError, match=r"house_submission: out data/submission.csv modified.*`dvc repro"):
         shipping.plan(layout=layout)
 
 
@@ -128,9 +209,49 @@ def test_dry_run_and_missing_credentials_work_without_importing_kaggle(repo_copy
     assert missing.stderr.startswith("error: no Kaggle credentials found: put your API token in ~/.kaggle/kaggle.json")
     assert "KAGGLE_USERNAME and KAGGLE_KEY" in missing.stderr and "was imported" not in missing.stderr
 
-    os.utime(repo_copy.path / "models" / "house-prices" / "blend.json")
+    os.utime(repo_copy.path / "models" / "house-prices" / "blend.json")  # a newer file time alone changes nothing
+    assert _cli(repo_copy, env, "submit", "--dry-run").returncode == 0
+    (repo_copy.path / "models" / "house-prices" / "elastic_net.pkl").write_bytes(b"retrained")
     stale = _cli(repo_copy, env, "submit", "--dry-run")
-    assert stale.returncode == 2 and stale.stderr.startswith("error: ") and "is older than" in stale.stderr
+    assert stale.returncode == 2 and stale.stderr.startswith("error: ") and len(stale.stderr.splitlines()) == 1
+    assert "was not made by the current models" in stale.stderr and "`dvc repro house_submission`" in stale.stderr
+
+
+TINY = {"house.blend.models": ["svr"], "house.cv.folds": 2}
+
+
+@pytest.mark.slow
+def test_a_real_submission_stays_current_through_checkout_and_touch_and_the_fix_it_names_works(repo_copy, tmp_path,
+                                                                                               mirror):
+    """The real pipeline: `rm models/*.pkl && dvc checkout` or `touch` leave the submission current
+    (DVC would rebuild nothing); a changed model param makes it stale, and the command the refusal
+    names makes it current again."""
+    repo_copy.set_params(**TINY)
+    repo_copy.dvc("repro", "house_submission")
+    env = _env(tmp_path)
+    assert _cli(repo_copy, env, "submit", "--dry-run").returncode == 0
+
+    models = sorted((repo_copy.path / "models" / "house-prices").glob("*.pkl"))
+    assert [m.name for m in models] == ["svr.pkl"]
+    for model in models:
+        model.unlink()
+    repo_copy.dvc("checkout", "house_submission", "--with-deps")  # back from DVC's cache, new file times
+    checked_out = _cli(repo_copy, env, "submit", "--dry-run")
+    assert checked_out.returncode == 0, checked_out.stderr
+    for model in models:
+        os.utime(model)
+    assert _cli(repo_copy, env, "submit", "--dry-run").returncode == 0
+    assert "Running stage" not in repo_copy.dvc("repro", "house_submission").stdout  # DVC agrees: nothing to do
+
+    repo_copy.set_params(**{"house.models.svr.C": 30.0})
+    stale = _cli(repo_copy, env, "submit", "--dry-run")
+    assert stale.returncode == 2 and len(stale.stderr.splitlines()) == 1, stale.stderr
+    assert "house_train@svr: param house.models.svr modified" in stale.stderr
+    command = _suggested(stale.stderr)
+    assert command[0] == "dvc"
+    assert "Running stage 'house_train@svr'" in repo_copy.dvc(*command[1:]).stdout
+    fixed = _cli(repo_copy, env, "submit", "--dry-run")
+    assert fixed.returncode == 0 and "dry run: nothing sent" in fixed.stdout, fixed.stderr
 
 
 # ---- the stand-in for Kaggle's API

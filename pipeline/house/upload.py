@@ -1,14 +1,18 @@
 """Ship `data/submission.csv` to the Kaggle competition with the official `kaggle` client.
 
 Before anything is sent the file is checked as Kaggle would (header, every test Id once,
-finite positive prices) and must be newer than the model files that made it (the blend
-weights and each blended model). The default message names the git commit and the CV score,
+finite positive prices) and must be current the way DVC sees it: `dvc status house_submission
+--with-deps` is clean (the hashes dvc.lock holds for every input, param and output of the
+submission and of the stages before it match the files now), so `dvc repro house_submission`
+would change nothing. File times play no part: `dvc checkout`, a rebuild that DVC skips, or a
+`touch` leave a current submission current. The default message names the git commit and the CV score,
 so the leaderboard entry can be traced back to a run. `kaggle` is imported only to upload:
 a dry run, and every other command, work without credentials.
 """
 
 from __future__ import annotations
 
+import filecmp
 import json
 import subprocess
 from dataclasses import asdict, dataclass, field
@@ -32,6 +36,8 @@ class Layout:
     blend: Path = paths.BLEND_WEIGHTS
     models: Path = paths.MODELS
     cv: Path = paths.CV_SCORES
+    root: Path = REPO_ROOT  # the DVC project whose dvc.lock says what made the submission
+    stage: str = "house_submission"
 
 
 @dataclass
@@ -65,14 +71,53 @@ def model_files(layout: Layout) -> list[Path]:
 
 
 def check_fresh(submission: Path, layout: Layout) -> list[Path]:
-    """Refuse a submission older than any model file that made it; return those files."""
+    """Refuse a submission that `dvc repro <layout.stage>` would rebuild, or a `--file` that is not
+    the pipeline's submission; return the model files that made it."""
     files = model_files(layout)
-    written = submission.stat().st_mtime
-    newer = [f for f in files if f.stat().st_mtime > written]
-    if newer:
-        raise DataError(f"{submission} is older than {', '.join(str(f) for f in newer)}: it was not predicted "
-                        "by the current models; rebuild it with `dvc repro house_submission`")
+    rebuild = f"rebuild it with `dvc repro {layout.stage}`"
+    changed = dvc_changes(layout)
+    if changed:
+        raise DataError(f"{submission} was not made by the current models, params and data (dvc status: "
+                        f"{changed}): {rebuild}")
+    if Path(submission).resolve() != layout.submission.resolve() and \
+            not filecmp.cmp(submission, layout.submission, shallow=False):
+        raise DataError(f"{submission} differs from {layout.submission}, the submission the pipeline made and "
+                        f"dvc.lock records: upload that one (drop --file) or copy it")
     return files
+
+
+def dvc_changes(layout: Layout, shown: int = 4) -> str:
+    """What `dvc status <stage> --with-deps` finds changed, a stage at a time, in one line ('' when
+    all is current)."""
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    try:
+        with Repo(str(layout.root)) as repo:
+            # dvc.yaml's path in the target: DVC reads a bare stage name relative to the working directory
+            status = repo.status(targets=[f"{layout.root / 'dvc.yaml'}:{layout.stage}"], with_deps=True)
+    except DvcException as exc:  # not a DVC project, a broken dvc.yaml, another dvc holding the lock
+        raise DataError(f"cannot tell whether the submission is current: DVC says: {exc}") from exc
+    said = [f"{stage}: {reasons[0]}" + (f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else "")
+            for stage, entries in status.items() for reasons in [_reasons(entries) or ["changed"]]]
+    return "; ".join(said[:shown]) + (f"; and {len(said) - shown} more stages" if len(said) > shown else "")
+
+
+def _reasons(entries: list) -> list[str]:
+    """`dvc status` entries of one stage as short phrases: 'param house.models.svr modified'."""
+    out = []
+    for entry in entries:
+        if isinstance(entry, str):  # "changed command", "always changed"
+            out.append(entry)
+            continue
+        for kind, changes in entry.items():
+            noun = kind.removeprefix("changed ").rstrip("s")  # dep, out
+            for path, state in (changes.items() if isinstance(changes, dict) else [(changes, "changed")]):
+                if isinstance(state, dict):  # a params file: each param's state
+                    out += [f"param {key} {what}" for key, what in state.items()]
+                else:
+                    out.append(f"{noun} {path} {state}")
+    return out
 
 
 def _git(*args: str) -> str:

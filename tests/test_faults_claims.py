@@ -293,3 +293,30 @@ def test_a_stage_stops_when_its_dvc_is_killed_and_its_runs_end_killed(repo_copy)
     assert statuses and set(statuses) == {"KILLED"}, statuses  # not FINISHED, not left RUNNING, not FAILED
     lock = yaml.safe_load((repo_copy.path / "dvc.lock").read_text())
     assert "house_train@linear" not in lock["stages"]
+
+
+# ---- a sweep worker killed mid-trial
+
+
+@pytest.mark.slow
+def test_a_dead_workers_trial_is_failed_and_queued_again_once_its_heartbeat_is_stale(tmp_path, monkeypatch):
+    """The study's storage as `open_storage` makes it, with a short grace period: a trial whose
+    worker recorded a heartbeat and then died is FAIL once the grace period has passed, and a copy
+    with the same params is queued, which is what every worker checks before its next trial. The
+    shipped HEARTBEAT_S / GRACE_S and the time to a retry with real workers: benchmarks/tune_retry.py."""
+    import optuna
+
+    from pipeline.tune import study as study_mod
+
+    monkeypatch.setattr(study_mod, "HEARTBEAT_S", 1)
+    monkeypatch.setattr(study_mod, "GRACE_S", 2)
+    study = study_mod.open_study("retry", f"sqlite:///{tmp_path / 'study.db'}", {"target": "test"}, "none", seed=0)
+    dead = study.ask({"x": optuna.distributions.FloatDistribution(0.0, 1.0)})
+    study._storage.record_heartbeat(dead._trial_id)  # its worker's heartbeat thread beat once, then the worker died
+    optuna.storages.fail_stale_trials(study)
+    assert [t.state.name for t in study.get_trials()] == ["RUNNING"]  # within the grace period: left alone
+    time.sleep(study_mod.GRACE_S + 1.5)  # SQLite's clock counts whole seconds
+    optuna.storages.fail_stale_trials(study)
+    trials = study.get_trials()
+    assert [t.state.name for t in trials] == ["FAIL", "WAITING"]
+    assert trials[1].params == dead.params and trials[1].system_attrs["failed_trial"] == dead.number

@@ -1,13 +1,21 @@
-"""Atomic file writes, so an interrupted stage never leaves a half-written artifact for DVC to cache."""
+"""Atomic file writes, so an interrupted stage never leaves a half-written artifact for DVC to cache.
+
+Metrics files (`write_metrics`) and plot CSVs (`pipeline.plots.write_rows`) hold floats rounded
+to `DIGITS` significant digits: float noise in the last bits (another BLAS kernel, another
+summation order) then does not show as a change in `git status` or `dvc metrics diff`. Files that
+later stages compute from (blend weights, feature statistics) keep every bit (`write_json`).
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 
 @contextmanager
@@ -59,6 +67,37 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
     return write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
 
 
+DIGITS = 10  # significant digits of every float in metrics JSON and plot CSVs (docs/reproducibility.md)
+
+
+def rounded(value: Any, digits: int = DIGITS) -> Any:
+    """`value` with every finite float (Python, NumPy or torch scalar) rounded to `digits`
+    significant digits, through dicts, lists and tuples; anything else as it is."""
+    if isinstance(value, dict):
+        return {k: rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [rounded(v, digits) for v in value]
+    if not isinstance(value, (bool, int, float, str)) and hasattr(value, "tolist"):
+        value = value.tolist()  # a NumPy or torch scalar or array
+        if isinstance(value, list):
+            return rounded(value, digits)
+    if isinstance(value, float) and math.isfinite(value):
+        return float(f"{value:.{digits}g}")
+    return value
+
+
+def same_when_written(a: Any, b: Any, digits: int = DIGITS) -> bool:
+    """Whether two metric values are the same at the precision metrics are written at (a change
+    below it, e.g. against a file written before rounding, is float noise)."""
+    return a == b or (isinstance(a, (int, float)) and isinstance(b, (int, float))
+                      and rounded(float(a), digits) == rounded(float(b), digits))
+
+
+def write_metrics(path: str | os.PathLike, obj: Any) -> Path:
+    """Write a stage's metrics file: `write_json` with floats at `DIGITS` significant digits."""
+    return write_json(path, rounded(obj))
+
+
 def write_csv(path: str | os.PathLike, frame) -> Path:
     """Write a pandas DataFrame as CSV without the index."""
     with atomic_path(path) as tmp:
@@ -67,11 +106,15 @@ def write_csv(path: str | os.PathLike, frame) -> Path:
 
 
 def save_torch(path: str | os.PathLike, obj: Any) -> Path:
+    """`torch.save` atomically; same object, same bytes. (Saved to a file, the zip's records sit
+    under a folder named after the file, here a random temporary name; from a buffer, `archive/`.)"""
+    import io
+
     import torch
 
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
-    return Path(path)
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return write_bytes(path, buffer.getvalue())
 
 
 def _jsonable(value: Any) -> Any:

@@ -21,8 +21,7 @@ import pandas as pd
 
 from pipeline import tracking
 from pipeline.errors import DataError
-from pipeline.files import write_bytes, write_csv, write_json
-from pipeline.plots import write_rows
+from pipeline.files import write_bytes, write_csv, write_json, write_metrics
 from pipeline.stage import Stage, StageOutputs
 
 from . import models, paths
@@ -31,7 +30,7 @@ from .config import HouseParams
 from .data import ID, SAMPLE_FILE, TARGET, load
 from .evaluation import fold_ids, log_rmse, oof_scores, to_price
 from .features import Preprocessor
-from .figures import curve_rows, plot_fold_curves, plot_oof
+from .figures import plot_fold_curves, plot_oof, write_tables
 from .prepared import Prepared
 from .submission import validate_submission, write_submission
 from .train import cross_validate, fit_all
@@ -74,7 +73,7 @@ def preprocess(p: HouseParams) -> dict:
     summary = {"n_train": len(train), "n_test": len(test), "n_features": len(preprocessor.columns),
                "n_skewed_transformed": len(preprocessor.skewed), "n_outliers": int(outlier.sum()),
                "outlier_ids": raw.train.loc[outlier, ID].astype(int).tolist()}
-    write_json(_outputs("preprocess").metrics, summary)
+    write_metrics(_outputs("preprocess").metrics, summary)
     return summary
 
 
@@ -129,11 +128,11 @@ def cross_validation(p: HouseParams, model: str) -> dict:
                               "fold_train_log_rmse": [f.train_log_rmse for f in result.folds]})
         write_csv(paths.oof(model), pd.DataFrame({ID: prepared.train[ID], "fold": folds + 1,
                                                   "prediction": result.oof}))
-        write_json(out.metrics,
-                   {**metrics, "folds": {f"fold{f.fold + 1}": {"valid_log_rmse": f.valid_log_rmse,
-                                                               "train_log_rmse": f.train_log_rmse}
-                                         for f in result.folds}})
-        write_rows(out.plot(".csv"), curve_rows(result.folds))
+        write_metrics(out.metrics,
+                      {**metrics, "folds": {f"fold{f.fold + 1}": {"valid_log_rmse": f.valid_log_rmse,
+                                                                  "train_log_rmse": f.train_log_rmse}
+                                            for f in result.folds}})
+        write_tables(out.plot(".csv"), out.plot("_folds.csv"), result.folds)
         plot_fold_curves(out.plot(".png"), result.folds, title=f"{model}: {p.cv.folds}-fold log-RMSE",
                          xlabel=_X_LABEL.get(model_params.type, "epoch"))
         tracking.log_artifact(out.plot(".png"))
@@ -155,7 +154,7 @@ def fit(p: HouseParams, model: str) -> dict:
             "name": model, "params": models.to_dict(model_params), "state": fitted.state(),
             "n_features": X.shape[1], "seed": p.seed,
         }, protocol=pickle.HIGHEST_PROTOCOL))
-        write_json(harness.outputs.metrics, metrics)
+        write_metrics(harness.outputs.metrics, metrics)
         tracking.log_metrics(metrics)
     return metrics
 
@@ -214,7 +213,7 @@ def blend(p: HouseParams) -> dict:
     with harness.tracked(params={**_run_params(p), "blend": p.blend}, tags=tags):
         write_json(paths.BLEND_WEIGHTS, {"models": p.blend.models, "weights": weights.tolist(),
                                          "log_target": prepared.log_target})
-        write_json(harness.outputs.metrics, metrics)
+        write_metrics(harness.outputs.metrics, metrics)
         plot_oof(paths.OOF_PLOT, prepared.prices(), to_price(blended, prepared.log_target),
                  prepared.outliers(), title=f"Out-of-fold blend: log-RMSE {scores['oof_log_rmse']:.4f} "
                                             f"({scores['oof_log_rmse_without_outliers']:.4f} without outliers)")
@@ -243,7 +242,7 @@ def submission(p: HouseParams) -> dict:
                "price_median": float(frame[TARGET].median()), "price_max": float(frame[TARGET].max())}
     tags = {"stage": "submission", "model": "+".join(blend_state["models"]), "dataset": paths.PIPELINE}
     with harness.tracked(params={"blend": blend_state}, tags=tags):
-        write_json(harness.outputs.metrics, metrics)
+        write_metrics(harness.outputs.metrics, metrics)
         tracking.log_metrics(metrics)
         tracking.log_artifact(paths.SUBMISSION)
         for plot in sorted(paths.PLOTS.glob("*.png")):

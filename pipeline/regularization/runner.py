@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from pipeline import tracking
-from pipeline.files import write_json
+from pipeline.files import write_metrics
 from pipeline.stage import Stage, StageOutputs
 
 PIPELINE = "regularization"
@@ -72,8 +73,8 @@ def run_stage(stage: Stage, params: Any, configs: list[Config],
                 # a final metric that is also a curve is already the curve's latest value
                 tracking.log_metrics({k: v for k, v in outcome.final.items() if k not in outcome.history})
             outcomes[config.name] = outcome
-        write_json(outputs.metrics, {name: {k: _json_number(float(v)) for k, v in o.final.items()}
-                                     for name, o in outcomes.items()})
+        write_metrics(outputs.metrics, {name: {k: _json_number(float(v)) for k, v in o.final.items()}
+                                        for name, o in outcomes.items()})
         tracking.log_artifact(outputs.metrics)
         for path in publish(outcomes, outputs):
             tracking.log_artifact(path, "plots")

@@ -33,11 +33,26 @@ HOST_TAG, PID_TAG, PID_NS_TAG = "host", "pid", "pid_namespace"
 
 
 def tracking_failure(uri: str, exc: BaseException) -> TrackingError:
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = _driver_error(exc) or str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
     first = re.sub(r"//[^/@\s]+@", "//", first)  # MLflow's message repeats the URL with its password
-    return TrackingError(f"MLflow store {safe_uri(uri)} failed: {first[:240]} "
-                         "(check MLFLOW_TRACKING_URI, that the server is up, and that no other process "
-                         "holds the database)")
+    path = sqlite_path(uri)
+    hint = (f"check that you may write {path} and its folder" if "readonly database" in first and path else
+            "check MLFLOW_TRACKING_URI, that the server is up, and that no other process holds the database")
+    return TrackingError(f"MLflow store {safe_uri(uri)} failed: {first[:240]} ({hint})")
+
+
+def _driver_error(exc: BaseException) -> str | None:
+    """The database driver's own error under SQLAlchemy's (and MLflow's) wrapping: SQLAlchemy's text may
+    open with a hint of its own ("raised as a result of Query-invoked autoflush ...") that hides it."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        orig = getattr(exc, "orig", None)
+        if isinstance(orig, BaseException) and str(orig).strip():
+            return f"({type(orig).__module__}.{type(orig).__name__}) {str(orig).strip()}"
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _store_exceptions() -> tuple[type[BaseException], ...]:

@@ -40,11 +40,11 @@ def test_rnn_stages_run_once_and_track(repo_copy):
     for name in ("tm-gru-scratch", "lyrics-lstm-concise"):
         metrics = json.loads((repo_copy.path / "metrics" / "rnn" / f"{name}.json").read_text())
         assert metrics["device"] == "cpu" and metrics["epochs"] == 2
-        assert metrics["perplexity"] > 1 and metrics["tokens_per_sec"] > 0
+        assert metrics["perplexity"] > 1 and set(metrics) == {"perplexity", "epochs", "device"}  # no speed: MLflow's
         samples = (repo_copy.path / "models" / "rnn" / f"{name}.samples.txt").read_text(encoding="utf-8").splitlines()
         assert len(samples) == 2
         curve = (repo_copy.path / "plots" / "rnn" / f"{name}.csv").read_text().splitlines()
-        assert curve[0] == "epoch,perplexity,tokens_per_sec" and len(curve) == 3
+        assert curve[0] == "epoch,perplexity" and len(curve) == 3
         record = json.loads((repo_copy.path / "runs" / "rnn" / f"{name}.json").read_text())
         assert base_name(record["run_name"]) == name
     assert samples[0].startswith("分开") and samples[1].startswith("不分开")

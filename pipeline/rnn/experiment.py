@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from pipeline import tracking
-from pipeline.files import write_json, write_text
+from pipeline.files import write_metrics, write_text
 from pipeline.plots import write_rows
 from pipeline.rnn.batching import check_fits
 from pipeline.rnn.config import Experiment
@@ -50,22 +50,18 @@ def run_experiment(exp: Experiment, raw_dir: Path, outputs: StageOutputs, progre
         train_seconds = time.perf_counter() - started
         samples = [generate(model, corpus.vocab, p, cfg.num_chars, stage.device, corpus=exp.model.corpus)
                    for p in exp.corpus.prefixes]
-        metrics = {
-            "perplexity": history["perplexity"][-1],
-            "tokens_per_sec": history["tokens_per_sec"][-1],
-            "train_seconds": train_seconds,
-            "epochs": cfg.epochs,
-        }
+        # DVC-tracked outputs hold what repeats: no speed (tokens/s, seconds), which goes to MLflow only
+        metrics = {"perplexity": history["perplexity"][-1], "epochs": cfg.epochs}
+        speed = {"tokens_per_sec": history["tokens_per_sec"][-1], "train_seconds": train_seconds}
         model_file, samples_file = outputs.model(".pt"), outputs.model(".samples.txt")
         save_model(model_file, model, spec, corpus.vocab, exp.model.corpus,
                    extra={"experiment": exp.name, "metrics": metrics})
         write_text(samples_file, "".join(f"{s}\n" for s in samples))
-        write_rows(outputs.plot(".csv"), [{"epoch": i + 1, "perplexity": p, "tokens_per_sec": t}
-                                          for i, (p, t) in enumerate(zip(history["perplexity"],
-                                                                         history["tokens_per_sec"]))])
+        write_rows(outputs.plot(".csv"), [{"epoch": i + 1, "perplexity": p}
+                                          for i, p in enumerate(history["perplexity"])])
         tracking.log_history(history)  # the last epoch's values are the run's perplexity and tokens_per_sec
         tracking.log_metrics({"train_seconds": train_seconds})
         tracking.log_artifact(samples_file, "samples")
         tracking.log_artifact(model_file, "model")
-        write_json(outputs.metrics, {**metrics, **stage.device_tags})
-    return {**metrics, **stage.device_tags, "samples": samples}
+        write_metrics(outputs.metrics, {**metrics, **stage.device_tags})
+    return {**metrics, **speed, **stage.device_tags, "samples": samples}

@@ -1,5 +1,6 @@
 """Faults of the MLflow store: a server that is down or hangs, a SQLite file that is damaged,
-locked or deleted, and runs left RUNNING by a killed process (docs/faults.md, cases 3 and 4).
+locked, read-only or deleted, runs left RUNNING by a killed process, and a tracking service that
+hangs or dies (docs/faults.md, cases 3 and 4; issue 18).
 
 The stage under test is a tiny `rnn train` in a throw-away copy of the repo: it reads its
 corpus before it opens its MLflow run, so every failure here is the store's.
@@ -8,6 +9,7 @@ corpus before it opens its MLflow run, so every failure here is the store's.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -21,6 +23,7 @@ from sandbox import copy_repo
 
 from pipeline import tracking
 from pipeline.errors import TrackingError
+from pipeline.tracking import service
 from pipeline.tracking.connect import set_http_defaults
 
 EXPERIMENT = "tm-gru-concise"
@@ -48,14 +51,14 @@ def repo(tmp_path_factory):
     return copy
 
 
-def _train(repo, uri: str, timeout: int = 120) -> tuple[subprocess.CompletedProcess, float]:
+def _train(repo, uri: str, timeout: int = 120, **extra_env: str) -> tuple[subprocess.CompletedProcess, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_HTTP_REQUEST")}
-    env["MLFLOW_TRACKING_URI"] = uri
+    env.update(extra_env, MLFLOW_TRACKING_URI=uri)
     for name in OUTPUTS:
         (repo.path / name).unlink(missing_ok=True)
     started = time.monotonic()
     result = subprocess.run([sys.executable, "cli.py", "rnn", "train", EXPERIMENT], cwd=repo.path, env=env,
-                            capture_output=True, text=True, timeout=timeout)
+                            capture_output=True, text=True, timeout=timeout, check=False)
     return result, time.monotonic() - started
 
 
@@ -80,9 +83,8 @@ def test_tracking_server_down_fails_fast_and_never_shows_the_password(monkeypatc
     port = free_port()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://user:s3cret@127.0.0.1:{port}")
     started = time.monotonic()
-    with pytest.raises(TrackingError) as caught:
-        with tracking.start_run("rnn", "x"):
-            pytest.fail("a run started on a server that is down")
+    with pytest.raises(TrackingError) as caught, tracking.start_run("rnn", "x"):
+        pytest.fail("a run started on a server that is down")
     assert time.monotonic() - started < 30
     assert f"MLflow store http://127.0.0.1:{port} failed" in str(caught.value)
     assert "s3cret" not in str(caught.value)
@@ -148,9 +150,8 @@ def _store_from(template: Path, tmp_path: Path, monkeypatch) -> Path:
 def test_truncated_store_is_a_clear_error_not_a_new_store(template_store, tmp_path, monkeypatch):
     store = _store_from(template_store, tmp_path, monkeypatch)
     store.write_bytes(store.read_bytes()[:3000])  # cut mid-page: the header is intact, the tables are not
-    with pytest.raises(TrackingError, match=f"MLflow store sqlite:///{store} failed"):
-        with tracking.start_run("rnn", "x"):
-            pytest.fail("a run started on a truncated store")
+    with pytest.raises(TrackingError, match=f"MLflow store sqlite:///{store} failed"), tracking.start_run("rnn", "x"):
+        pytest.fail("a run started on a truncated store")
     assert len(store.read_bytes()) == 3000
 
 
@@ -161,9 +162,8 @@ def test_locked_store_is_a_clear_error_then_works_and_keeps_earlier_runs(templat
     holder.execute("BEGIN EXCLUSIVE")  # another process holding a write transaction
     started = time.monotonic()
     try:
-        with pytest.raises(TrackingError, match="database is locked"):
-            with tracking.start_run("rnn", "x"):
-                pytest.fail("a run started on a locked store")
+        with pytest.raises(TrackingError, match="database is locked"), tracking.start_run("rnn", "x"):
+            pytest.fail("a run started on a locked store")
     finally:
         holder.execute("ROLLBACK")
         holder.close()
@@ -220,22 +220,69 @@ def test_store_errors_are_pipeline_errors(tmp_path, monkeypatch):
     store = tmp_path / "bad.db"
     store.write_bytes(b"garbage" * 10)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
-    with pytest.raises(TrackingError, match="not a SQLite database"):
-        with tracking.start_run("rnn", "x"):
-            pass
+    with pytest.raises(TrackingError, match="not a SQLite database"), tracking.start_run("rnn", "x"):
+        pass
     assert Path(store).read_bytes() == b"garbage" * 10
 
 
 @pytest.mark.slow  # SQLite's 20 s busy timeout, idle
 def test_store_locked_mid_run_is_a_tracking_error_and_the_run_ends_failed(template_store, tmp_path, monkeypatch):
     store = _store_from(template_store, tmp_path, monkeypatch)
-    with pytest.raises(TrackingError, match="database is locked"):
-        with tracking.start_run("rnn", "mid-run") as run:
-            holder = sqlite3.connect(store, isolation_level=None)
-            holder.execute("BEGIN EXCLUSIVE")
-            try:
-                tracking.log_metrics({"perplexity": 1.5})
-            finally:
-                holder.execute("ROLLBACK")
-                holder.close()
+    with pytest.raises(TrackingError, match="database is locked"), tracking.start_run("rnn", "mid-run") as run:
+        holder = sqlite3.connect(store, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            tracking.log_metrics({"perplexity": 1.5})
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
     assert mlflow_client().get_run(run.info.run_id).info.status == "FAILED"
+
+
+@pytest.mark.slow
+def test_a_tracking_service_that_hangs_fails_the_stage_within_its_timeout(repo, tmp_path, monkeypatch):
+    store = tmp_path / "hung" / "mlflow.db"
+    store.parent.mkdir()
+    uri = f"sqlite:///{store}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # the MLFLOW_* settings pick the server: the stage's
+    for key in [k for k in os.environ if k.startswith("MLFLOW_HTTP_REQUEST")]:
+        monkeypatch.delenv(key)
+    client = service.ServiceClient(uri, store.parent)  # the server the stage would use, started here
+    client.end_run(client.start_run("rnn", "warm", tags={}, params={})["run_id"], "FINISHED")
+    client.close()
+    pid = int(client.path.with_suffix(".pid").read_text())
+    os.kill(pid, signal.SIGSTOP)  # hung: it accepts (the kernel's backlog) and never answers
+    try:
+        result, seconds = _train(repo, uri, timeout=90, PIPELINE_TRACKING_TIMEOUT="10")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    line = _one_error_line(result)
+    assert f"(pid {pid}) did not answer within 10 s" in line and str(client.path.with_suffix(".log")) in line
+    # one wait, not one per call: the run's clean-up (end_run FAILED) does not wait again
+    assert 10 < seconds < 2 * 10, seconds
+    _nothing_written(repo)
+
+
+@pytest.mark.slow
+def test_read_only_store_keeps_the_real_cause(repo, tmp_path, monkeypatch):
+    store = tmp_path / "mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
+    with tracking.start_run("rnn", "earlier"):  # its experiment made and tagged, as the pipeline leaves it
+        pass
+    if os.geteuid() == 0:  # root writes any file whatever its mode: make it immutable instead
+        if subprocess.run(["chattr", "+i", str(store)], capture_output=True, check=False).returncode != 0:
+            pytest.skip("running as root where chattr +i is not allowed: cannot make a file read-only")
+    else:
+        store.chmod(0o444)
+    before = store.read_bytes()
+    try:
+        result, _ = _train(repo, f"sqlite:///{store}")
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(store)], check=True)
+    line = _one_error_line(result)
+    assert f"MLflow store sqlite:///{store} failed: (sqlite3.OperationalError) attempt to write a readonly " \
+           f"database (check that you may write {store} and its folder)" in line
+    assert "autoflush" not in line
+    assert store.read_bytes() == before
+    _nothing_written(repo)

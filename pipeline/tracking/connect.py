@@ -75,7 +75,7 @@ def prestart_service() -> None:
     set_http_defaults(uri)
     try:
         _service_client(uri).prestart()
-    except OSError:
+    except (OSError, TrackingError):
         pass  # the stage's own first call starts it, or says what is wrong
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from pipeline import REPO_ROOT
 from pipeline.errors import ParamError, PipelineError
+from pipeline.files import same_when_written
 from pipeline.params import flatten
 from pipeline.tables import fit_table, render_table, terminal_width
 
@@ -92,7 +93,7 @@ def metrics_report(name: str, diff: str | None = None, root: Path = REPO_ROOT, s
         if not file.startswith(pipeline.metrics_dir):
             continue
         for key, change in sorted(keys.items()):
-            if not show_all and change.get("old") == change.get("new"):
+            if not show_all and same_when_written(change.get("old"), change.get("new")):  # below files.DIGITS: noise
                 same += 1
                 continue
             records.append({"file": file.removeprefix(pipeline.metrics_dir), "metric": key,

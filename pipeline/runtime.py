@@ -9,6 +9,43 @@ import random
 import numpy as np
 import torch
 
+PORTABLE_ENV = "PIPELINE_PORTABLE_MATH"
+# What PIPELINE_PORTABLE_MATH=1 sets (docs/reproducibility.md, benchmarks/cross_cpu.py): MKL's
+# conditional numerical reproducibility on its SSE2 code path, the same on every Intel or
+# compatible CPU; ATen's kernels built without AVX instead of the AVX2/AVX-512 ones it picks per CPU.
+PORTABLE_MATH = {"MKL_CBWR": "COMPATIBLE", "ATEN_CPU_CAPABILITY": "default"}
+
+
+def math_mode() -> str:
+    """`portable` when PIPELINE_PORTABLE_MATH is 1, else `native` (the fastest kernels of this CPU)."""
+    value = os.environ.get(PORTABLE_ENV, "0").strip().lower()
+    if value in ("", "0", "false", "no"):
+        return "native"
+    if value in ("1", "true", "yes"):
+        return "portable"
+    raise ValueError(f"{PORTABLE_ENV} must be 1 or 0; got {os.environ[PORTABLE_ENV]!r}")
+
+
+def apply_math_mode() -> str:
+    """With PIPELINE_PORTABLE_MATH=1, make torch on the CPU compute the same numbers whatever the
+    x86-64 CPU's instruction set (same params, seed and `cpu_threads`); return the mode (`native`,
+    `portable`), a run tag.
+
+    Portable: MKL and ATen take the code paths of PORTABLE_MATH, and oneDNN is switched off (nn.LSTM
+    then runs on ATen and MKL; oneDNN's kernels follow the CPU's ISA). Measured on one machine with
+    AVX-512, AVX2 and SSE emulated (benchmarks/cross_cpu.py, docs/reproducibility.md): identical,
+    at 2.5-3x the CPU time. Must run before this process's first torch operation: both libraries
+    pick their kernels once, at their first use, so a later call raises instead of leaving a mix.
+    """
+    mode = math_mode()
+    if mode == "portable":
+        os.environ.update(PORTABLE_MATH)
+        torch.backends.mkldnn.enabled = False
+        if torch.backends.cpu.get_cpu_capability() != "DEFAULT":
+            raise RuntimeError(f"{PORTABLE_ENV}=1 came too late: torch already chose its "
+                               f"{torch.backends.cpu.get_cpu_capability()} kernels in this process")
+    return mode
+
 
 def pick_device(preference: str = "auto") -> torch.device:
     """`auto` picks CUDA when available; `cpu`/`cuda` force one (cuda fails clearly if absent)."""

@@ -13,18 +13,22 @@ its own work, in the same order, so it lives here once:
 `Stage(...)` seeds Python, NumPy (and torch for torch stages), caps the CPU threads of NumPy's
 BLAS and torch to `cpu_threads` (param `<where>.cpu_threads` everywhere; 0: the libraries'
 default) and resolves the device (`<where>.device`: auto, cpu or cuda[:N]; a CUDA device on a
-machine without one fails naming that param). `tracked()` opens the MLflow run with the
-standard tags (stage, seed, device and GPU name) and, for a stage with `outputs`, writes its
-run record when the work succeeded.
+machine without one fails naming that param); for torch, `PIPELINE_PORTABLE_MATH=1` picks CPU
+kernels that give the same numbers whatever the instruction set (`runtime.apply_math_mode`,
+docs/reproducibility.md).
+`tracked()` opens the MLflow run with the standard tags (stage, seed, device and GPU name, and
+`math`: native or portable, for torch) and, for a stage with `outputs`, writes its run record
+when the work succeeded.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -87,10 +91,15 @@ class Stage:
         random.seed(seed)
         np.random.seed(seed)
         self.device_tags = dict(CPU_TAGS)
+        self.math_tags: dict[str, str] = {}
         self.device = None
         if uses_torch:
             from pipeline import runtime
 
+            try:  # before any torch operation: PIPELINE_PORTABLE_MATH=1 picks kernels that repeat across CPUs
+                self.math_tags = {"math": runtime.apply_math_mode()}
+            except ValueError as exc:
+                raise ParamError(str(exc)) from exc
             runtime.set_cpu_threads(cpu_threads)
             runtime.keep_freed_memory()
             check_device_name(device, f"{where}.device")
@@ -112,8 +121,8 @@ class Stage:
             seed_everything(self.seed)
 
     def tags(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The standard tags (seed, device, GPU name) plus the stage's own."""
-        return {**(extra or {}), "seed": self.seed, **self.device_tags}
+        """The standard tags (seed, device, GPU name, math mode of a torch stage) plus the stage's own."""
+        return {**(extra or {}), "seed": self.seed, **self.device_tags, **self.math_tags}
 
     @contextmanager
     def tracked(self, params: Mapping[str, Any] | None = None, tags: Mapping[str, Any] | None = None,

@@ -44,9 +44,10 @@ class ConciseLM(nn.Module):
 
 @contextmanager
 def _onednn(enabled: bool):
-    """Allow or forbid oneDNN (only nn.LSTM uses it here) for the ops run inside."""
+    """Allow or forbid oneDNN (only nn.LSTM uses it here) for the ops run inside; never allow it in
+    a process that turned it off (PIPELINE_PORTABLE_MATH=1, pipeline/runtime.py)."""
     before = torch.backends.mkldnn.enabled
-    torch.backends.mkldnn.enabled = enabled
+    torch.backends.mkldnn.enabled = enabled and before
     try:
         yield
     finally:

@@ -21,6 +21,7 @@ WATCH_EVERY_S = 0.2  # how often a stage checks that the dvc process that starte
 STOP_WITHIN_S = 10.0  # then how long the stage has to stop by itself before it exits without clean-up
 
 _dvc_gone = threading.Event()  # set once the dvc process that started this stage is gone
+_said_gone = threading.Lock()  # taken by whichever notices first (signal handler, watcher): said once
 
 
 def _terminate(signum, frame):
@@ -29,6 +30,7 @@ def _terminate(signum, frame):
     gone (the watcher, or the kernel's parent-death signal), it ends them KILLED instead."""
     if _dvc_gone.is_set() or _Ancestry.current is not None and _Ancestry.current.gone():
         _dvc_gone.set()
+        _say_dvc_gone()
         raise StageKilled(f"the dvc process that started stage {os.environ.get('DVC_STAGE', '?')} is gone")
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -76,6 +78,14 @@ class _Ancestry:
         return ", ".join(f"pid {pid}" for pid, _ in self.watched) or f"pid {self.parent}"
 
 
+def _say_dvc_gone() -> None:
+    """One line on stderr (the terminal dvc ran in) saying why the stage stops."""
+    if _said_gone.acquire(blocking=False):
+        ancestry = _Ancestry.current.describe() if _Ancestry.current is not None else "?"
+        print(f"note: dvc ({ancestry}) that ran stage {os.environ.get('DVC_STAGE')} is gone: stopping it, "
+              "nothing more is written", file=sys.stderr, flush=True)
+
+
 def _proc_stat(pid: int) -> dict | None:
     """comm, state, ppid and start time of a process from /proc (None: no such process, or no /proc)."""
     try:
@@ -117,8 +127,7 @@ def _die_with_dvc() -> None:
         while not (_dvc_gone.is_set() or ancestry.gone()):
             time.sleep(WATCH_EVERY_S)
         _dvc_gone.set()
-        print(f"note: dvc ({ancestry.describe()}) that ran stage {os.environ.get('DVC_STAGE')} is gone: stopping it, "
-              "nothing more is written", file=sys.stderr, flush=True)
+        _say_dvc_gone()
         signal.pthread_kill(main, signal.SIGTERM)
         time.sleep(STOP_WITHIN_S)
         os._exit(128 + signal.SIGTERM)

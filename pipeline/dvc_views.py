@@ -3,8 +3,9 @@
 Both DVC commands print one row per revision with every metric (and param) of every pipeline as
 a column: 243 and 535 columns here, unreadable at any width. These views read the same data
 (`--json`) and show one pipeline: `metrics` as one line per metric (file, key, value, and the
-change against a revision), `exps` as one row per experiment with the params that differ
-between the rows and the pipeline's headline scores.
+change against a revision; the pipeline's scores unless `--all`), `exps` as one row per
+experiment with the params that differ between the rows and the pipeline's headline scores.
+Both fit the terminal's width.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pipeline import REPO_ROOT
 from pipeline.errors import ParamError, PipelineError
 from pipeline.files import same_when_written
 from pipeline.params import flatten
-from pipeline.tables import fit_table, render_table, terminal_width
+from pipeline.tables import as_list, fit_table, render_table, short_list, table_width, terminal_width
 
 
 @dataclass(frozen=True)
@@ -30,14 +31,18 @@ class PipelineView:
     params: str  # top-level params.yaml section
     metrics_dir: str  # folder of its metrics files
     headline: str  # regex over `<file stem>:<dotted key>` of the scores worth a column in `exps`
+    scores: str  # regex over the same: the metrics `cli.py metrics` shows without --all
 
 
 VIEWS = {
     "house": PipelineView("house", "metrics/house-prices/",
-                          r"^cv:(valid_log_rmse_mean|oof_log_rmse|oof_log_rmse_without_outliers)$"),
+                          r"^cv:(valid_log_rmse_mean|oof_log_rmse|oof_log_rmse_without_outliers)$",
+                          r"^cv:((models\.\w+\.)?oof_log_rmse_without_outliers|oof_log_rmse|valid_log_rmse_mean|"
+                          r"weights\.\w+)$"),
     "regularization": PipelineView("regularization", "metrics/regularization/",
-                                   r"^(dropout:\w+\.test_acc|polynomial:\w+\.test_loss)$"),
-    "rnn": PipelineView("rnn", "metrics/rnn/", r"^[\w-]+:perplexity$"),
+                                   r"^(dropout:\w+\.test_acc|polynomial:\w+\.test_loss)$",
+                                   r"^((dropout|init):\w+\.test_acc|(polynomial|weight_decay):\w+\.test_loss)$"),
+    "rnn": PipelineView("rnn", "metrics/rnn/", r"^[\w-]+:perplexity$", r"^[\w-]+:perplexity$"),
 }
 ALIASES = {"house-prices": "house", "reg": "regularization"}
 
@@ -64,6 +69,9 @@ def _dvc_json(*args: str, root: Path = REPO_ROOT) -> Any:
 def _value(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.6g}"
+    items = as_list(v)
+    if items is not None:  # `blend.models: [a, b, c]` -> `a,b,c`, long ones cut to `a,+2`
+        return short_list(items)
     return "-" if v is None else str(v)
 
 
@@ -77,16 +85,24 @@ def metric_rows(metrics: dict[str, Any], pipeline: PipelineView) -> dict[tuple[s
     return rows
 
 
-def metrics_report(name: str, diff: str | None = None, root: Path = REPO_ROOT, show_all: bool = False) -> str:
-    """`dvc metrics show` (or `diff REV`: the metrics that changed, all with `show_all`) of one
-    pipeline, one metric a line."""
+def metrics_report(name: str, diff: str | None = None, root: Path = REPO_ROOT, show_all: bool = False,
+                   width: int | None = None) -> str:
+    """`dvc metrics show` of one pipeline, one metric a line: its scores (`PipelineView.scores`),
+    every metric with `show_all`. With `diff REV`, `dvc metrics diff REV`: the metrics that
+    changed, all with `show_all`. Fitted to `width` columns (`_fitted`)."""
     pipeline = view(name)
+    width = width or terminal_width()
     if diff is None:
         shown = _dvc_json("metrics", "show", root=root)
         rows = metric_rows(next(iter(shown.values()))["data"] if shown else {}, pipeline)
-        records = [{"file": f, "metric": k, "value": _value(v)} for (f, k), v in rows.items()]
-        return render_table(["file", "metric", "value"], records) if records else \
-            f"no metrics under {pipeline.metrics_dir}: run `dvc repro` first"
+        if not rows:
+            return f"no metrics under {pipeline.metrics_dir}: run `dvc repro` first"
+        scores = re.compile(pipeline.scores)
+        picked = {(f, k): v for (f, k), v in rows.items() if show_all or scores.search(f"{Path(f).stem}:{k}")} or rows
+        records = [{"file": f, "metric": k, "value": _value(v)} for (f, k), v in picked.items()]
+        more = len(rows) - len(picked)
+        return _fitted(["file", "metric", "value"], records, width) + (
+            f"\n({more} more metrics not shown: --all shows them)" if more else "")
     changed = _dvc_json("metrics", "diff", diff, "--all", root=root)
     records, same = [], 0
     for file, keys in sorted((changed or {}).items()):
@@ -99,9 +115,18 @@ def metrics_report(name: str, diff: str | None = None, root: Path = REPO_ROOT, s
             records.append({"file": file.removeprefix(pipeline.metrics_dir), "metric": key,
                             diff: _value(change.get("old")), "workspace": _value(change.get("new")),
                             "change": _value(change.get("diff"))})
-    table = render_table(["file", "metric", diff, "workspace", "change"], records) if records else \
+    table = _fitted(["file", "metric", diff, "workspace", "change"], records, width) if records else \
         f"no metrics under {pipeline.metrics_dir} differ from {diff}"
     return table + (f"\n({same} unchanged metrics not shown: --all shows them)" if same else "")
+
+
+def _fitted(names: list[str], records: list[dict[str, Any]], width: int) -> str:
+    """The table, or where it is wider than `width`, the same with file and metric in one column
+    named as `exps` names them (`cv_svr.json`, `folds.fold1.valid_log_rmse` -> `cv_svr:folds.fold1.valid_log_rmse`)."""
+    if table_width(names, records) <= width:
+        return render_table(names, records)
+    merged = [{**r, "metric": f"{Path(r['file']).stem}:{r['metric']}"} for r in records]
+    return render_table(names[1:], merged)
 
 
 def _revisions(shown: list[dict]) -> list[tuple[str, dict]]:
@@ -137,8 +162,10 @@ def exps_report(name: str, width: int | None = None, root: Path = REPO_ROOT) -> 
     names = ["experiment"] + [f"params.{k}" for k in changed] + metric_names
     width = width or terminal_width()
     shown, left_out, _ = fit_table(names, records, width, [f"params.{k}" for k in changed])
-    if len(render_table(shown, records).splitlines()[0]) > width:  # many scores (rnn): one line each
-        return _transposed(names, records), note_if_unchanged(changed, pipeline)
+    if table_width(shown, records) > width:  # many scores (rnn): one line each
+        table, hidden = _transposed(names, records, width)
+        notes = [f"{len(hidden)} more revisions not shown for width: {', '.join(hidden)}"] if hidden else []
+        return table, "\n".join(notes + [note_if_unchanged(changed, pipeline)]).strip()
     notes = [f"{len(left_out)} more changed params not shown: {', '.join(n.removeprefix('params.') for n in left_out)}"
              ] if left_out else []
     return render_table(shown, records), "\n".join(notes + [note_if_unchanged(changed, pipeline)]).strip()
@@ -148,9 +175,13 @@ def note_if_unchanged(changed: list[str], pipeline: PipelineView) -> str:
     return "" if changed else f"no {pipeline.params}.* param differs between these revisions"
 
 
-def _transposed(names: list[str], records: list[dict[str, Any]]) -> str:
-    """One line per param or metric, one column per experiment: for pipelines with many scores."""
+def _transposed(names: list[str], records: list[dict[str, Any]], width: int) -> tuple[str, list[str]]:
+    """One line per param or metric, one column per experiment, as many as fit `width`: for
+    pipelines with many scores. Returns (table, labels of the experiments left out)."""
     labels = [r["experiment"] for r in records]
     rows = [{"": n.split(".", 1)[1], **{label: r.get(n, "-") for label, r in zip(labels, records)}}
             for n in names[1:]]
-    return render_table(["", *labels], rows)
+    shown = labels
+    while len(shown) > 1 and table_width(["", *shown], rows) > width:
+        shown = shown[:-1]
+    return render_table(["", *shown], rows), labels[len(shown):]

@@ -6,19 +6,23 @@ when set, a server URL or a database, else the repo's `mlflow.db`).
 Columns: the run's id, name, experiment and status, the tags that say what a run is
 (pipeline, stage, model, fold, dataset, device, git commit, the DVC experiment it ran under),
 then `params.<key>` and `metrics.<key>` (MLflow's own naming, as in `mlflow.search_runs`).
+
+With no `--params` / `--metrics`, a table shows each experiment's headline score
+(`HEADLINE_METRICS`) and the params that tell runs of one kind apart (`telling_params`), the
+same columns `cli.py ui` opens the MLflow UI on (`pipeline.ui`).
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pipeline.errors import TrackingError
-from pipeline.tables import fit_table, render, render_table, terminal_width, wrap_note
+from pipeline.tables import as_list, fit_table, render, render_table, terminal_width, wrap_note
 from pipeline.tracking import safe_uri, sqlite_path, tracking_uri
 
 # (column, tag): what each run is, read from the tags `pipeline.tracking.run_tags` and the stages set.
@@ -28,6 +32,12 @@ BASE_COLUMNS = ("run_id", "run_name", "experiment", "status", "start")
 FORMATS = ("table", "csv", "json")
 _SCORE_WORDS = ("rmse", "loss", "perplexity", "acc", "error", "score")
 _HELD_OUT_WORDS = ("valid", "test", "oof", "perplexity", "acc")
+# The score each experiment is judged by, its first one the one runs are ranked by (lower is better).
+HEADLINE_METRICS = {
+    "house-prices": ("oof_log_rmse_without_outliers", "valid_log_rmse_mean"),
+    "regularization": ("test_loss", "test_acc"),
+    "rnn": ("perplexity",),
+}
 
 
 @dataclass
@@ -53,11 +63,11 @@ def _split(values: Iterable[str] | None) -> list[str]:
     return out
 
 
-def client():
-    """An `MlflowClient` on the project's store; a clear error when the default SQLite store is absent."""
+def client(uri: str | None = None):
+    """An `MlflowClient` on `uri` (default: the project's store); a clear error when a SQLite store is absent."""
     from mlflow import MlflowClient
 
-    uri = tracking_uri()
+    uri = uri or tracking_uri()
     path = sqlite_path(uri)
     if path is not None and not path.is_file():
         raise TrackingError(f"no MLflow store at {path}: run a stage first (e.g. `dvc repro`), "
@@ -67,25 +77,26 @@ def client():
 
 def experiments(mlflow_client, name: str | None) -> dict[str, str]:
     """{experiment_id: name} of the one experiment named (or of all)."""
+    where = safe_uri(mlflow_client.tracking_uri)
     try:
         found = mlflow_client.search_experiments(max_results=1000)
     except Exception as exc:
-        raise TrackingError(f"cannot read the tracking store {safe_uri(tracking_uri())}: "
-                                 f"{type(exc).__name__}: {exc}") from exc
+        raise TrackingError(f"cannot read the tracking store {where}: {type(exc).__name__}: {exc}") from exc
     by_id = {e.experiment_id: e.name for e in found}
     if name is None:
         return by_id
     chosen = {i: n for i, n in by_id.items() if n == name}
     if not chosen:
-        raise TrackingError(f"no experiment '{name}' in {safe_uri(tracking_uri())}; "
-                                 f"experiments: {', '.join(sorted(by_id.values())) or 'none'}")
+        raise TrackingError(f"no experiment '{name}' in {where}; "
+                            f"experiments: {', '.join(sorted(by_id.values())) or 'none'}")
     return chosen
 
 
 def search(experiment: str | None = None, filter_string: str = "", limit: int = 1000,
-           top_level: bool = False) -> list[RunRow]:
-    """The runs of one experiment (or all), newest first, at most `limit`; `top_level`: no nested runs."""
-    mlflow_client = client()
+           top_level: bool = False, uri: str | None = None) -> list[RunRow]:
+    """The runs of one experiment (or all) in `uri` (default: the project's store), newest first,
+    at most `limit`; `top_level`: no nested runs."""
+    mlflow_client = client(uri)
     names = experiments(mlflow_client, experiment)
     runs, token = [], None
     while len(runs) < limit:
@@ -117,14 +128,29 @@ def _row(run, names: dict[str, str]) -> RunRow:
     return RunRow(columns, dict(run.data.params), dict(run.data.metrics), tags.get("mlflow.parentRunId", ""))
 
 
+def headline_metrics(rows: Sequence[RunRow]) -> list[str]:
+    """The `HEADLINE_METRICS` of the listed runs' experiments that some listed run has."""
+    have = {k for r in rows for k in r.metrics}
+    out: list[str] = []
+    for name in dict.fromkeys(r.columns.get("experiment", "") for r in rows):
+        out += [m for m in HEADLINE_METRICS.get(name, ()) if m in have and m not in out]
+    return out
+
+
 def default_metrics(rows: Sequence[RunRow], most: int = 6) -> list[str]:
-    """Held-out scores first (valid, test, out-of-fold, perplexity, accuracy), then other scores
-    (rmse, loss...), then training and per-fold ones, then the rest; the ones most runs have first."""
+    """The experiments' headline scores, then other held-out scores (valid, test, out-of-fold,
+    perplexity, accuracy), then other scores (rmse, loss...), then training and per-fold ones, then
+    the rest (counts such as `n_valid` last); the ones most runs have first."""
     counts = Counter(k for r in rows for k in r.metrics)
+    headline = headline_metrics(rows)
 
     def rank(k: str) -> tuple:
         name = k.lower()
-        if "train" in name or name.startswith("fold_"):
+        if k in headline:
+            return -1, headline.index(k), k
+        if name.startswith("n_"):
+            group = 4
+        elif "train" in name or name.startswith("fold_"):
             group = 2
         elif any(w in name for w in _HELD_OUT_WORDS):
             group = 0
@@ -136,11 +162,10 @@ def default_metrics(rows: Sequence[RunRow], most: int = 6) -> list[str]:
 
 
 def ranked_params(rows: Sequence[RunRow]) -> list[str]:
-    """Every param whose value is not the same in all listed runs, the ones a comparison is about first.
+    """Every param whose value is not the same in all listed runs (what csv and json list).
 
-    Order: params every run has with more than one value (the knob that was changed, e.g. `model.lr`
-    across two cv:mlp runs), then params with several values among the runs that have them, then
-    params only some runs have (e.g. `model.alpha` beside an MLP); by name within each group.
+    Order: params every run has with more than one value, then params with several values among
+    the runs that have them, then params only some runs have; by name within each group.
     """
     values: dict[str, set[str]] = {}
     have: Counter = Counter()
@@ -155,6 +180,58 @@ def ranked_params(rows: Sequence[RunRow]) -> list[str]:
         return 2 if have[k] < len(rows) else 3
 
     return sorted((k for k in values if group(k) < 3), key=lambda k: (group(k), k))
+
+
+def base_name(run_name: str) -> str:
+    """What a run is, without where it came from: `cv:svr@svr-c40 (2)` -> `cv:svr`."""
+    return run_name.split("@", 1)[0].rsplit(" (", 1)[0]
+
+
+def _kind(r: RunRow) -> tuple:
+    """Runs whose params mean the same: one experiment and stage, one fold, the same param names."""
+    return r.columns.get("experiment"), r.columns.get("stage"), r.columns.get("fold"), frozenset(r.params)
+
+
+def _differing(rows: Sequence[RunRow], kind: Callable[[RunRow], Any]) -> Counter:
+    """{param: how many runs it tells apart}: the runs of the kinds among which it has more than one value."""
+    groups: dict[Any, list[RunRow]] = {}
+    for r in rows:
+        groups.setdefault(kind(r), []).append(r)
+    told: Counter = Counter()
+    for runs in groups.values():
+        values: dict[str, set[str]] = {}
+        for r in runs:
+            for k, v in r.params.items():
+                values.setdefault(k, set()).add(v)
+        told.update({k: len(runs) for k, vs in values.items() if len(vs) > 1})
+    return told
+
+
+def telling_params(rows: Sequence[RunRow]) -> tuple[list[str], list[str]]:
+    """(params that tell runs apart, list-valued params that would): what a table shows by default.
+
+    A param tells runs apart when two runs of one kind (`_kind`: a cv:svr run and a cv:mlp run are
+    not, their params mean different things; folds 1 and 2 are not, their sizes differ by
+    construction) have different values for it. First the params that differ between runs of
+    one name (the knob an experiment changed: `model.C` of cv:svr@main and cv:svr@svr-c40), then
+    the others (`model.cell` across the rnn experiments), the ones that tell more runs apart, and
+    split them more evenly, first. Params that only restate another column (`model.name` beside the
+    `model` tag, `corpus.*` beside `dataset`) are left out; list values (`blend.weights`) are set
+    apart.
+    """
+    changed = set(_differing(rows, lambda r: (r.columns.get("experiment"), base_name(r.columns.get("run_name", "")))))
+    differing = _differing(rows, _kind)
+    for k in changed:
+        differing.pop(k, None)
+    lists = sorted(k for k in changed | differing.keys() if any(as_list(r.params.get(k)) is not None for r in rows))
+
+    def order(k: str) -> tuple:
+        values = [r.params[k] for r in rows if k in r.params]
+        most_common = Counter(values).most_common(1)[0][1]
+        return k not in changed, -differing[k], -min(most_common, len(values) - most_common) / len(values), k
+
+    chosen = sorted((changed | differing.keys()) - set(lists), key=order)
+    return _not_restated(chosen, rows), lists
 
 
 def sort_rows(rows: list[RunRow], metric: str, descending: bool = False) -> list[RunRow]:
@@ -189,16 +266,23 @@ def runs_report(experiment: str | None = None, params: Iterable[str] | None = No
                 width: int | None = None) -> tuple[str, str]:
     """What `cli.py runs` prints: (the table, csv or json for stdout; a note for stderr, maybe empty).
 
-    With no `--params`, a table shows the params that differ between the listed runs, the changed
-    ones first, as many as fit `width` columns; the note says what it left out and how to show it.
+    With no `--params` / `--metrics`, a table shows the experiments' headline scores and the params
+    that tell runs of one kind apart (`telling_params`), as many as fit `width` columns, and drops
+    the tag columns the run names already say (`cv:svr@svr-c40`: stage, model, DVC experiment);
+    the note says what it left out and how to show it. csv and json hold every differing param.
     """
     if fmt not in FORMATS:
         raise TrackingError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'")
     rows = search(experiment, filter_string, limit, top_level)
-    asked_params = _split(params)
-    differing = ranked_params(rows)
-    chosen_params = asked_params or differing
-    chosen_metrics = _split(metrics) or default_metrics(rows)
+    asked_params, asked_metrics = _split(params), _split(metrics)
+    lists: list[str] = []
+    if asked_params:
+        chosen_params = asked_params
+    elif fmt != "table":  # csv and json are for programs: every differing param
+        chosen_params = ranked_params(rows)
+    else:
+        chosen_params, lists = telling_params(rows)
+    chosen_metrics = asked_metrics or default_metrics(rows)
     if sort:
         sort = sort.removeprefix("metrics.")
         rows = sort_rows(rows, sort, descending)
@@ -209,24 +293,35 @@ def runs_report(experiment: str | None = None, params: Iterable[str] | None = No
         where = f"experiment '{experiment}'" if experiment else "any experiment"
         return (f"no runs in {where} of {safe_uri(tracking_uri())}"
                 + (f" matching {filter_string!r}" if filter_string else ""), "")
-    if fmt != "table":  # csv and json are for programs: every differing param
+    if fmt != "table":
         return render(names, records, fmt), ""
-    if not asked_params:
-        chosen_params = _telling_first(chosen_params, rows)
-        names = ([n for n in names if not n.startswith(("params.", "metrics."))] + [f"params.{p}" for p in chosen_params]
-                 + [n for n in names if n.startswith("metrics.")])
+    names = [n for n in names if n not in restated_by_run_names(rows)]
     # What may go when the table is too wide, most telling first (the last goes first): the first
-    # differing param and the first score always stay; then params 2-3, score 2, the rest.
+    # param and the first score always stay; then params 2-3, score 2, the other params and
+    # scores, the tags the run names do not say, the start time.
     p = [] if asked_params else [f"params.{k}" for k in chosen_params]
-    m = [] if _split(metrics) else [f"metrics.{k}" for k in chosen_metrics if k != sort]
-    optional = p[1:3] + m[1:2] + p[3:] + m[2:]
+    m = [] if asked_metrics else [f"metrics.{k}" for k in chosen_metrics if k != sort]
+    optional = p[1:3] + m[1:2] + p[3:] + m[2:] + [c for c, _ in TAG_COLUMNS if c in names] + ["start"]
     width = width or terminal_width()
     shown, left_out, constant = fit_table(names, records, width, optional, keep=0)
     notes = []
     if constant:
         notes.append("same in every run: " + ", ".join(f"{k}={v}" for k, v in constant.items()))
     notes += _left_out_notes(left_out)
+    if lists:
+        notes.append(f"list params not shown ({', '.join(lists)}): -p {lists[0]} shows them, summarised")
     return render_table(shown, records), "\n".join(wrap_note(note, width) for note in notes)
+
+
+def restated_by_run_names(rows: Sequence[RunRow]) -> set[str]:
+    """Tag columns every run's name already says: `cv:svr@svr-c40` has its stage, model and DVC
+    experiment, `tm-gru-scratch@91f9722` its commit."""
+    out = set()
+    for column, _ in TAG_COLUMNS:
+        values = [(r.columns.get(column, ""), r.columns.get("run_name", "")) for r in rows]
+        if all(value in name or (column == "commit" and value[:7] in name) for value, name in values if value):
+            out.add(column)
+    return out
 
 
 def _partition(values: Sequence[str]) -> tuple[int, ...]:
@@ -235,16 +330,31 @@ def _partition(values: Sequence[str]) -> tuple[int, ...]:
     return tuple(first.setdefault(v, i) for i, v in enumerate(values))
 
 
-def _telling_first(params: list[str], rows: Sequence[RunRow]) -> list[str]:
-    """Params that only restate what another column says (`model.name` and `model.type` beside the
-    `model` tag) move to the end, so the width goes to the ones that tell runs apart."""
-    seen = {_partition([r.columns.get(c, "") for r in rows]) for c, _ in TAG_COLUMNS}
-    telling, echoes = [], []
+# Tag columns that say what a run is (not where it came from: a changed param and the DVC
+# experiment that changed it split the runs alike, and the param is still what tells them apart).
+_DESCRIBING = ("stage", "model", "fold", "dataset")
+
+
+def _not_restated(params: list[str], rows: Sequence[RunRow]) -> list[str]:
+    """The params that do not only restate what another column or an earlier param says
+    (`model.name` and `model.type` beside the `model` tag, `corpus.*` beside `dataset`: the same
+    runs share a value; an `experiment` param beside the run names: the same text), so the width
+    goes to the ones that tell runs apart. Columns with a different value in every run group no
+    runs together, so sharing that with one is no sign of restating it."""
+    def grouping(values: list[str]) -> tuple[int, ...] | None:
+        part = _partition(values)
+        return part if len(set(part)) < len(part) else None
+
+    seen = {grouping([r.columns.get(c, "") for r in rows]) for c in _DESCRIBING}
+    seen.add(grouping([base_name(r.columns.get("run_name", "")) for r in rows]))
+    telling = []
     for p in params:
-        part = _partition([r.params.get(p, "") for r in rows])
-        (echoes if part in seen else telling).append(p)
+        part = grouping([r.params.get(p, "") for r in rows])
+        named = all(r.params.get(p) in (None, base_name(r.columns.get("run_name", ""))) for r in rows)
+        if not named and (part is None or part not in seen):
+            telling.append(p)
         seen.add(part)
-    return telling + echoes
+    return telling
 
 
 def _left_out_notes(left_out: Sequence[str]) -> list[str]:
@@ -254,6 +364,10 @@ def _left_out_notes(left_out: Sequence[str]) -> list[str]:
         hidden = [n.removeprefix(prefix) for n in left_out if n.startswith(prefix)]
         if hidden:
             listed = ", ".join(hidden[:6]) + (", ..." if len(hidden) > 6 else "")
+            kind = kind if len(hidden) > 1 else kind.removesuffix("s")
             notes.append(f"{len(hidden)} more {kind} not shown ({listed}): pick columns with "
                          f"{flag} {hidden[0]},... or see all with --format csv")
+    others = [n for n in left_out if not n.startswith(("params.", "metrics."))]
+    if others:
+        notes.append(f"not shown for width: {', '.join(others)} (--format csv has every column)")
     return notes

@@ -1,11 +1,13 @@
 """Plain text tables: aligned columns under a dashed rule (or csv, json), fitted to a width.
 
 What `cli.py runs` (runs_view.py) and `cli.py metrics` / `exps` (dvc_views.py) print. Records
-are {column: value} dicts; a missing or empty value shows as `-`, floats with 6 significant digits.
+are {column: value} dicts; a missing or empty value shows as `-`, floats with 6 significant digits,
+lists (a list param, or MLflow's string of one) summarised to a few items.
 """
 
 from __future__ import annotations
 
+import ast
 import csv
 import io
 import json
@@ -14,13 +16,47 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+LIST_WIDTH = 24  # characters a list gets in a table cell
+
+
+def as_list(value: Any) -> list | None:
+    """The list a value holds: a list, or a string MLflow made of one (`"[0.45, 0.27]"`); else None."""
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if isinstance(value, str) and value.startswith("[") and value.endswith("]"):
+        try:
+            parsed = ast.literal_eval(value)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return None
+        return parsed if isinstance(parsed, list) else None
+    return None
+
+
+def short_list(items: list, width: int = LIST_WIDTH) -> str:
+    """`[0.4568780179, 0.27528, 0.26784]` -> `0.4569,0.2753,0.2678`; the items that fit `width`
+    columns, then `+N` for the rest: `spline_net,+2`."""
+    texts = [f"{v:.4g}" if isinstance(v, float) else str(v) for v in items]
+    shown: list[str] = []
+    for i, text in enumerate(texts):
+        rest = len(texts) - i - 1
+        candidate = ",".join([*shown, text] + ([f"+{rest}"] if rest else []))
+        if shown and len(candidate) > width:
+            break
+        shown.append(text)
+    more = len(texts) - len(shown)
+    return ",".join(shown + ([f"+{more}"] if more else [])) if texts else "[]"
+
 
 def cell(value: Any) -> str:
-    """How a value shows in a table: `-` when missing or empty, floats to 6 significant digits."""
+    """How a value shows in a table: `-` when missing or empty, floats to 6 significant digits,
+    lists summarised (`short_list`)."""
     if value is None or value == "":
         return "-"
     if isinstance(value, float):
         return "nan" if math.isnan(value) else f"{value:.6g}"
+    items = as_list(value)
+    if items is not None:
+        return short_list(items)
     return str(value)
 
 
@@ -59,11 +95,17 @@ def render_table(names: list[str], records: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def table_width(names: list[str], records: list[dict[str, Any]]) -> int:
+    """Columns the widest line of `render_table(names, records)` takes."""
+    return sum(_widths(names, records)) + 2 * (len(names) - 1)
+
+
 def fit_table(names: list[str], records: list[dict[str, Any]], width: int,
               optional: Sequence[str], keep: int = 1) -> tuple[list[str], list[str], dict[str, str]]:
-    """The columns a `width`-wide table shows: blank columns go, columns with one value in every
-    run go (that value is reported instead), then `optional` ones (most telling first, so the
-    last go first) while the table is too wide, keeping at least `keep` of them.
+    """The columns a `width`-wide table shows: blank columns go, columns other than params and
+    metrics with one value in every row go (that value is reported instead), then `optional` ones
+    (most telling first, so the last go first) while the table is too wide, keeping at least
+    `keep` of them.
 
     Returns (shown columns, optional columns left out, {constant column: its value}).
     """
@@ -75,12 +117,12 @@ def fit_table(names: list[str], records: list[dict[str, Any]], width: int,
             shown.append(n)
         elif present == {"-"}:
             continue
-        elif len(present) == 1 and len(records) > 1 and n not in optional and not n.startswith("metrics."):
+        elif len(present) == 1 and len(records) > 1 and not n.startswith(("params.", "metrics.")):
             constant[n] = present.pop()
         else:
             shown.append(n)
     left_out: list[str] = []
-    while sum(_widths(shown, records)) + 2 * (len(shown) - 1) > width:
+    while table_width(shown, records) > width:
         droppable = [n for n in optional if n in shown]
         if len(droppable) <= keep:
             break

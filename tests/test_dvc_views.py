@@ -17,9 +17,18 @@ BASELINE = {"valid_log_rmse_mean": 0.1228, "oof_log_rmse": 0.1237, "oof_log_rmse
 
 def _write_metrics(root, scores: dict, perplexity: float) -> None:
     for path, data in {"metrics/house-prices/cv.json": scores,
+                       "metrics/house-prices/cv_lightgbm_linear.json": {
+                           "oof_log_rmse": scores["oof_log_rmse"],
+                           "folds": {"fold1": {"train_log_rmse": 0.0672, "valid_log_rmse": scores["oof_log_rmse"]}}},
                        "metrics/rnn/tm-gru-concise.json": {"perplexity": perplexity, "tokens_per_sec": 9000.0}}.items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_text(json.dumps(data))
+
+
+def _baseline_label(root) -> str:
+    """How `dvc exp show` names the committed baseline: its branch."""
+    return subprocess.run(["git", "branch", "--show-current"], cwd=root, capture_output=True, text=True,
+                          check=True).stdout.strip()
 
 
 @pytest.fixture
@@ -47,9 +56,12 @@ def test_exps_shows_the_changed_param_and_the_headline_scores_within_100_columns
 
 
 def test_exps_of_a_pipeline_with_many_scores_goes_one_score_a_line(changed_repo):
-    table, note = dvc_views.exps_report("rnn", width=30, root=changed_repo)  # too narrow for a column a score
-    assert table.splitlines()[2].split() == ["tm-gru-concise:perplexity", "1.07", "1.07"]
-    assert note == "no rnn.* param differs between these revisions"
+    table, note = dvc_views.exps_report("rnn", width=36, root=changed_repo)  # too narrow for a column a score
+    assert max(map(len, table.splitlines())) <= 36
+    assert table.splitlines()[0].split() == ["workspace"]  # the other revision does not fit: said on stderr
+    assert table.splitlines()[2].split() == ["tm-gru-concise:perplexity", "1.07"]
+    assert note.splitlines() == [f"1 more revisions not shown for width: {_baseline_label(changed_repo)}",
+                                 "no rnn.* param differs between these revisions"]
 
 
 @pytest.mark.slow
@@ -62,9 +74,43 @@ def test_metrics_shows_one_metric_a_line_and_the_change_against_a_revision(chang
     row = next(line.split() for line in diff if "oof_log_rmse_without_outliers" in line)
     assert row[2:] == ["0.1088", "0.1079", "-0.0009"]
     assert not any("valid_log_rmse_mean" in line for line in diff)  # unchanged: left out, and said so
-    assert diff[-1] == "(4 unchanged metrics not shown: --all shows them)"
+    assert diff[-1] == "(7 unchanged metrics not shown: --all shows them)"
     every = dvc_views.metrics_report("house", diff="HEAD", root=changed_repo, show_all=True)
     assert "valid_log_rmse_mean" in every and "unchanged metrics not shown" not in every
+
+
+@pytest.mark.slow
+def test_metrics_shows_the_scores_and_fits_100_columns(changed_repo):
+    shown = dvc_views.metrics_report("house", root=changed_repo, width=100).splitlines()
+    keys = sorted(line.split()[1] for line in shown[2:-1])
+    assert keys == ["oof_log_rmse", "oof_log_rmse_without_outliers", "valid_log_rmse_mean", "weights.elastic_net",
+                    "weights.mlp"]  # the blend's scores and weights; no per-fold number
+    assert shown[-1] == "(3 more metrics not shown: --all shows them)"  # cv_lightgbm_linear.json's
+    every = dvc_views.metrics_report("house", root=changed_repo, show_all=True).splitlines()
+    assert "folds.fold1.train_log_rmse" in "\n".join(every) and "more metrics" not in every[-1]
+
+    # A change of a long key beside a long file name: over 100 columns as file + metric, so the
+    # two go in one column, named as `exps` names them
+    _write_metrics(changed_repo, {**BASELINE, "oof_log_rmse": 0.123456, "models": {
+        "lightgbm_linear": {"oof_log_rmse_without_outliers": 0.109481234}}}, 1.07)
+    wide = dvc_views.metrics_report("house", diff="HEAD", root=changed_repo, width=200).splitlines()
+    assert max(map(len, wide)) > 100 and wide[0].split()[:2] == ["file", "metric"]
+    fitted = dvc_views.metrics_report("house", diff="HEAD", root=changed_repo, width=100).splitlines()
+    assert max(map(len, fitted)) <= 100
+    assert fitted[0].split() == ["metric", "HEAD", "workspace", "change"]
+    assert "cv_lightgbm_linear:folds.fold1.valid_log_rmse" in {line.split()[0] for line in fitted[2:]}
+
+
+@pytest.mark.slow
+def test_exps_summarises_a_changed_list_param(changed_repo, repo_copy):
+    repo_copy.set_params(**{"house.blend.models": ["elastic_net", "mlp", "lightgbm_linear", "spline_net"]})
+    table, _ = dvc_views.exps_report("house", width=100, root=changed_repo)
+    lines = table.splitlines()
+    assert max(map(len, lines)) <= 100
+    # two changed params and three scores: one line each, the list summarised, not
+    # ['elastic_net', 'mlp', 'lightgbm_linear', 'spline_net']
+    row = next(line.split() for line in lines if line.startswith("blend.models "))
+    assert row[1] == "elastic_net,mlp,+2" and "[" not in table
 
 
 def test_an_unknown_pipeline_is_a_param_error():

@@ -12,9 +12,9 @@ import urllib.parse
 import urllib.request
 
 import pytest
+from helpers import base_name, free_port, get_json, log_project_runs
 from typer.testing import CliRunner
 
-from helpers import base_name, free_port, get_json, log_project_runs
 from pipeline import REPO_ROOT, runs_view, tracking, ui
 from pipeline.commands import app
 from pipeline.errors import TrackingError
@@ -116,7 +116,7 @@ def test_runs_table_csv_json_and_sorting_on_the_default_store(monkeypatch):
     # columns with one value in every listed run are said once, on stderr, not repeated per row
     assert not {"status", "stage", "model", "commit"} & set(rows[0])
     assert table.stderr.startswith("same in every run: status=FINISHED")
-    assert all(f"{k}={v}" in table.stderr for k, v in {"stage": "cv", "model": "elastic_net", "device": "cpu"}.items())
+    assert "device=cpu" in table.stderr  # stage and model: the run names (cv:elastic_net@...) say them
     assert [(r["model.alpha"], r["oof_log_rmse"]) for r in rows] == [("0.01", "0.2"), ("0.02", "0.3")]
     assert all(len(r["run_id"]) == 8 for r in rows)
     assert "dvc_exp" not in rows[0]  # a tag no listed run has: its column is left out of the table
@@ -173,25 +173,21 @@ def test_runs_puts_the_changed_param_first_fits_the_width_and_says_what_it_left_
     _log_cv("elastic_net", {"type": "elastic_net", "alpha": 0.0005, "l1_ratio": 1.0, "max_iter": 20000}, 0.118)
 
     rows = runs_view.search("house-prices")
-    ranked = runs_view.ranked_params(rows)
-    assert ranked[:3] == ["model.name", "model.type", "model.lr"]  # values differ (all runs, then some)
-    assert "seed" not in ranked  # the same in every run
+    # every param not the same in all runs (what csv and json list), model.alpha of the one elastic net too
+    assert runs_view.ranked_params(rows)[:3] == ["model.name", "model.type", "model.lr"]
+    # what tells runs of one kind apart: the lr of the two cv:mlp runs; not the model-specific
+    # params an elastic net has and an mlp has not, nor model.name/type beside the `model` tag
+    assert runs_view.telling_params(rows) == (["model.lr"], [])
 
     table, note = runs_view.runs_report("house-prices", width=100)
-    header = table.splitlines()[0]
+    header = table.splitlines()[0].split()
     assert max(len(line) for line in table.splitlines()) <= 100
-    # model.name / model.type only restate the `model` column: the changed lr gets the room
-    cols = header.split()
-    assert cols[:2] == ["run_id", "run_name"] and "model.lr" in cols
-    assert all(cols.index("model.lr") < cols.index(echo) for echo in ("model.name", "model.type") if echo in cols)
-    assert header.split()[-1] == "valid_log_rmse_mean"
-    assert "status" not in header.split() and "same in every run: status=FINISHED" in note
-    assert "more differing params not shown" in note and "--format csv" in note
+    assert header[:3] == ["run_id", "run_name", "model.lr"]
+    assert header[3] == "valid_log_rmse_mean"  # the held-out score first
+    assert "seed" not in header and "model.alpha" not in header
+    assert "stage" not in header and "model" not in header  # the run names say them: cv:mlp@...
+    assert "status" not in header and "same in every run: status=FINISHED" in note
     assert max(len(line) for line in note.splitlines()) <= 100  # the notes are folded to the width too
-
-    wide, wide_note = runs_view.runs_report("house-prices", width=400)
-    assert "more differing params not shown" not in wide_note
-    assert {"model.lr", "model.alpha", "model.epochs", "model.max_iter"} <= set(wide.splitlines()[0].split())
 
     # every cv parent run logs several scores: at 60 columns the held-out one stays, the rest are named
     narrow, narrow_note = runs_view.runs_report("house-prices", width=60, top_level=True)
@@ -202,5 +198,98 @@ def test_runs_puts_the_changed_param_first_fits_the_width_and_says_what_it_left_
     out = CliRunner().invoke(app, ["runs", "-e", "house-prices", "--sort", "valid_log_rmse_mean", "--desc",
                                    "--format", "csv"])
     assert out.exit_code == 0, out.output
-    scores = [row["metrics.valid_log_rmse_mean"] for row in csv.DictReader(io.StringIO(out.stdout))]
-    assert scores == ["0.123", "0.122", "0.118"]  # --desc is a flag: it takes no value
+    records = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert [row["metrics.valid_log_rmse_mean"] for row in records] == ["0.123", "0.122", "0.118"]  # --desc: a flag
+    assert "params.model.alpha" in records[0]  # csv keeps every param that differs
+
+
+def _log(experiment: str, name: str, params: dict, metrics: dict, tags: dict, monkeypatch, exp_name: str = "",
+         folds: int = 0) -> None:
+    """A run the way a stage logs one (its params, standard tags, `name@label`), with `folds` nested fold runs."""
+    monkeypatch.setenv("DVC_EXP_NAME", exp_name)
+    with tracking.start_run(experiment, name, params=params, tags=tags):
+        for k in range(1, folds + 1):  # fold k of n rows: its size differs from fold to fold
+            with tracking.start_run(experiment, f"{name}:fold{k}", params=params, nested=True,
+                                    tags={**tags, "fold": k}):
+                tracking.log_metrics({"n_valid": 290 + k, "valid_log_rmse": 0.1 + k / 100})
+        tracking.log_metrics(metrics)
+
+
+@pytest.mark.slow
+def test_runs_with_no_options_fit_100_columns_and_show_each_experiments_score_and_what_differs(monkeypatch):
+    """What `python cli.py runs -e EXPERIMENT` prints at 100 columns after a `dvc repro` and one
+    `dvc exp run -S`: the experiment's headline score, the param that differs, nothing that only
+    differs by construction (fold sizes) or is a long list (the blend's weights)."""
+    svr = {"cv": {"folds": 2}, "model": {"name": "svr", "type": "svr", "C": 77.0155, "degree": 2}}
+    spline = {"cv": {"folds": 2}, "model": {"name": "spline_net", "type": "spline_net", "alpha": 0.00058,
+                                            "degree": 3}}
+    scores = {"valid_log_rmse_mean": 0.1228, "valid_log_rmse_std": 0.01, "train_log_rmse_mean": 0.07,
+              "oof_log_rmse": 0.1233, "oof_log_rmse_without_outliers": 0.1112}
+    for exp_name, c, weights in (("", 77.0155, [0.4596650848531928, 0.2580388531, 0.2822960619]),
+                                 ("svr-c40", 40.0, [0.4568780179207, 0.2752820538558919, 0.2678399282233])):
+        svr["model"]["C"] = c
+        _log("house-prices", "cv:svr", svr, {**scores, "oof_log_rmse_without_outliers": 0.1112 - c / 1e5},
+             {"stage": "cv", "model": "svr"}, monkeypatch, exp_name, folds=2)
+        _log("house-prices", "cv:spline_net", spline, scores, {"stage": "cv", "model": "spline_net"}, monkeypatch,
+             exp_name, folds=2)
+        _log("house-prices", "blend", {"blend": {"models": ["spline_net", "svr"], "method": "optimize"}},
+             {"oof_log_rmse_without_outliers": 0.1053, "valid_log_rmse_mean": 0.1174}, {"stage": "blend",
+                                                                                       "model": "spline_net+svr"},
+             monkeypatch, exp_name)
+        _log("house-prices", "submission", {"blend": {"models": ["spline_net", "svr"], "weights": weights}},
+             {"n_rows": 1459}, {"stage": "submission", "model": "spline_net+svr"}, monkeypatch, exp_name)
+    for name, cell, impl, ppl in (("tm-gru-scratch", "gru", "scratch", 1.073), ("tm-lstm-concise", "lstm", "concise",
+                                                                                 1.068),
+                                  ("tm-rnn-concise", "rnn", "concise", 1.249)):
+        _log("rnn", name, {"experiment": name, "model": {"cell": cell, "impl": impl, "corpus": "timemachine"},
+                           "train": {"epochs": 50, "lr": 0.01}},
+             {"perplexity": ppl, "tokens_per_sec": 9000.0, "train_seconds": 20.5}, {"stage": "rnn_train",
+                                                                                   "model": f"{cell}-{impl}",
+                                                                                   "dataset": "timemachine"},
+             monkeypatch)
+    for name, form, lam, loss in (("weight_decay/scratch_wd0", "scratch", 0.0, 94.5),
+                                  ("weight_decay/concise_wd3", "concise", 3.0, 0.298)):
+        _log("regularization", name, {"form": form, "lambda": lam, "n_train": 20},
+             {"test_loss": loss, "train_loss": 0.01, "w_norm": 14.1}, {"stage": "weight_decay"}, monkeypatch)
+    _log("regularization", "dropout/concise", {"variant": "concise", "dropout": 0.2, "n_train": 60000},
+         {"test_loss": 0.39, "test_acc": 0.857, "train_loss": 0.39, "train_acc": 0.85}, {"stage": "dropout"},
+         monkeypatch)
+
+    tables = {}
+    for experiment in ("house-prices", "rnn", "regularization"):
+        out = CliRunner().invoke(app, ["runs", "-e", experiment], env={"COLUMNS": "100"})
+        assert out.exit_code == 0, out.output
+        assert max(len(line) for line in (out.stdout + out.stderr).splitlines()) <= 100, out.stdout + out.stderr
+        tables[experiment] = (parse_table(out.stdout), out.stderr)
+
+    house, note = tables["house-prices"]
+    assert list(house[0])[:4] == ["run_id", "run_name", "model.C", "oof_log_rmse_without_outliers"]
+    svr_runs = {r["run_name"]: (r["model.C"], r["oof_log_rmse_without_outliers"]) for r in house
+                if r["run_name"].startswith("cv:svr@")}
+    assert svr_runs["cv:svr@svr-c40"] == ("40.0", "0.1108") and len(svr_runs) == 2
+    assert next(v for k, v in svr_runs.items() if k != "cv:svr@svr-c40") == ("77.0155", "0.11043")
+    assert not {"n_valid", "model.degree", "model.alpha", "blend.weights", "stage", "model"} & set(house[0])
+    assert "n_valid" not in note  # a fold's size is no score
+    assert "list params not shown (blend.weights): -p blend.weights" in " ".join(note.split())
+    # the README's filter: one model's cv runs; its changed C still shows, though the DVC
+    # experiment's tag splits the runs alike
+    svr_only = CliRunner().invoke(app, ["runs", "-e", "house-prices", "--filter", "tags.model = 'svr'", "--top-level"],
+                                  env={"COLUMNS": "100"})
+    assert [(r["run_name"], r["model.C"]) for r in parse_table(svr_only.stdout)] == [
+        ("cv:svr@svr-c40", "40.0"), (next(k for k in svr_runs if k != "cv:svr@svr-c40"), "77.0155")]
+
+    rnn = tables["rnn"][0]
+    assert list(rnn[0])[:2] == ["run_id", "run_name"] and "perplexity" in rnn[0]
+    assert {"model.cell", "model.impl"} <= set(rnn[0])  # what tells the experiments apart
+    assert not {"experiment", "model.corpus", "train.epochs"} & set(rnn[0])  # the run name, the dataset, the same
+    assert [r["perplexity"] for r in rnn] == ["1.249", "1.068", "1.073"]
+
+    reg = tables["regularization"][0]
+    assert {"test_loss", "test_acc"} <= set(reg[0]) and list(reg[0]).index("test_loss") < list(reg[0]).index("test_acc")
+    assert {"form", "lambda"} <= set(reg[0])  # what tells the weight-decay runs apart
+    assert "n_train" not in reg[0]  # the same within each kind of run
+
+    wide = CliRunner().invoke(app, ["runs", "-e", "rnn", "-p", "model.cell,model.impl", "-m", "perplexity",
+                                    "--sort", "perplexity"], env={"COLUMNS": "100"})
+    assert max(len(line) for line in wide.stdout.splitlines()) <= 100  # the README's line fits too
+    assert [r["perplexity"] for r in parse_table(wide.stdout)] == ["1.068", "1.073", "1.249"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import typer
 from typer.core import TyperGroup
@@ -12,19 +12,34 @@ from typer.main import get_group_from_info
 from typer.models import TyperInfo
 
 
-class PipelineGroups(TyperGroup):
+class WholeHelpGroup(TyperGroup):
+    """A command group whose `--help` lists each command's first sentence whole, folded to the
+    terminal's width (click cuts it with "..." to fit one line)."""
+
+    def format_commands(self, ctx, formatter):
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class PipelineGroups(WholeHelpGroup):
     """The root command: each pipeline's command group is imported only when one of its commands
     runs, so a stage imports its own pipeline and the shared plumbing, nothing of the others
     (and `dvc.yaml` deps stay exact). `--help` lists the groups without importing them."""
 
-    LAZY = {
+    LAZY: ClassVar[dict[str, tuple[str, str]]] = {
         "house": ("pipeline.house.commands",
                   "House Prices pipeline: preprocess, k-fold CV, final fits, blend, submission."),
         "regularization": ("pipeline.regularization.commands",
-                           "Regularization experiments: polynomial fit, weight decay, dropout, initialization."),
+                           "Regularization experiments: polynomial fit, weight decay, dropout, init."),
         "rnn": ("pipeline.rnn.commands", "Modern RNN experiments: RNN/GRU/LSTM language models, text generation."),
-        "tune": ("pipeline.tune.commands", "Hyper-parameter sweeps on Optuna (shared SQLite/PostgreSQL study), "
-                                           "best params into params.yaml."),
+        "tune": ("pipeline.tune.commands",
+                 "Optuna sweeps in a shared SQLite/PostgreSQL study; best params into params.yaml."),
     }
     _listing = False
 
@@ -38,7 +53,8 @@ class PipelineGroups(TyperGroup):
         if self._listing:  # the help page needs only the one-line summary
             return TyperGroup(name=name, help=help_text)
         sub_app = importlib.import_module(module).app
-        return get_group_from_info(TyperInfo(sub_app, name=name, help=help_text), pretty_exceptions_short=True,
+        return get_group_from_info(TyperInfo(sub_app, name=name, help=help_text, cls=WholeHelpGroup),
+                                   pretty_exceptions_short=True,
                                    suggest_commands=True, rich_markup_mode=None)
 
     def format_commands(self, ctx, formatter):
@@ -89,11 +105,12 @@ def runs(
                                                    "regularization, rnn); default: every experiment.")] = None,
     params: Annotated[list[str] | None, typer.Option("--params", "-p", help="Param columns, comma-separated or "
                                                      "repeated (e.g. model.cell,train.lr); default: the params "
-                                                     "that differ between the runs, changed ones first, as many "
-                                                     "as fit the terminal (stderr says what was left out).")] = None,
+                                                     "that tell runs of one kind apart, changed ones first, as "
+                                                     "many as fit the terminal (stderr says what was left out)."
+                                                     )] = None,
     metrics: Annotated[list[str] | None, typer.Option("--metrics", "-m", help="Metric columns, comma-separated "
-                                                      "or repeated; default: the scores (rmse, loss, "
-                                                      "perplexity, accuracy...).")] = None,
+                                                      "or repeated; default: the experiment's headline score "
+                                                      "first, then other scores.")] = None,
     sort: Annotated[str | None, typer.Option(help="Sort by this metric, lowest first (runs without it "
                                              "last).")] = None,
     desc: Annotated[bool, typer.Option("--desc", help="Sort highest first (a flag; with --sort).")] = False,
@@ -104,7 +121,7 @@ def runs(
     top_level: Annotated[bool, typer.Option("--top-level", help="Leave out nested runs (CV folds, "
                                             "per-configuration runs).")] = False,
 ) -> None:
-    """Table of MLflow runs with chosen params and metrics as columns, sortable by a metric."""
+    """MLflow runs as a table: their scores and the params that differ, sortable."""
     from pipeline import runs_view
 
     table, note = runs_view.runs_report(experiment, params, metrics, sort, desc, fmt, filter_string, limit, top_level)
@@ -122,9 +139,10 @@ def metrics(
     pipeline: PipelineName,
     diff: Annotated[str | None, typer.Option("--diff", help="Show the metrics that changed against this git "
                                              "revision (e.g. HEAD, main, an experiment name).")] = None,
-    show_all: Annotated[bool, typer.Option("--all", help="With --diff, unchanged metrics too.")] = False,
+    show_all: Annotated[bool, typer.Option("--all", help="Every metric, not only the scores; with --diff, "
+                                           "unchanged ones too.")] = False,
 ) -> None:
-    """One pipeline's `dvc metrics show` (or `dvc metrics diff REV`), one metric a line."""
+    """One pipeline's `dvc metrics show` (or `diff REV`): its scores, a line each."""
     from pipeline import dvc_views
 
     typer.echo(dvc_views.metrics_report(pipeline, diff, show_all=show_all))
@@ -132,7 +150,7 @@ def metrics(
 
 @app.command()
 def exps(pipeline: PipelineName) -> None:
-    """One pipeline's `dvc exp show`: a row per experiment, the params that differ, the headline scores."""
+    """One pipeline's `dvc exp show`: a row per experiment, changed params, scores."""
     from pipeline import dvc_views
 
     table, note = dvc_views.exps_report(pipeline)
@@ -151,7 +169,7 @@ def ui(
                                             "house-prices, regularization or rnn.")] = "house-prices",
     open_browser: Annotated[bool, typer.Option("--open", help="Also open that page in the default browser.")] = False,
 ) -> None:
-    """Start the MLflow UI on the project's tracking store (127.0.0.1); print the experiment's runs page URL."""
+    """Serve the MLflow UI of the project's store (127.0.0.1); print its runs page."""
     from pipeline import ui as mlflow_ui
 
     port = port if port is not None else mlflow_ui.ui_port_param()
@@ -168,7 +186,7 @@ def submit(
     competition: Annotated[str | None, typer.Option(help="Kaggle competition (default: "
                                                     "house-prices-advanced-regression-techniques).")] = None,
 ) -> None:
-    """Validate data/submission.csv and upload it to the Kaggle competition with the official client."""
+    """Validate data/submission.csv and upload it to Kaggle with the official client."""
     from dataclasses import asdict
 
     from pipeline.house import upload as shipping

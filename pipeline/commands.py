@@ -168,12 +168,14 @@ def ui(
     experiment: Annotated[str, typer.Option("--experiment", "-e", help="Experiment whose runs page to show: "
                                             "house-prices, regularization or rnn.")] = "house-prices",
     open_browser: Annotated[bool, typer.Option("--open", help="Also open that page in the default browser.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show the server's log (start-up, requests) here "
+                                          "instead of in its log file.")] = False,
 ) -> None:
     """Serve the MLflow UI of the project's store (127.0.0.1); print its runs page."""
     from pipeline import ui as mlflow_ui
 
     port = port if port is not None else mlflow_ui.ui_port_param()
-    raise typer.Exit(mlflow_ui.serve_ui(port, workers, experiment, open_browser))
+    raise typer.Exit(mlflow_ui.serve_ui(port, workers, experiment, open_browser, verbose=verbose))
 
 
 @app.command()

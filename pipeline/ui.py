@@ -1,5 +1,17 @@
 """The MLflow UI on the project's store, `cli.py ui`: `mlflow server` on 127.0.0.1, and the
-URLs of its pages (an experiment's runs, the compare view of some runs)."""
+URLs of its pages (an experiment's runs, the compare view of some runs).
+
+What the UI opens on: MLflow 3 starts in its GenAI mode (traces, prompts) and shows a runs table
+with names and durations only. So `cli.py ui`
+- saves a view in the experiment (`save_view`: MLflow's own saved views, an experiment tag
+  `mlflow.sharedViewState.<key>`; the "Views" menu lists it) with the headline score and the
+  params that tell runs apart, the columns `cli.py runs` shows (`pipeline.runs_view`), sorted best
+  first, and prints the runs page URL that opens it (`?viewStateShareKey=<key>`);
+- serves MLflow's app through a thin wrapper (`mlflow_app`, an `mlflow.app` plugin) whose page
+  starts a browser that never chose a mode in "Model training": the UI keeps that choice in the
+  browser's local storage, and its Compare button drops the `workflowType` query that the runs
+  page URL carries, so without it the compare view fell back to the GenAI mode.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +22,17 @@ import sys
 import time
 import urllib.request
 from collections.abc import Sequence
+from pathlib import Path
 
 from pipeline import REPO_ROOT
 from pipeline.errors import PipelineError, TrackingError
 from pipeline.tracking import safe_uri, tracking_uri
 
 DEFAULT_UI_PORT = 5000
+VIEW_KEY = "cli-ui"  # the saved view `cli.py ui` writes: tag mlflow.sharedViewState.cli-ui of each experiment
+VIEW_NAME = "cli.py ui: scores, what differs"
+MAX_VIEW_PARAMS = 6
+APP_NAME = "pipeline-ui"  # `mlflow server --app-name`: mlflow_app below
 
 
 def ui_port_param() -> int:
@@ -42,11 +59,18 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
 
 # MLflow 3's UI starts in its GenAI mode (traces, prompts) until a page says otherwise.
 ML_WORKFLOW = "workflowType=machine_learning"
+# ...or until the browser's local storage says otherwise (what the UI's mode switch writes).
+WORKFLOW_STORAGE_KEY = "mlflow.workflowType_v1"
 
 
-def runs_page_url(base: str, experiment_id: str) -> str:
-    """The runs table of one experiment (charts and the compare view are one click from there)."""
-    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs?{ML_WORKFLOW}"
+def runs_page_url(base: str, experiment_id: str, view: str | None = None, mode: bool = True) -> str:
+    """The runs table of one experiment (charts and the compare view are one click from there),
+    opened on the saved view `view` if given; `mode`: the URL names the model-training mode (a
+    server `start_server` started needs no such query: its page sets that mode, and the URL fits
+    a 100-column terminal line without it)."""
+    query = [f"viewStateShareKey={view}"] if view else []
+    query += [ML_WORKFLOW] if mode or not view else []
+    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs?{'&'.join(query)}"
 
 
 def compare_url(base: str, experiment_id: str, run_ids: Sequence[str]) -> str:
@@ -58,25 +82,134 @@ def compare_url(base: str, experiment_id: str, run_ids: Sequence[str]) -> str:
     return f"{base.rstrip('/')}/#/compare-runs?runs={runs}&experiments={experiments}&{ML_WORKFLOW}"
 
 
-def ui_url(store_uri: str, base: str, experiment: str | None) -> str:
-    """The page `cli.py ui` opens: the experiment's runs page, or the experiment list when it has no runs yet."""
+def view_state(rows) -> dict:
+    """The runs table `cli.py ui` opens on (a saved view's state): the experiment's headline scores,
+    the params that tell its runs apart (the ones `cli.py runs` shows, at most `MAX_VIEW_PARAMS`),
+    the tags the run names do not say, sorted by the first score, best (lowest) first."""
+    from pipeline import runs_view
+
+    metrics = runs_view.headline_metrics(rows) or runs_view.default_metrics(rows, most=2)
+    params, _ = runs_view.telling_params(rows)
+    restated = runs_view.restated_by_run_names(rows)
+    tags = [tag for column, tag in runs_view.TAG_COLUMNS if column not in restated and column != "commit"
+            and len({r.columns.get(column, "") for r in rows}) > 1]
+    columns = ([f"metrics.`{m}`" for m in metrics] + [f"params.`{p}`" for p in params[:MAX_VIEW_PARAMS]]
+               + [f"tags.`{t}`" for t in tags])
+    state = {"searchFilter": "", "startTime": "ALL", "lifecycleFilter": "Active", "datasetsFilter": [],
+             "modelVersionFilter": "All Runs", "selectedColumns": columns}
+    if metrics:
+        state.update(orderByKey=f"metrics.`{metrics[0]}`", orderByAsc=True)
+    else:
+        state.update(orderByKey="attributes.start_time", orderByAsc=False)
+    return state
+
+
+def save_view(client, experiment_id: str, state: dict, key: str = VIEW_KEY, name: str = VIEW_NAME) -> str:
+    """Save `state` as the experiment's saved view `key` (MLflow's Views menu; what a URL with
+    `viewStateShareKey=<key>` opens), replacing an earlier one; returns `key`."""
+    now = int(time.time() * 1000)
+    client.set_experiment_tag(experiment_id, f"mlflow.sharedViewState.{key}",
+                              json.dumps({"name": name, "createdAt": now, "updatedAt": now, "state": json.dumps(state)}))
+    return key
+
+
+def ui_url(store_uri: str, base: str, experiment: str | None, view: bool = True, mode: bool = False) -> str:
+    """The page `cli.py ui` opens: the experiment's runs page on its saved view (`view_state`;
+    none with `view=False`), or the experiment list when it has no runs yet. `mode`: see
+    `runs_page_url` (for a server that `start_server` did not start)."""
     from mlflow import MlflowClient
 
+    from pipeline import runs_view
+
     if experiment:
+        client = MlflowClient(store_uri)
         try:
-            found = MlflowClient(store_uri).get_experiment_by_name(experiment)
+            found = client.get_experiment_by_name(experiment)
         except Exception:  # noqa: BLE001 - an unreadable store shows up in the server's own page
             found = None
         if found is not None:
-            return runs_page_url(base, found.experiment_id)
+            key = None
+            try:
+                rows = runs_view.search(experiment, uri=store_uri)
+                if rows and view:
+                    key = save_view(client, found.experiment_id, view_state(rows))
+            except Exception:  # noqa: BLE001 - without its view, the runs page still opens
+                key = None
+            return runs_page_url(base, found.experiment_id, key, mode=mode)
     return f"{base.rstrip('/')}/#/experiments?{ML_WORKFLOW}"
 
 
 def server_command(store_uri: str, port: int, workers: int = 1, host: str = "127.0.0.1") -> list[str]:
-    """`mlflow server` on loopback with the project's store as backend; artifacts under mlartifacts/."""
+    """`mlflow server` on loopback with the project's store as backend, artifacts under mlartifacts/,
+    serving `mlflow_app` (`plugin_path` must be on its PYTHONPATH)."""
     return [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store_uri,
             "--artifacts-destination", str(REPO_ROOT / "mlartifacts"),
-            "--host", host, "--port", str(port), "--workers", str(workers)]
+            "--host", host, "--port", str(port), "--workers", str(workers), "--app-name", APP_NAME]
+
+
+# ---- the app `mlflow server` runs: MLflow's own, its page starting in the model-training mode
+
+_DEFAULT_MODE = (f"<script>try{{if(!localStorage.getItem('{WORKFLOW_STORAGE_KEY}'))"
+                 f"localStorage.setItem('{WORKFLOW_STORAGE_KEY}','\"machine_learning\"')}}catch(e){{}}</script>")
+
+
+class ModelTrainingFirst:
+    """ASGI wrapper of MLflow's app: its page (`GET /`, index.html) gets one inline script that sets
+    the UI's mode to model training where the browser has none yet (a user's switch to GenAI stays).
+    Everything else passes through untouched."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] != "/":
+            return await self.app(scope, receive, send)
+        start: dict = {}
+        body: list[bytes] = []
+
+        async def edit(message):
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            if message["type"] != "http.response.body":
+                return await send(message)
+            body.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            content = b"".join(body)
+            headers = {k.lower(): v for k, v in start.get("headers", [])}
+            if start.get("status") == 200 and headers.get(b"content-type", b"").startswith(b"text/html") \
+                    and b"content-encoding" not in headers:
+                content = content.replace(b"<head>", b"<head>" + _DEFAULT_MODE.encode(), 1)
+            kept = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+            await send({**start, "headers": [*kept, (b"content-length", str(len(content)).encode())]})
+            await send({"type": "http.response.body", "body": content})
+
+        await self.app(scope, receive, edit)
+
+
+def mlflow_app():
+    """The app `mlflow server --app-name pipeline-ui` serves (a factory: uvicorn calls it in each worker)."""
+    from mlflow.server.fastapi_app import app
+
+    return ModelTrainingFirst(app)
+
+
+def plugin_path() -> Path:
+    """A folder that makes `mlflow_app` an `mlflow.app` plugin (MLflow's way to serve another app)
+    for a process with it on its PYTHONPATH: the entry point, as an installed package declares one."""
+    import os
+    import tempfile
+
+    folder = Path(tempfile.gettempdir()) / f"pipeline-mlflow-ui-{os.getuid()}"
+    info = folder / "pipeline_mlflow_ui-0.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    files = {"METADATA": "Metadata-Version: 2.1\nName: pipeline-mlflow-ui\nVersion: 0\n",
+             "entry_points.txt": f"[mlflow.app]\n{APP_NAME} = pipeline.ui:mlflow_app\n"}
+    for name, text in files.items():
+        if not (info / name).is_file() or (info / name).read_text() != text:
+            (info / name).write_text(text)
+    return folder
 
 
 def wait_until_up(url: str, process: subprocess.Popen | None = None, timeout: float = 120) -> None:
@@ -122,6 +255,7 @@ def start_server(store_uri: str, port: int, workers: int = 1, timeout: float = 1
     env = dict(popen.pop("env", None) or os.environ)
     # MLflow 3's GenAI job runner (a dozen huey processes) serves nothing this project logs.
     env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(plugin_path()), str(REPO_ROOT), env.get("PYTHONPATH")]))
     process = subprocess.Popen(server_command(store_uri, port, workers), cwd=REPO_ROOT, start_new_session=True,
                                env=env, **popen)
     try:
@@ -132,15 +266,32 @@ def start_server(store_uri: str, port: int, workers: int = 1, timeout: float = 1
     return process
 
 
-def serve_ui(port: int, workers: int = 1, experiment: str | None = "house-prices", open_browser: bool = False) -> int:
+def log_path(port: int) -> Path:
+    """Where `cli.py ui` puts the server's output (start-up lines, one line per request)."""
+    return plugin_path() / f"mlflow-ui-{port}.log"
+
+
+def _log_tail(path: Path, lines: int = 6) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return "\n  ".join(text[-lines:])
+
+
+def serve_ui(port: int, workers: int = 1, experiment: str | None = "house-prices", open_browser: bool = False,
+             verbose: bool = False) -> int:
     """Run the MLflow UI on the project's store until Ctrl-C; return the server's exit code.
 
-    Prints (and with `open_browser` opens) the runs page of `experiment`, not MLflow's front page.
+    Prints one line, the runs page of `experiment` on its saved view (`ui_url`), and with
+    `open_browser` opens it. The server's own output (uvicorn's start-up lines, a line per
+    request) goes to `log_path(port)`, or with `verbose` to this terminal; a server that fails
+    is an error naming its log and quoting its last lines.
     """
     uri = tracking_uri()
     if uri.startswith(("http://", "https://")):
-        url = ui_url(uri, safe_uri(uri), experiment)
-        print(f"MLFLOW_TRACKING_URI is a tracking server, whose UI is already up: {url}", flush=True)
+        url = ui_url(uri, safe_uri(uri), experiment, mode=True)
+        print(f"MLflow UI (MLFLOW_TRACKING_URI's server, already up): {url}", flush=True)
         if open_browser:
             import webbrowser
 
@@ -156,16 +307,30 @@ def serve_ui(port: int, workers: int = 1, experiment: str | None = "house-prices
 
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _exit)
-    process = start_server(uri, port, workers)
+    log = log_path(port)
+    output = {} if verbose else {"stdout": log.open("wb"), "stderr": subprocess.STDOUT}
     try:
-        url = ui_url(uri, f"http://127.0.0.1:{port}", experiment)
-        print(f"MLflow UI: {url}  (store {safe_uri(uri)}; Ctrl-C stops it)", flush=True)
-        if open_browser:
-            import webbrowser
+        try:
+            process = start_server(uri, port, workers, **output)
+        except TrackingError as exc:
+            raise TrackingError(f"{exc}; its log {log}:\n  {_log_tail(log)}" if not verbose else str(exc)) from exc
+        try:
+            url = ui_url(uri, f"http://127.0.0.1:{port}", experiment)
+            if verbose:
+                print(f"store {safe_uri(uri)}", flush=True)
+            print(f"MLflow UI: {url}  (Ctrl-C stops it)", flush=True)
+            if open_browser:
+                import webbrowser
 
-            webbrowser.open(url)
-        return process.wait()
-    except KeyboardInterrupt:
-        return 0
+                webbrowser.open(url)
+            code = process.wait()
+            if code and not verbose:
+                raise TrackingError(f"mlflow server exited with code {code}; its log {log}:\n  {_log_tail(log)}")
+            return code
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            stop(process)
     finally:
-        stop(process)
+        if output:
+            output["stdout"].close()

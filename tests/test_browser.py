@@ -1,10 +1,11 @@
 """What a person sees in the MLflow UI, checked in a real browser (Debian's Chromium, headless).
 
 A real `dvc repro` of a tiny House Prices pipeline fills a store, a user changes `mlp.lr` and
-reruns, then `mlflow server` serves that store on 127.0.0.1 and Playwright opens the pages that
-`cli.py ui` prints: the experiment's runs page, the compare view of the two `cv:mlp` runs and a
-fold run's metric charts. Screenshots land in $PIPELINE_SCREENSHOTS (default
-.artifacts/browser/ in the repo, git-ignored) for a person to look at.
+reruns, then `mlflow server` serves that store on 127.0.0.1 (as `cli.py ui` does) and Playwright
+opens the pages that `cli.py ui` prints: the experiment's runs page on its saved view (the score
+and the changed param as columns, best first), the compare view of the two `cv:mlp` runs (by URL,
+and by pressing Compare on the runs page) and a fold run's metric charts. Screenshots land in
+$PIPELINE_SCREENSHOTS (default .artifacts/browser/ in the repo, git-ignored) for a person to look at.
 """
 
 from __future__ import annotations
@@ -94,17 +95,62 @@ def _client(store: str):
     return mlflow.MlflowClient(store)
 
 
-def test_runs_page_is_the_model_training_view_with_meaningful_run_names(pipeline_store, ui, browser, screenshots):
+def _columns(page) -> list[str]:
+    """The runs table's column ids, as MLflow names them: metrics.`name`, params.`name`."""
+    return page.locator(".ag-header-cell[col-id]").evaluate_all("els => els.map(e => e.getAttribute('col-id'))")
+
+
+def _sidebar_mode(page) -> str:
+    """The mode MLflow's sidebar is in: its model-training items, or its GenAI ones."""
+    text = page.locator("nav, aside").first.inner_text() if page.locator("nav, aside").count() else ""
+    text = text or page.inner_text("body")
+    if "Evaluation runs" in text or "Prompts" in text:
+        return "genai"
+    return "machine_learning" if "Model registry" in text else "unknown"
+
+
+def test_runs_page_opens_on_the_score_and_the_changed_param_in_the_model_training_view(pipeline_store, ui, browser,
+                                                                                       screenshots):
     experiment = _client(pipeline_store).get_experiment_by_name("house-prices")
-    url = mlflow_ui.ui_url(pipeline_store, ui, "house-prices")  # what `cli.py ui` prints
-    assert url == mlflow_ui.runs_page_url(ui, experiment.experiment_id)
+    url = mlflow_ui.ui_url(pipeline_store, ui, "house-prices")  # what `cli.py ui` prints (and saves the view)
+    assert url == mlflow_ui.runs_page_url(ui, experiment.experiment_id, "cli-ui", mode=False)
     page = _open(browser, url, ready="cv:elastic_net@")
     page.screenshot(path=str(screenshots / "runs.png"))
     text = page.inner_text("body")
     assert "Token Usage" not in text and "Latency" not in text  # not the GenAI overview
+    assert _sidebar_mode(page) == "machine_learning"
     names = [line.strip() for line in text.splitlines() if line.strip().startswith(("cv:", "blend@"))]
     assert sum(base_name(n) == "cv:mlp" for n in names) == 2, names  # before and after the lr change
     assert any(base_name(n) == "cv:elastic_net" for n in names) and len(set(names)) == len(names)
+    # the saved view: the headline scores and the param the user changed are columns ...
+    columns = _columns(page)
+    assert {"metrics.`oof_log_rmse_without_outliers`", "metrics.`valid_log_rmse_mean`",
+            "params.`model.lr`"} <= set(columns), columns
+    assert not any(c.startswith("params.`model.") and c != "params.`model.lr`" for c in columns), columns
+    # ... and the runs are sorted by the score, best first: the blend, then the better model
+    assert "Sort: oof_log_rmse_without_outliers" in text
+    assert names[0].startswith("blend@") and names[1].startswith("blend@"), names
+
+
+def test_pressing_compare_on_the_runs_page_stays_in_the_model_training_view(pipeline_store, ui, browser,
+                                                                           screenshots):
+    page = _open(browser, mlflow_ui.ui_url(pipeline_store, ui, "house-prices"), ready="cv:elastic_net@")
+    assert page.evaluate("localStorage.getItem('mlflow.workflowType_v1')") == '"machine_learning"'
+    indexes = page.locator("[role=row]").evaluate_all(
+        "rows => rows.filter(r => r.innerText.split('\\n').some(line => line.startsWith('cv:mlp@')))"
+        ".map(r => r.getAttribute('row-index'))")
+    indexes = list(dict.fromkeys(i for i in indexes if i is not None))
+    assert len(indexes) == 2, indexes
+    for index in indexes:
+        page.locator(f"[role=row][row-index='{index}'] input[type=checkbox]").first.check(force=True)
+        page.wait_for_timeout(300)
+    page.get_by_role("button", name="Compare").first.click()
+    page.get_by_text("Comparing 2 Runs").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(screenshots / "compare-pressed.png"))
+    assert "/compare-runs?" in page.url and "workflowType" not in page.url  # the UI's own link drops it ...
+    assert _sidebar_mode(page) == "machine_learning"  # ... and the page stays in model training anyway
+    assert "model.lr" in page.inner_text("body")
 
 
 def test_compare_view_of_two_cv_runs_shows_the_changed_param_and_the_score(pipeline_store, ui, browser,

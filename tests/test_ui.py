@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import queue
 import signal
@@ -13,44 +15,157 @@ import time
 import urllib.request
 
 import pytest
-
 from helpers import free_port, get_json, log_project_runs
 from helpers import mlflow_client as tracking_client
-from pipeline import REPO_ROOT, ui
+
+from pipeline import REPO_ROOT, runs_view, ui
 from pipeline.errors import TrackingError
 
 
-@pytest.mark.slow
-def test_ui_serves_the_project_store_on_loopback_and_prints_the_experiments_runs_page(tmp_path, monkeypatch):
-    log_project_runs()
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "cli.py", "ui", "--port", str(port)], cwd=REPO_ROOT, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+def _serve(port: int, *options: str) -> tuple[subprocess.Popen, queue.Queue, queue.Queue]:
+    """`cli.py ui` in its own session; its stdout and stderr lines arrive on two queues."""
+    process = subprocess.Popen([sys.executable, "cli.py", "ui", "--port", str(port), *options], cwd=REPO_ROOT,
+                               text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    out: queue.Queue = queue.Queue()
+    err: queue.Queue = queue.Queue()
+    for stream, lines in ((process.stdout, out), (process.stderr, err)):
+        threading.Thread(target=lambda s=stream, q=lines: [q.put(line) for line in s], daemon=True).start()
+    return process, out, err
+
+
+def _stop(process: subprocess.Popen, port: int) -> None:
+    process.send_signal(signal.SIGTERM)  # `ui` stops the server it started
     try:
-        deadline, line = time.monotonic() + 180, ""
-        while "MLflow UI:" not in line:
-            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-        url = line.split("MLflow UI: ", 1)[1].split()[0]
-        experiment_id = tracking_client().get_experiment_by_name("house-prices").experiment_id
-        assert url == f"http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
-        with urllib.request.urlopen(url.split("#")[0], timeout=30) as page:
-            assert page.status == 200 and b"<html" in page.read().lower()
-        listed = get_json(f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/search", max_results=100)
-        assert "house-prices" in {e["name"] for e in listed["experiments"]}
-        assert not ui.port_is_free(port)
-    finally:
-        process.send_signal(signal.SIGTERM)  # `ui` stops the server it started
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
     deadline = time.monotonic() + 30
     while not ui.port_is_free(port) and time.monotonic() < deadline:
         time.sleep(0.5)
+
+
+def _drain(lines: queue.Queue) -> list[str]:
+    got = []
+    while not lines.empty():
+        got.append(lines.get_nowait())
+    return got
+
+
+@pytest.mark.slow
+def test_ui_serves_the_project_store_on_loopback_and_prints_one_line_the_runs_page_on_its_saved_view():
+    log_project_runs()
+    port = free_port()
+    process, out, err = _serve(port)
+    try:
+        line = out.get(timeout=180)
+        experiment = tracking_client().get_experiment_by_name("house-prices")
+        url = f"http://127.0.0.1:{port}/#/experiments/{experiment.experiment_id}/runs?viewStateShareKey=cli-ui"
+        assert line == f"MLflow UI: {url}  (Ctrl-C stops it)\n" and len(line) <= 100
+        with urllib.request.urlopen(url.split("#")[0], timeout=30) as page:
+            html = page.read().decode()
+        # the page starts a browser that never chose a mode in model training, not GenAI
+        assert "localStorage.setItem('mlflow.workflowType_v1','\"machine_learning\"')" in html and "<div id=\"root\"" in html
+        view = json.loads(tracking_client().get_experiment_by_name("house-prices").tags["mlflow.sharedViewState.cli-ui"])
+        state = json.loads(view["state"])
+        assert (state["orderByKey"], state["orderByAsc"]) == ("metrics.`valid_log_rmse_mean`", True)  # best first
+        assert "metrics.`valid_log_rmse_mean`" in state["selectedColumns"]
+        listed = get_json(f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/search", max_results=100)
+        assert "house-prices" in {e["name"] for e in listed["experiments"]}
+        assert not ui.port_is_free(port)
+        time.sleep(1)
+        assert _drain(out) == [] and _drain(err) == []  # one line: uvicorn's start-up and request lines went to its log
+        log = ui.log_path(port).read_text()
+        assert "Uvicorn running on http://127.0.0.1:" in log and '"GET / HTTP/1.1" 200' in log
+    finally:
+        _stop(process, port)
     assert ui.port_is_free(port)
+
+
+@pytest.mark.slow
+def test_ui_verbose_shows_the_servers_log():
+    port = free_port()
+    process, out, err = _serve(port, "--verbose")
+    try:
+        deadline, printed = time.monotonic() + 180, ""
+        while "MLflow UI: " not in printed:
+            printed += out.get(timeout=max(0.1, deadline - time.monotonic()))
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=30).read()
+        time.sleep(1)
+        shown = printed + "".join(_drain(out) + _drain(err))
+        assert "Uvicorn running on http://127.0.0.1:" in shown and '"GET /health HTTP/1.1" 200' in shown
+    finally:
+        _stop(process, port)
+
+
+def test_a_server_that_fails_to_start_is_one_error_quoting_its_log(monkeypatch, tmp_path):
+    monkeypatch.setattr(ui, "server_command", lambda *a, **k: [sys.executable, "-c",
+                                                              "import sys; print('boom: bad store'); sys.exit(3)"])
+    monkeypatch.setattr(ui, "log_path", lambda port: tmp_path / "server.log")
+    with pytest.raises(TrackingError, match=r"exited with code 3 before answering; its log .*server.log:\n  boom"):
+        ui.serve_ui(free_port())
+
+
+def _rows(*runs: tuple[str, dict, dict]) -> list[runs_view.RunRow]:
+    return [runs_view.RunRow({"run_id": str(i), "run_name": f"{name}@main", "experiment": "rnn", "stage": "rnn_train",
+                              "model": "", "dataset": "timemachine"}, params, metrics)
+            for i, (name, params, metrics) in enumerate(runs)]
+
+
+def test_the_saved_view_shows_the_score_and_what_differs_best_first():
+    rows = _rows(("tm-gru", {"model.cell": "gru", "train.lr": "0.01", "seed": "0"}, {"perplexity": 1.05}),
+                 ("tm-lstm", {"model.cell": "lstm", "train.lr": "0.01", "seed": "0"}, {"perplexity": 1.07}),
+                 ("tm-rnn", {"model.cell": "rnn", "train.lr": "0.005", "seed": "0"},
+                  {"perplexity": 1.25, "tokens_per_sec": 9e4}))
+    state = ui.view_state(rows)
+    assert state["selectedColumns"] == ["metrics.`perplexity`", "params.`model.cell`", "params.`train.lr`"]
+    assert (state["orderByKey"], state["orderByAsc"]) == ("metrics.`perplexity`", True)  # lowest first
+
+    class Client:
+        def __init__(self):
+            self.tags = {}
+
+        def set_experiment_tag(self, experiment_id, key, value):
+            self.tags[(experiment_id, key)] = value
+
+    client = Client()
+    assert ui.save_view(client, "3", state) == "cli-ui"
+    saved = json.loads(client.tags[("3", "mlflow.sharedViewState.cli-ui")])
+    # the envelope MLflow's UI reads a saved view from: a name, a creation time (ms), the state as a string
+    assert isinstance(saved["name"], str) and isinstance(saved["createdAt"], int)
+    assert json.loads(saved["state"]) == state
+
+
+def _asgi(app, path: str) -> tuple[dict, bytes]:
+    sent: list[dict] = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(app({"type": "http", "method": "GET", "path": path, "headers": []}, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    return dict(start["headers"]), b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+def test_the_served_page_starts_in_model_training_and_nothing_else_changes():
+    page = b"<!doctype html><html><head><title>MLflow</title></head><body></body></html>"
+
+    async def mlflow(scope, receive, send):  # answers like MLflow's app: index.html for "/", JSON elsewhere
+        body, kind = (page, b"text/html; charset=utf-8") if scope["path"] == "/" else (b'{"ok": 1}', b"application/json")
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body[:10], "more_body": True})
+        await send({"type": "http.response.body", "body": body[10:]})
+
+    headers, body = _asgi(ui.ModelTrainingFirst(mlflow), "/")
+    assert body.startswith(b"<!doctype html><html><head><script>") and body.endswith(page[page.index(b"<title>"):])
+    assert b"if(!localStorage.getItem('mlflow.workflowType_v1'))" in body  # a user's own choice stays
+    assert int(headers[b"content-length"]) == len(body)
+    headers, body = _asgi(ui.ModelTrainingFirst(mlflow), "/ajax-api/2.0/mlflow/experiments/search")
+    assert body == b'{"ok": 1}' and headers[b"content-length"] == b"9"
 
 
 def test_ui_refuses_a_busy_port():

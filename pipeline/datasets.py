@@ -16,9 +16,9 @@ import shutil
 import tempfile
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from tqdm import tqdm
 
@@ -143,7 +143,8 @@ def _join(base: str, name: str) -> str:
 
 
 def _copy_from(location: str, dest: Path) -> None:
-    """Copy a local path, `file://` URL or `http(s)://` URL to `dest`, with a progress bar."""
+    """Copy a local path, `file://` URL or `http(s)://` URL to `dest`, with a progress bar on a
+    terminal for a download of 1 MiB or more."""
     if "://" not in location:
         if not Path(location).is_file():
             raise FileNotFoundError(f"no such file {location}")
@@ -152,7 +153,7 @@ def _copy_from(location: str, dest: Path) -> None:
     with urllib.request.urlopen(location, timeout=HTTP_TIMEOUT) as response, dest.open("wb") as out:
         total = int(response.headers.get("Content-Length") or 0) or None
         with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name.lstrip(".").split(".tmp")[0],
-                  disable=total is None or total < (1 << 20), leave=False) as bar:
+                  disable=True if total is None or total < (1 << 20) else None, leave=False) as bar:
             for chunk in iter(lambda: response.read(1 << 16), b""):
                 out.write(chunk)
                 bar.update(len(chunk))
@@ -217,8 +218,10 @@ def download(name: str, dest_root: Path = RAW_DIR, mirror: str | None = None) ->
         raise DownloadError(f"unknown dataset '{name}'; known: {', '.join(sorted(DATASETS))}")
     dataset = DATASETS[name]
     dest_dir = Path(dest_root) / name
-    return [fetch_file(dataset, f, dest_dir, mirror) for f in tqdm(dataset.files, desc=f"download {name}",
-                                                                 unit="file", leave=False)]
+    # Progress bars draw on a terminal only (disable=None), and leave=False with the `with` block
+    # clears the bar before an error propagates, so `error: ...` starts its own line.
+    with tqdm(dataset.files, desc=f"download {name}", unit="file", leave=False, disable=None) as files:
+        return [fetch_file(dataset, f, dest_dir, mirror) for f in files]
 
 
 def dataset_dir(name: str, root: Path = RAW_DIR) -> Path:

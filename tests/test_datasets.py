@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import hashlib
+import os
+import pty
 import shutil
+import struct
+import subprocess
+import sys
+import termios
 
 import pytest
+from helpers import free_port
 
-from pipeline import datasets
+from pipeline import REPO_ROOT, datasets
 from pipeline.errors import DownloadError
 
 
@@ -74,3 +82,52 @@ def test_existing_verified_file_is_kept(mirror, tmp_path):
     stamp = first.stat().st_mtime_ns
     datasets.download("timemachine", tmp_path, str(tmp_path / "no-mirror-needed"))
     assert first.stat().st_mtime_ns == stamp
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(mirror, tmp_path, capsys):
+    datasets.download("timemachine", tmp_path, str(mirror))
+    assert capsys.readouterr().err == ""  # a log file gets no bar (tqdm draws only on a terminal)
+
+
+def _failing_download(tmp_path) -> tuple[list[str], dict]:
+    """`cli.py download timemachine` with an empty mirror and every public host unreachable (a
+    proxy on a closed port): it fails after trying each source, fast, online or not."""
+    closed = f"http://127.0.0.1:{free_port()}"
+    env = {k: v for k, v in os.environ.items() if k.lower() not in ("no_proxy", "pipeline_data_mirror")}
+    env.update(http_proxy=closed, https_proxy=closed, HTTP_PROXY=closed, HTTPS_PROXY=closed)
+    (tmp_path / "empty").mkdir()
+    argv = [sys.executable, "cli.py", "download", "timemachine", "--mirror", str(tmp_path / "empty"),
+            "--dest", str(tmp_path / "raw")]
+    return argv, env
+
+
+def test_a_failed_download_prints_its_error_alone_in_a_log_file_and_on_a_terminal(tmp_path):
+    argv, env = _failing_download(tmp_path)
+    with (tmp_path / "stderr.log").open("w") as log:
+        done = subprocess.run(argv, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, timeout=120,
+                              check=False)
+    text = (tmp_path / "stderr.log").read_text()
+    assert done.returncode == 2
+    assert text.startswith("error: could not download timemachine.txt") and "\r" not in text and "file/s" not in text
+
+    # On a terminal (a pty 100 columns wide) the bar is drawn, then cleared before the error
+    main, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    process = subprocess.Popen(argv, cwd=REPO_ROOT, env={**env, "COLUMNS": "100"}, stdout=child, stderr=child)
+    os.close(child)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the pty closes when the process exits
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(main)
+    assert process.wait(timeout=120) == 2
+    shown = screen.decode(errors="replace")
+    assert "download timemachine:" in shown  # the bar was on the terminal...
+    error_line = next(line for line in shown.split("\n") if "error:" in line)
+    # ...and what is left on the error's line after the bar's carriage returns is the error alone
+    assert error_line.rstrip("\r").split("\r")[-1].startswith("error: could not download timemachine.txt"), shown

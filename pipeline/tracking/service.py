@@ -160,6 +160,16 @@ def _zombie(pid: int) -> bool:
         return True
 
 
+def _gone(pid: int) -> bool:
+    """Exited, or exiting: a killed server's threads may hold its sockets open a moment longer."""
+    if not Path("/proc/self/cmdline").exists():  # no /proc (not Linux)
+        from pipeline.tracking.store import alive
+
+        return not alive(pid)
+    argv = command_line(pid)
+    return argv is None or (not argv and _zombie(pid))
+
+
 def is_service(pid: int, path: Path) -> bool:
     """Whether `pid` is a live tracking service for the socket `path`. A pid alone proves nothing:
     after its server died, the system may have given it to any program."""
@@ -353,6 +363,9 @@ class ServiceClient(TrackingBackend):
             raise TrackingError(f"the tracking service on {self.path} did not accept a connection within "
                                 f"{self.timeout:g} s; see {self.log}") from None
         pid = self._check_peer(conn)
+        if pid is not None and _gone(pid):  # a server dying (killed), its listener not yet closed
+            conn.close()
+            return False
         conn.settimeout(self.timeout)
         self._conn, self._reader, self.server_pid = conn, conn.makefile("rb"), pid
         hello = json.dumps({"op": "hello", "args": {"pid": os.getpid(), "open_runs": self.open_runs}})
@@ -373,7 +386,8 @@ class ServiceClient(TrackingBackend):
         return True
 
     def _check_peer(self, conn: socket.socket) -> int | None:
-        """The server's pid, once its uid is ours and it is a tracking service for this socket."""
+        """The server's pid, once its uid is ours and it is a tracking service for this socket (or was:
+        one that is exiting)."""
         credentials = peer_credentials(conn)
         if credentials is None:
             return None
@@ -382,7 +396,7 @@ class ServiceClient(TrackingBackend):
             conn.close()
             raise TrackingError(f"{self.path} is served by uid {uid} ({_describe(pid)}), not by you (uid "
                                 f"{self.expected_uid}): refusing to send runs to it; remove the socket")
-        if not is_service(pid, self.path):
+        if not is_service(pid, self.path) and not _gone(pid):  # is_service waits out an exit under way
             conn.close()
             raise TrackingError(f"{self.path} is held by {_describe(pid)}, which is not the tracking service: "
                                 "refusing to send runs to it; stop that process, or remove the socket")

@@ -301,6 +301,8 @@ def test_client_and_server_each_refuse_a_peer_of_another_uid(short_tmp, capsys):
         assert f"refused a connection of uid {me} (pid {os.getpid()})" in capsys.readouterr().out
     finally:
         server.quitting = True
+        with socket.socket(socket.AF_UNIX) as wake:  # its accept() returns now, not at its next 1 s poll
+            wake.connect(str(server.path))
         thread.join(10)
 
 

@@ -182,7 +182,7 @@ def main() -> None:
         print(f"# {os.uname().machine}, {cpu_name()}, load {load}; rnn epochs {args.rnn_epochs or 'as params'}, "
               f"dropout {args.dropout_limit or 'all'} images x {args.dropout_epochs or 'as params'} epochs; "
               f"CPU s: median of {args.repeats}; 'same': every epoch's metrics bit-identical on every CPU", flush=True)
-        header = f"{'workload':<16} {'setting':<14} " + " ".join(f"{c + ' metric':>20} {'CPU s':>6}" for c in cpus) \
+        header = f"{'workload':<19} {'setting':<15} " + " ".join(f"{c + ' metric':>20} {'CPU s':>6}" for c in cpus) \
             + "  same"
         print(header)
         print("-" * len(header))
@@ -206,7 +206,7 @@ def main() -> None:
                         continue
                     value = row[cpu]["headline"]
                     cells.append(f"{value:>20.15g} {row[cpu]['cpu_seconds']:>6.2f}")
-                print(f"{workload:<16} {setting:<14} " + " ".join(cells) + f"  {'yes' if same else 'NO'}", flush=True)
+                print(f"{workload:<19} {setting:<15} " + " ".join(cells) + f"  {'yes' if same else 'NO'}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 

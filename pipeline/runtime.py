@@ -34,7 +34,7 @@ def apply_math_mode() -> str:
     Portable: MKL and ATen take the code paths of PORTABLE_MATH, and oneDNN is switched off (nn.LSTM
     then runs on ATen and MKL; oneDNN's kernels follow the CPU's ISA). Measured on one machine with
     AVX-512, AVX2 and SSE emulated (benchmarks/cross_cpu.py, docs/reproducibility.md): identical,
-    at 2.5-3x the CPU time. Must run before this process's first torch operation: both libraries
+    at 2.7-3.8x the CPU time. Must run before this process's first torch operation: both libraries
     pick their kernels once, at their first use, so a later call raises instead of leaving a mix.
     """
     mode = math_mode()

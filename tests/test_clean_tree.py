@@ -208,6 +208,7 @@ def test_portable_math_refuses_to_start_after_torch_chose_its_kernels():
         r"refused: PIPELINE_PORTABLE_MATH=1 came too late: torch already chose its AVX\w* kernels in this process", done)
 
 
+@pytest.mark.slow  # imports torch: ~1.3 s alone
 def test_a_bad_portable_math_value_is_a_param_error(monkeypatch):
     from pipeline.errors import ParamError
     from pipeline.stage import Stage

@@ -63,14 +63,36 @@ def test_dvc_repro_in_two_fresh_copies_writes_byte_identical_outputs(repo_copy, 
                     if outputs[0].get(name) != outputs[1].get(name))
     assert differ == [], "differ between the two copies: " + ", ".join(differ)
 
-    # dvc.lock: every out the same (models too) but the MLflow run records, which name their run
-    locks = [_lock_outs(root) for root in (first, second)]
-    assert locks[0].keys() == locks[1].keys() and "models/rnn/tm-gru-concise.pt" in locks[0]
-    assert sorted(p for p in locks[0] if locks[0][p] != locks[1][p]) == sorted(p for p in locks[0]
-                                                                               if p.startswith("runs/"))
+    # dvc.lock: every entry the same (models too); the MLflow run records are not DVC outs, so no run
+    # id. (Entries of a lock written from scratch come in the order the stages finished; a clone's
+    # committed lock keeps its order.)
+    locks = [yaml.safe_load((root / "dvc.lock").read_text()) for root in (first, second)]
+    assert locks[0] == locks[1]
+    assert "models/rnn/tm-gru-concise.pt" in _lock_outs(first)
+    assert (first / "runs/rnn/tm-gru-concise.json").is_file()  # written beside the outputs all the same
+    # and a repro of nothing changed leaves the tree as git has it (the copy's outputs committed first)
+    copies[0].run("git", "add", "-A")
+    copies[0].run("git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "built")
+    copies[0].dvc("repro", *STAGES)
+    assert copies[0].run("git", "status", "--porcelain").stdout == ""
     metrics = json.loads((first / "metrics/rnn/tm-gru-concise.json").read_text())
     assert set(metrics) == {"perplexity", "epochs", "device"}  # speed is in MLflow only
     assert (first / "plots/rnn/tm-gru-concise.csv").read_text().splitlines()[0] == "epoch,perplexity"
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("mirror")
+def test_a_stage_back_at_earlier_params_runs_again_instead_of_coming_from_the_run_cache(repo_copy):
+    """Every build of a training stage is an MLflow run: DVC's run cache could restore the outputs
+    of params seen before without running the stage; `persist: true` on its metrics keeps it off."""
+    run_ids = set()
+    for epochs in (3, 2, 3):
+        repo_copy.set_params(**{"regularization.polynomial.epochs": epochs})
+        out = repo_copy.dvc("repro", "reg_polynomial").stdout
+        assert "Running stage 'reg_polynomial'" in out and "skipping run" not in out, out
+        record = json.loads((repo_copy.path / "runs/regularization/polynomial.json").read_text())
+        assert record["run_id"] not in run_ids  # a new MLflow run each time, the third one too
+        run_ids.add(record["run_id"])
 
 
 def test_metrics_are_written_at_the_stated_precision_and_other_json_in_full(tmp_path):

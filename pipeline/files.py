@@ -126,3 +126,15 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def first_non_utf8(path: str | os.PathLike) -> str:
+    """Where a file stops being UTF-8, by line as an editor counts (a decoder's own offset counts
+    from its last chunk), for an error message that names the file."""
+    data = Path(path).read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return f"byte {data[exc.start]:#04x} on line {line}"
+    return "a byte the decoder refused"

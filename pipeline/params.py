@@ -18,6 +18,7 @@ import yaml
 
 from pipeline import REPO_ROOT
 from pipeline.errors import ParamError
+from pipeline.files import first_non_utf8
 
 PARAMS_FILE = REPO_ROOT / "params.yaml"
 
@@ -32,23 +33,13 @@ def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
         with path.open(encoding="utf-8") as fh:
             params = yaml.safe_load(fh) or {}
     except UnicodeDecodeError:
-        raise ParamError(f"{path}: not UTF-8 text ({_first_bad_byte(path)})") from None
+        raise ParamError(f"{path}: not UTF-8 text ({first_non_utf8(path)})") from None
     except yaml.YAMLError as exc:
         raise ParamError(f"{path}{_where(exc)}: not valid YAML: {_problem(exc)}") from None
     if not isinstance(params, dict):
         raise ParamError(f"{path}: expected a mapping at the top level")
     return params
 
-
-def _first_bad_byte(path: Path) -> str:
-    """Where a file stops being UTF-8, by line (the decoder's own offset counts from its last chunk)."""
-    data = path.read_bytes()
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        return f"byte {data[exc.start]:#04x} on line {line}"
-    return "a byte the decoder refused"
 
 
 def _where(exc: yaml.YAMLError) -> str:

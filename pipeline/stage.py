@@ -88,8 +88,6 @@ class Stage:
         from threadpoolctl import threadpool_limits  # a scikit-learn dependency; light to import
 
         threadpool_limits(cpu_threads or None)
-        random.seed(seed)
-        np.random.seed(seed)
         self.device_tags = dict(CPU_TAGS)
         self.math_tags: dict[str, str] = {}
         self.device = None
@@ -107,16 +105,17 @@ class Stage:
                 self.device = runtime.pick_device(device)
             except RuntimeError as exc:
                 raise ParamError(f"params.yaml: '{where}.device' {exc}") from exc
-            runtime.seed_everything(seed)
             self.device_tags = runtime.describe_device(self.device)
+        self.seed_again()
 
     def seed_again(self) -> None:
         """Reseed every generator, e.g. before each configuration of a sweep, so its numbers do
         not depend on which configurations ran before it."""
-        random.seed(self.seed)
-        np.random.seed(self.seed)
-        if self.device is not None:
-            from pipeline.runtime import seed_everything
+        if self.device is None:  # a NumPy stage: torch need not be imported
+            random.seed(self.seed)
+            np.random.seed(self.seed)
+        else:
+            from pipeline.runtime import seed_everything  # Python, NumPy and torch
 
             seed_everything(self.seed)
 

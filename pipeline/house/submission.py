@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import DataError
-from pipeline.files import write_csv
+from pipeline.files import first_non_utf8, write_csv
 
 from .data import ID, TARGET
 
@@ -29,22 +29,12 @@ def validate_submission(path: Path, sample_path: Path) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, encoding="utf-8")
     except UnicodeDecodeError as exc:  # Kaggle reads UTF-8: a file saved in another encoding, or not text
-        raise DataError(f"{path}: not UTF-8 text ({_first_bad_byte(path)})") from exc
+        raise DataError(f"{path}: not UTF-8 text ({first_non_utf8(path)})") from exc
     except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
         raise DataError(f"{path}: not a readable CSV ({exc})") from exc
     check_frame(frame, _sample_ids(sample_path), where=str(path))
     return frame
 
-
-def _first_bad_byte(path: Path) -> str:
-    """Where a file stops being UTF-8, as an editor would look for it (pandas' offsets are per chunk)."""
-    data = path.read_bytes()
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        return f"byte {data[exc.start]:#04x} on line {line}"
-    return "a byte pandas could not decode"
 
 
 def _sample_ids(sample_path: Path) -> np.ndarray:

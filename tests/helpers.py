@@ -73,3 +73,14 @@ def changed_lines(before: str, after: str) -> list[str]:
     """The `-`/`+` lines of a diff between two texts: what an edit of params.yaml really changed."""
     return [line for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
             if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+
+
+# RNN settings that make an `rnn_train@...` stage take seconds in a repo copy (`set_params(**...)`).
+TINY_RNN = {
+    "rnn.train.hidden": 16,
+    "rnn.train.batch_size": 4,
+    "rnn.train.num_steps": 8,
+    "rnn.train.num_chars": 5,
+    "rnn.train.device": "cpu",
+    "rnn.corpora.timemachine.max_tokens": 600,
+}

@@ -14,6 +14,7 @@ import zlib
 
 import pytest
 import yaml
+from helpers import TINY_RNN
 from sandbox import copy_repo
 
 from pipeline import REPO_ROOT, dvc_views
@@ -25,13 +26,8 @@ from pipeline.plots import new_figure, save_figure, write_rows
 STAGES = ("reg_polynomial", "rnn_train@tm-gru-concise")
 TINY = {
     "regularization.polynomial.epochs": 4,
-    "rnn.train.hidden": 16,
-    "rnn.train.batch_size": 4,
-    "rnn.train.num_steps": 8,
+    **TINY_RNN,
     "rnn.train.epochs": 3,
-    "rnn.train.num_chars": 5,
-    "rnn.train.device": "cpu",
-    "rnn.corpora.timemachine.max_tokens": 600,
 }
 
 

@@ -7,17 +7,12 @@ import os
 
 import pytest
 
-from helpers import base_name, mlflow_client
+from helpers import TINY_RNN, base_name, mlflow_client
 
 STAGES = ("rnn_train@tm-gru-scratch", "rnn_train@lyrics-lstm-concise")
 TINY = {
-    "rnn.train.hidden": 16,
-    "rnn.train.batch_size": 4,
-    "rnn.train.num_steps": 8,
+    **TINY_RNN,
     "rnn.train.epochs": 2,
-    "rnn.train.num_chars": 5,
-    "rnn.train.device": "cpu",
-    "rnn.corpora.timemachine.max_tokens": 600,
     "rnn.corpora.jaychou-lyrics.max_tokens": 600,
     "rnn.experiments.lyrics-lstm-concise.train": {"epochs": 2},
 }

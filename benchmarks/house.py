@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the test helpers' sandbox
 
-from pipeline.house.presets import preset
+from pipeline.tabular.presets import preset
 from sandbox import copy_repo
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
@@ -84,7 +84,7 @@ _STARTUP_CODE = """
 import sys
 import cli
 from pipeline import tracking
-from pipeline.house import models, stages
+from pipeline.tabular import models, stages
 if sys.argv[1] != "preprocess":
     models.model_class(sys.argv[1])
 tracking.use_service()

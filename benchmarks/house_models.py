@@ -55,15 +55,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.house import models, paths  # noqa: E402
-from pipeline.house.blend import out_of_fold_blend  # noqa: E402
-from pipeline.house.config import load_house  # noqa: E402
-from pipeline.house.data import TARGET, load  # noqa: E402
-from pipeline.house.features import FeatureParams, Preprocessor  # noqa: E402
+from pipeline.tabular import models, paths  # noqa: E402
+from pipeline.tabular.blend import out_of_fold_blend  # noqa: E402
+from pipeline.tabular.config import load_house  # noqa: E402
+from pipeline.tabular.data import TARGET, load  # noqa: E402
+from pipeline.tabular.features.house_prices import FeatureParams, Preprocessor  # noqa: E402
 from pipeline.params import build  # noqa: E402
-from pipeline.house.evaluation import fold_ids, log_rmse, to_price  # noqa: E402
-from pipeline.house.prepared import Prepared  # noqa: E402
-from pipeline.house.train import cross_validate, fit_all  # noqa: E402
+from pipeline.tabular.evaluation import fold_ids, log_rmse, to_price  # noqa: E402
+from pipeline.tabular.prepared import Prepared  # noqa: E402
+from pipeline.tabular.train import cross_validate, fit_all  # noqa: E402
 from pipeline.runtime import seed_everything, set_cpu_threads  # noqa: E402
 
 CANDIDATES = {

@@ -33,7 +33,7 @@ class PipelineGroups(WholeHelpGroup):
     (and `dvc.yaml` deps stay exact). `--help` lists the groups without importing them."""
 
     LAZY: ClassVar[dict[str, tuple[str, str]]] = {
-        "house": ("pipeline.house.commands",
+        "house": ("pipeline.tabular.commands",
                   "House Prices pipeline: preprocess, k-fold CV, final fits, blend, submission."),
         "regularization": ("pipeline.regularization.commands",
                            "Regularization experiments: polynomial fit, weight decay, dropout, init."),
@@ -96,7 +96,7 @@ def download(
         typer.echo(f"ok {path}")
 
 
-# ---- compare and ship: thin wrappers over pipeline.runs_view, pipeline.ui and pipeline.house.upload
+# ---- compare and ship: thin wrappers over pipeline.runs_view, pipeline.ui and pipeline.tabular.upload
 
 
 @app.command()
@@ -191,7 +191,7 @@ def submit(
     """Validate data/submission.csv and upload it to Kaggle with the official client."""
     from dataclasses import asdict
 
-    from pipeline.house import upload as shipping
+    from pipeline.tabular import upload as shipping
 
     kwargs = {"competition": competition} if competition else {}
     plan = shipping.plan(file, message, **kwargs)

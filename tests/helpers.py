@@ -42,8 +42,8 @@ def get_json(url: str, **query) -> dict:
 def log_project_runs(folds=(0.14, 0.12), alpha=0.0005, exp_name="") -> str:
     """A House Prices CV run the way the pipeline logs one: house params, standard tags, nested folds."""
     from pipeline import tracking
-    from pipeline.house import models
-    from pipeline.house.config import load_house
+    from pipeline.tabular import models
+    from pipeline.tabular.config import load_house
 
     p = load_house()
     params = {"seed": p.seed, "cv": p.cv, "model": {"name": "elastic_net",

@@ -124,7 +124,7 @@ def is_package_marker(path: Path) -> bool:
 
 def covers(dep: str, path: str) -> bool:
     """Whether dep `dep` (a file or a folder) covers repo file `path`: equal, or a folder above it
-    (by whole path components: `pipeline/house` does not cover `pipeline/housework/x.py`)."""
+    (by whole path components: `pipeline/tabular` does not cover `pipeline/tabularwork/x.py`)."""
     dep_parts = PurePosixPath(os.path.normpath(dep)).parts  # "." (the whole repo): ()
     parts = PurePosixPath(os.path.normpath(path)).parts
     return parts[:len(dep_parts)] == dep_parts

@@ -26,9 +26,9 @@ from sandbox import RepoCopy, copy_repo
 from pipeline.datasets import MIRROR_ENV
 from pipeline.errors import DataError, ParamError
 from pipeline.files import write_bytes
-from pipeline.house.config import load_house
-from pipeline.house.evaluation import CVParams, fold_ids
-from pipeline.house.prepared import Prepared
+from pipeline.tabular.config import load_house
+from pipeline.tabular.evaluation import CVParams, fold_ids
+from pipeline.tabular.prepared import Prepared
 from pipeline.params import PARAMS_FILE, load_params
 
 PROCESSED = Path("data/processed/house-prices")

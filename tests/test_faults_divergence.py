@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from pipeline.errors import ParamError
-from pipeline.house import models
+from pipeline.tabular import models
 from pipeline.rnn.config import TrainConfig
 from pipeline.rnn.corpus import Vocab
 from pipeline.rnn.models import ModelSpec, make_model

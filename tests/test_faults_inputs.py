@@ -23,8 +23,8 @@ import yaml
 
 from pipeline import REPO_ROOT, datasets
 from pipeline.errors import DataError, DownloadError, ParamError
-from pipeline.house import data
-from pipeline.house.config import load_house
+from pipeline.tabular import data
+from pipeline.tabular.config import load_house
 from pipeline.params import PARAMS_FILE
 from pipeline.rnn.corpus import Vocab, load_corpus
 from pipeline.rnn.models import ModelSpec, make_model, save_model

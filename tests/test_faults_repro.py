@@ -18,9 +18,9 @@ SCRIPT = r"""
 import json
 import numpy as np
 import torch
-from pipeline.house import models
-from pipeline.house.evaluation import CVParams, fold_ids
-from pipeline.house.train import cross_validate
+from pipeline.tabular import models
+from pipeline.tabular.evaluation import CVParams, fold_ids
+from pipeline.tabular.train import cross_validate
 from pipeline.rnn.config import TrainConfig
 from pipeline.rnn.corpus import Vocab
 from pipeline.rnn.models import ModelSpec, make_model

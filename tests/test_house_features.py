@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.house.features import FeatureParams, Preprocessor, engineer
+from pipeline.tabular.features.house_prices import FeatureParams, Preprocessor, engineer
 
 
 def _frame(**columns) -> pd.DataFrame:

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from pipeline import REPO_ROOT
-from pipeline.house import figures
-from pipeline.house.train import FoldResult
+from pipeline.tabular import figures
+from pipeline.tabular.train import FoldResult
 
 
 def _folds(history: bool, train: bool = True) -> list[FoldResult]:

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import DataError, ParamError
-from pipeline.house import data
-from pipeline.house.config import load_house
-from pipeline.house.submission import check_frame, validate_submission
+from pipeline.tabular import data
+from pipeline.tabular.config import load_house
+from pipeline.tabular.submission import check_frame, validate_submission
 
 
 @pytest.fixture
@@ -119,7 +119,7 @@ def test_submission_checks(mirror, tmp_path):
 def test_original_preset_names_real_params_and_validates(tmp_path):
     import yaml
 
-    from pipeline.house.presets import PRESETS, dvc_set_args
+    from pipeline.tabular.presets import PRESETS, dvc_set_args
     from pipeline.params import PARAMS_FILE
     from sandbox import RepoCopy
 

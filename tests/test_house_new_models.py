@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from pipeline.errors import ParamError
-from pipeline.house import models
-from pipeline.house.evaluation import CVParams, fold_ids
-from pipeline.house.train import cross_validate, fit_all, scorer
+from pipeline.tabular import models
+from pipeline.tabular.evaluation import CVParams, fold_ids
+from pipeline.tabular.train import cross_validate, fit_all, scorer
 
 
 def _data(n=300, p=5, seed=0):

@@ -9,7 +9,7 @@ import pytest
 
 from helpers import base_name, mlflow_client
 from pipeline.files import rounded  # metrics files hold 10 digits, MLflow every bit
-from pipeline.house.submission import validate_submission
+from pipeline.tabular.submission import validate_submission
 
 pytestmark = pytest.mark.slow
 

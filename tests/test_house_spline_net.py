@@ -12,9 +12,9 @@ import pytest
 
 from pipeline import REPO_ROOT
 from pipeline.errors import ParamError
-from pipeline.house import models
-from pipeline.house.evaluation import CVParams, fold_ids
-from pipeline.house.train import cross_validate, fit_all
+from pipeline.tabular import models
+from pipeline.tabular.evaluation import CVParams, fold_ids
+from pipeline.tabular.train import cross_validate, fit_all
 
 SPLINE = {"type": "spline_net", "alpha": 0.0002, "knots": 6, "min_unique": 20}
 SVR = {"type": "svr", "C": 10.0, "epsilon": 0.01, "gamma": 0.05}
@@ -95,8 +95,8 @@ def test_svr_saved_before_clip_existed_still_loads():
 
 def test_spline_net_on_the_real_features_beats_the_elastic_net():
     """The shipped spline_net against the shipped elastic_net, 3 folds of the preprocessed features."""
-    from pipeline.house.config import load_house
-    from pipeline.house.prepared import Prepared
+    from pipeline.tabular.config import load_house
+    from pipeline.tabular.prepared import Prepared
 
     try:
         data = Prepared.load()
@@ -115,7 +115,7 @@ def test_spline_net_on_the_real_features_beats_the_elastic_net():
 
 
 def test_spline_net_imports_neither_torch_nor_at_registry_time_scikit_learn():
-    code = ("import sys, numpy as np; from pipeline.house import models; "
+    code = ("import sys, numpy as np; from pipeline.tabular import models; "
             "p = models.model_params({'type': 'spline_net'}, 'm'); "
             "assert 'sklearn' not in sys.modules; "
             "X = np.random.default_rng(0).normal(size=(60, 3)); "
@@ -141,7 +141,7 @@ def test_bad_params_name_the_param(config, param):
 
 
 def test_every_registered_model_type_lives_in_the_models_folder_the_stages_depend_on():
-    """Adding a model type needs no dvc.yaml edit: its module sits in pipeline/house/models/, a
+    """Adding a model type needs no dvc.yaml edit: its module sits in pipeline/tabular/models/, a
     dep of every stage that trains or loads models (tests/test_stage_deps.py traces the rest)."""
     import yaml
 
@@ -150,4 +150,4 @@ def test_every_registered_model_type_lives_in_the_models_folder_the_stages_depen
     for target in models.MODEL_TYPES.values():
         assert (folder / f"{target.partition(':')[0]}.py").is_file(), target
     for stage in (stages["house_train"]["do"], stages["house_submission"]):
-        assert "pipeline/house/models" in stage["deps"]
+        assert "pipeline/tabular/models" in stage["deps"]

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from pipeline.errors import ParamError
-from pipeline.house import models
-from pipeline.house.blend import fit_weights, out_of_fold_blend
-from pipeline.house.evaluation import CVParams, fold_ids, log_rmse
-from pipeline.house.train import cross_validate
+from pipeline.tabular import models
+from pipeline.tabular.blend import fit_weights, out_of_fold_blend
+from pipeline.tabular.evaluation import CVParams, fold_ids, log_rmse
+from pipeline.tabular.train import cross_validate
 
 
 def _data(n=120, p=6, seed=0):
@@ -137,7 +137,7 @@ def test_blender_never_sees_a_validation_rows_target_while_fitting_that_fold():
 
 def test_model_curves_have_steps_iterations_and_trees():
     """Iterative models log real curves: FISTA per (log-spaced) iteration, boosting per number of trees."""
-    from pipeline.house.train import scorer
+    from pipeline.tabular.train import scorer
 
     X, y = _data(150, 8)
     sets, score = {"train": (X[:100], y[:100]), "valid": (X[100:], y[100:])}, scorer(True)
@@ -160,7 +160,7 @@ def test_registry_and_non_torch_models_do_not_import_torch():
     import subprocess
     import sys
 
-    code = ("import sys, numpy as np; from pipeline.house import config, models; config.load_house(); "
+    code = ("import sys, numpy as np; from pipeline.tabular import config, models; config.load_house(); "
             "X = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32); "
             "[models.create(models.model_params(v, 'm'), 3, 0).fit(X, X.sum(1)) for v in "
             "({'type': 'elastic_net'}, {'type': 'gradient_boosting', 'options': {'n_estimators': 5}})]; "

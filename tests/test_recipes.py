@@ -9,7 +9,7 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("mirror")]
 
-# Step 1 of "Add a house model type": its module in pipeline/house/models/, params and class.
+# Step 1 of "Add a house model type": its module in pipeline/tabular/models/, params and class.
 RIDGE_TOY = '''"""A toy model type: closed-form ridge regression (CONTRIBUTING.md's example)."""
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ class RidgeToy:
 def test_a_new_house_model_type_needs_its_module_registry_line_and_params_block(repo_copy):
     root = repo_copy.path
     dvc_yaml = (root / "dvc.yaml").read_bytes()
-    (root / "pipeline/house/models/ridge_toy.py").write_text(RIDGE_TOY)
-    registry = root / "pipeline/house/models/__init__.py"
+    (root / "pipeline/tabular/models/ridge_toy.py").write_text(RIDGE_TOY)
+    registry = root / "pipeline/tabular/models/__init__.py"
     text = registry.read_text()
     anchor = '    "spline_net": "spline_net:SplineNet",\n'
     assert anchor in text, "the recipe's registry line no longer fits MODEL_TYPES"
@@ -79,7 +79,7 @@ def test_a_new_house_model_type_needs_its_module_registry_line_and_params_block(
     assert (submission["SalePrice"] > 10_000).all()
 
     # the models folder is a dep: changing the new module reruns the stages that use it
-    module = root / "pipeline/house/models/ridge_toy.py"
+    module = root / "pipeline/tabular/models/ridge_toy.py"
     module.write_text(module.read_text().replace("alpha: float = 1.0", "alpha: float = 2.0"))
     status = json.loads(repo_copy.dvc("status", "--json").stdout)
     assert {"house_train@toy", "house_train@svr", "house_submission"} <= set(status), sorted(status)

@@ -33,7 +33,7 @@ MISSING_HINT = "add them to the stage's deps in dvc.yaml (or a folder above them
 
 # Stage-name prefix -> the package of that pipeline. A stage may import its own pipeline's package
 # and the shared plumbing (modules directly under pipeline/), never another pipeline's package.
-OWN_PACKAGE = {"house_": "pipeline/house", "reg_": "pipeline/regularization", "rnn_": "pipeline/rnn"}
+OWN_PACKAGE = {"house_": "pipeline/tabular", "reg_": "pipeline/regularization", "rnn_": "pipeline/rnn"}
 PIPELINE_PACKAGES = (*OWN_PACKAGE.values(), "pipeline/tune")
 
 # Settings that make each house model type fit in a second or two (keys of its params dataclass).
@@ -59,51 +59,51 @@ def _write(root: Path, files: dict[str, str]) -> None:
 def test_uncovered_reports_misses_and_lets_off_what_cannot_change_outputs(tmp_path):
     _write(tmp_path, {
         "pipeline/__init__.py": '"""Only a docstring: a package marker."""\n',
-        "pipeline/house/__init__.py": '"""Docstring, then code."""\nLIMIT = 3\n',
-        "pipeline/house/train.py": "",
-        "pipeline/house/models/__init__.py": "",
-        "pipeline/house/models/svr.py": "",
-        "pipeline/housework/x.py": "",
+        "pipeline/tabular/__init__.py": '"""Docstring, then code."""\nLIMIT = 3\n',
+        "pipeline/tabular/train.py": "",
+        "pipeline/tabular/models/__init__.py": "",
+        "pipeline/tabular/models/svr.py": "",
+        "pipeline/tabularwork/x.py": "",
         "pipeline/planted.py": "",
         "pipeline/errors.py": "",
         "pipeline/tracking/store.py": "",
         "pipeline/tracking_service.py": "",
     })
     imported = {
-        "pipeline/__init__.py", "pipeline/house/__init__.py", "pipeline/house/train.py",
-        "pipeline/house/models/__init__.py", "pipeline/house/models/svr.py", "pipeline/housework/x.py",
+        "pipeline/__init__.py", "pipeline/tabular/__init__.py", "pipeline/tabular/train.py",
+        "pipeline/tabular/models/__init__.py", "pipeline/tabular/models/svr.py", "pipeline/tabularwork/x.py",
         "pipeline/planted.py", "pipeline/errors.py", "pipeline/tracking/store.py", "pipeline/tracking_service.py",
     }
-    deps = ["data/processed/house-prices", "pipeline/house/train.py", "pipeline/house/models"]
+    deps = ["data/processed/house-prices", "pipeline/tabular/train.py", "pipeline/tabular/models"]
     allowed = {"pipeline/errors.py": "error types", "pipeline/tracking*": "transport"}
 
     assert uncovered(imported, deps, allowed, repo=tmp_path) == {
         "pipeline/planted.py",          # a planted miss is reported
-        "pipeline/house/__init__.py",   # runs code: not a mere package marker
-        "pipeline/housework/x.py",      # no dep; `pipeline/house` would not cover it either (below)
+        "pipeline/tabular/__init__.py",   # runs code: not a mere package marker
+        "pipeline/tabularwork/x.py",      # no dep; `pipeline/tabular` would not cover it either (below)
     }
     # a folder dep covers the files under it, with or without a trailing slash; a sibling folder
     # sharing its name as a prefix is not under it
-    assert uncovered(imported, [*deps, "pipeline/house/"], allowed, repo=tmp_path) == {
-        "pipeline/planted.py", "pipeline/housework/x.py"}
-    assert covers("pipeline/house", "pipeline/house/models/svr.py")
-    assert not covers("pipeline/house", "pipeline/housework/x.py")
-    assert not covers("pipeline/house/train.py", "pipeline/house/train.pyc")
+    assert uncovered(imported, [*deps, "pipeline/tabular/"], allowed, repo=tmp_path) == {
+        "pipeline/planted.py", "pipeline/tabularwork/x.py"}
+    assert covers("pipeline/tabular", "pipeline/tabular/models/svr.py")
+    assert not covers("pipeline/tabular", "pipeline/tabularwork/x.py")
+    assert not covers("pipeline/tabular/train.py", "pipeline/tabular/train.pyc")
     assert covers(".", "cli.py")
     # nothing allowed, no deps: everything but the package markers (docstring only, or empty)
     assert uncovered(imported, [], {}, repo=tmp_path) == imported - {"pipeline/__init__.py",
-                                                                     "pipeline/house/models/__init__.py"}
+                                                                     "pipeline/tabular/models/__init__.py"}
 
 
 def test_loaded_module_files_map_to_project_files(tmp_path):
-    _write(tmp_path, {"pipeline/__init__.py": "", "pipeline/house/models/__init__.py": "",
-                      "pipeline/house/train.py": "", "cli.py": "", "tests/helper.py": ""})
-    loaded = [str(tmp_path / "pipeline/__init__.py"), str(tmp_path / "pipeline/house/models/__init__.py"),
-              str(tmp_path / "pipeline/house/train.py"), str(tmp_path / "cli.py"),
+    _write(tmp_path, {"pipeline/__init__.py": "", "pipeline/tabular/models/__init__.py": "",
+                      "pipeline/tabular/train.py": "", "cli.py": "", "tests/helper.py": ""})
+    loaded = [str(tmp_path / "pipeline/__init__.py"), str(tmp_path / "pipeline/tabular/models/__init__.py"),
+              str(tmp_path / "pipeline/tabular/train.py"), str(tmp_path / "cli.py"),
               str(tmp_path / "tests/helper.py"),  # not the package, not the script: not a stage module
               "/usr/lib/python3/json/__init__.py", ""]  # a library; a built-in module (no file)
-    assert project_files(tmp_path, loaded) == {"pipeline/__init__.py", "pipeline/house/models/__init__.py",
-                                               "pipeline/house/train.py", "cli.py"}
+    assert project_files(tmp_path, loaded) == {"pipeline/__init__.py", "pipeline/tabular/models/__init__.py",
+                                               "pipeline/tabular/train.py", "cli.py"}
 
 
 def test_traced_imports_runs_the_command_and_fails_with_its_output(tmp_path):
@@ -139,12 +139,12 @@ def test_stage_commands_resolves_foreach_and_orders_producers_first(tmp_path):
 
 
 def test_a_stage_may_import_its_own_pipeline_and_the_shared_plumbing_only():
-    imported = {"cli.py", "pipeline/params.py", "pipeline/house/train.py", "pipeline/house/models/svr.py",
+    imported = {"cli.py", "pipeline/params.py", "pipeline/tabular/train.py", "pipeline/tabular/models/svr.py",
                 "pipeline/rnn/__init__.py", "pipeline/regularization/fit.py", "pipeline/tune/house.py"}
     assert foreign_imports("house_train@svr", imported) == {"pipeline/rnn/__init__.py",
                                                             "pipeline/regularization/fit.py", "pipeline/tune/house.py"}
-    assert foreign_imports("reg_dropout", imported) == {"pipeline/rnn/__init__.py", "pipeline/house/train.py",
-                                                        "pipeline/house/models/svr.py", "pipeline/tune/house.py"}
+    assert foreign_imports("reg_dropout", imported) == {"pipeline/rnn/__init__.py", "pipeline/tabular/train.py",
+                                                        "pipeline/tabular/models/svr.py", "pipeline/tune/house.py"}
     assert foreign_imports("rnn_train@tm-lstm-bi", {"pipeline/rnn/train.py", "pipeline/files.py"}) == set()
     assert foreign_imports("download@timemachine", imported) == imported - {"cli.py", "pipeline/params.py"}
 
@@ -179,9 +179,9 @@ def test_every_code_dep_names_an_existing_file():
 
 
 def registered_model_types(repo: Path) -> list[str]:
-    """The keys of the house model registry (`MODEL_TYPES = {...}` in pipeline/house/models*),
+    """The keys of the house model registry (`MODEL_TYPES = {...}` in pipeline/tabular/models*),
     read from the source so that a moved or renamed module does not break this test."""
-    sources = sorted({*repo.glob("pipeline/house/models*.py"), *repo.glob("pipeline/house/models*/**/*.py")})
+    sources = sorted({*repo.glob("pipeline/tabular/models*.py"), *repo.glob("pipeline/tabular/models*/**/*.py")})
     for source in sources:
         for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
             target = node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)

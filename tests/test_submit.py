@@ -21,7 +21,7 @@ import yaml
 from helpers import base_name
 
 from pipeline.errors import DataError
-from pipeline.house import upload as shipping
+from pipeline.tabular import upload as shipping
 
 KAGGLE_TEST_PORT = 7777  # fixed by kagglesdk: KAGGLE_API_ENVIRONMENT=TEST -> http://localhost:7777
 FAKE_USER, FAKE_KEY = "fake-user", "fake-key-0123456789abcdef"

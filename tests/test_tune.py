@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from pipeline import REPO_ROOT
 from pipeline.errors import ParamError
-from pipeline.house.models import model_params
+from pipeline.tabular.models import model_params
 from sandbox import copy_repo
 from pipeline.tune import apply as applying
 from pipeline.tune import space
@@ -152,10 +152,10 @@ def _finish(proc, timeout=240):
 def test_a_tiny_study_on_sqlite_scores_by_the_pipelines_folds_and_logs_each_trial(prepared_repo, tmp_path):
     from helpers import mlflow_client
 
-    from pipeline.house.config import load_house
-    from pipeline.house.evaluation import fold_ids
-    from pipeline.house.prepared import Prepared
-    from pipeline.house.train import cross_validate
+    from pipeline.tabular.config import load_house
+    from pipeline.tabular.evaluation import fold_ids
+    from pipeline.tabular.prepared import Prepared
+    from pipeline.tabular.train import cross_validate
 
     db = tmp_path / "study.db"
     out = _finish(_tune(prepared_repo, "--trials", "3", "--folds", "3", "--seed", "1", "--storage", str(db),
@@ -194,10 +194,10 @@ def test_a_tiny_study_on_sqlite_scores_by_the_pipelines_folds_and_logs_each_tria
 def test_a_study_can_minimise_the_out_of_fold_score_without_the_outliers(prepared_repo, tmp_path):
     """tune.metric (as shipped) / --metric oof_log_rmse_without_outliers: the trial's value is the
     cv stage's out-of-fold log-RMSE over the rows not flagged as outliers; the pruner sees it too."""
-    from pipeline.house.config import load_house
-    from pipeline.house.evaluation import fold_ids, log_rmse, to_price
-    from pipeline.house.prepared import Prepared
-    from pipeline.house.train import cross_validate
+    from pipeline.tabular.config import load_house
+    from pipeline.tabular.evaluation import fold_ids, log_rmse, to_price
+    from pipeline.tabular.prepared import Prepared
+    from pipeline.tabular.train import cross_validate
     from pipeline.tune.config import load_tune
 
     assert load_tune(prepared_repo.path / "params.yaml").metric == "oof_log_rmse_without_outliers"
@@ -231,11 +231,11 @@ def test_a_study_can_minimise_what_the_model_does_for_the_blend(prepared_repo, t
     """--metric blend_oof_log_rmse_without_outliers: the trial's out-of-fold predictions join the
     other house.blend.models' (current params, same folds), blended out of fold as the blend stage
     does; the value is that blend's log-RMSE without the outliers."""
-    from pipeline.house.blend import out_of_fold_blend
-    from pipeline.house.config import load_house
-    from pipeline.house.evaluation import fold_ids, log_rmse, to_price
-    from pipeline.house.prepared import Prepared
-    from pipeline.house.train import cross_validate
+    from pipeline.tabular.blend import out_of_fold_blend
+    from pipeline.tabular.config import load_house
+    from pipeline.tabular.evaluation import fold_ids, log_rmse, to_price
+    from pipeline.tabular.prepared import Prepared
+    from pipeline.tabular.train import cross_validate
 
     db = tmp_path / "study.db"
     out = _finish(_tune(prepared_repo, "--trials", "1", "--folds", "3", "--storage", str(db), "--study", "blend",
@@ -326,8 +326,8 @@ class _AlwaysPrune(optuna.pruners.BasePruner):
 def test_a_pruned_trial_stops_after_one_fold_and_its_mlflow_run_finishes_tagged_pruned(monkeypatch):
     from helpers import mlflow_client
 
-    from pipeline.house.config import load_house
-    from pipeline.house.evaluation import fold_ids
+    from pipeline.tabular.config import load_house
+    from pipeline.tabular.evaluation import fold_ids
     from pipeline.tune.house import HouseTarget, Objective
 
     class Rows:  # the few Prepared methods a trial reads, on 60 synthetic houses

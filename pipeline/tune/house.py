@@ -56,8 +56,8 @@ class HouseTarget:
 
 def load_target(model: str, spaces: dict[str, Any], params_file=None) -> HouseTarget:
     """The model's entry and its declared space, validated (bad ranges fail naming the tune param)."""
-    from pipeline.house.config import load_house
-    from pipeline.house.models import model_params
+    from pipeline.tabular.config import load_house
+    from pipeline.tabular.models import model_params
 
     house = load_house(params_file) if params_file else load_house()
     house.model(model)  # unknown model: ParamError listing the defined ones
@@ -78,10 +78,10 @@ class Objective:
 
     def __init__(self, target: HouseTarget, study_name: str, params_file=None, folds: int | None = None,
                  metric: str = METRIC):
-        from pipeline.house import paths
-        from pipeline.house.config import load_house
-        from pipeline.house.evaluation import fold_ids
-        from pipeline.house.prepared import Prepared
+        from pipeline.tabular import paths
+        from pipeline.tabular.config import load_house
+        from pipeline.tabular.evaluation import fold_ids
+        from pipeline.tabular.prepared import Prepared
 
         self.house = load_house(params_file) if params_file else load_house()
         if folds is not None:  # an explicit, logged override; the default is house.cv as configured
@@ -100,7 +100,7 @@ class Objective:
 
     def _partner_predictions(self) -> list[np.ndarray]:
         """Out-of-fold predictions of the blend's other models, on the study's folds (once per worker)."""
-        from pipeline.house.train import cross_validate
+        from pipeline.tabular.train import cross_validate
 
         house = self.house
         return [cross_validate(house.model(name), self.X, self.y, self.folds, self.fit_mask,
@@ -110,7 +110,7 @@ class Objective:
     def __call__(self, trial) -> float:
         import optuna
 
-        from pipeline.house.models import model_params, to_dict, uses_torch
+        from pipeline.tabular.models import model_params, to_dict, uses_torch
         from pipeline.stage import Stage
 
         house, model = self.house, self.target.model
@@ -152,7 +152,7 @@ class Objective:
         """
         import optuna
 
-        from pipeline.house.train import cross_validate
+        from pipeline.tabular.train import cross_validate
 
         scores, oof = [], np.full(len(self.y), np.nan)
         for k in range(int(self.folds.max()) + 1):
@@ -176,7 +176,7 @@ class Objective:
 
     def _blend_score(self, oof: np.ndarray, rows: np.ndarray) -> float:
         """Log-RMSE without outliers of the out-of-fold blend of `rows`: the trial's model and its partners."""
-        from pipeline.house.blend import out_of_fold_blend
+        from pipeline.tabular.blend import out_of_fold_blend
 
         predictions = np.column_stack([p[rows] for p in self.partners] + [oof[rows]])
         blended = np.full(len(self.y), np.nan)
@@ -186,7 +186,7 @@ class Objective:
 
     def _oof_scores(self, oof: np.ndarray, rows: np.ndarray | None = None) -> dict[str, float]:
         """The cv stage's two out-of-fold scores, over `rows` (default: every row)."""
-        from pipeline.house.evaluation import oof_scores
+        from pipeline.tabular.evaluation import oof_scores
 
         rows = np.ones(len(self.y), bool) if rows is None else rows
         return oof_scores(self.prepared.prices()[rows], oof[rows], self.prepared.log_target,

@@ -59,7 +59,7 @@ from pipeline.tabular import models, paths  # noqa: E402
 from pipeline.tabular.blend import out_of_fold_blend  # noqa: E402
 from pipeline.tabular.config import load_house  # noqa: E402
 from pipeline.tabular.data import TARGET, load  # noqa: E402
-from pipeline.tabular.features.house_prices import FeatureParams, Preprocessor  # noqa: E402
+from pipeline.competitions.house_prices import FeatureParams, Preprocessor  # noqa: E402
 from pipeline.params import build  # noqa: E402
 from pipeline.tabular.evaluation import fold_ids, log_rmse, to_price  # noqa: E402
 from pipeline.tabular.prepared import Prepared  # noqa: E402

@@ -33,8 +33,10 @@ class PipelineGroups(WholeHelpGroup):
     (and `dvc.yaml` deps stay exact). `--help` lists the groups without importing them."""
 
     LAZY: ClassVar[dict[str, tuple[str, str]]] = {
-        "house": ("pipeline.tabular.commands",
-                  "House Prices pipeline: preprocess, k-fold CV, final fits, blend, submission."),
+        "competition": ("pipeline.tabular.commands",
+                        "Kaggle tabular competitions: new, preprocess, k-fold CV, fits, blend, submission."),
+        "house": ("pipeline.tabular.commands:house_app",
+                  "House Prices' stages (`competition STAGE house-prices`, shorter)."),
         "regularization": ("pipeline.regularization.commands",
                            "Regularization experiments: polynomial fit, weight decay, dropout, init."),
         "rnn": ("pipeline.rnn.commands", "Modern RNN experiments: RNN/GRU/LSTM language models, text generation."),
@@ -52,7 +54,8 @@ class PipelineGroups(WholeHelpGroup):
         module, help_text = self.LAZY[name]
         if self._listing:  # the help page needs only the one-line summary
             return TyperGroup(name=name, help=help_text)
-        sub_app = importlib.import_module(module).app
+        module, _, attribute = module.partition(":")
+        sub_app = getattr(importlib.import_module(module), attribute or "app")
         return get_group_from_info(TyperInfo(sub_app, name=name, help=help_text, cls=WholeHelpGroup),
                                    pretty_exceptions_short=True,
                                    suggest_commands=True, rich_markup_mode=None)
@@ -101,8 +104,9 @@ def download(
 
 @app.command()
 def runs(
-    experiment: Annotated[str | None, typer.Option("--experiment", "-e", help="Experiment name (house-prices, "
-                                                   "regularization, rnn); default: every experiment.")] = None,
+    experiment: Annotated[str | None, typer.Option("--experiment", "-e", help="Experiment name (a competition: "
+                                                   "house-prices, titanic...; regularization, rnn); default: every "
+                                                   "experiment.")] = None,
     params: Annotated[list[str] | None, typer.Option("--params", "-p", help="Param columns, comma-separated or "
                                                      "repeated (e.g. model.cell,train.lr); default: the params "
                                                      "that tell runs of one kind apart, changed ones first, as "
@@ -131,7 +135,7 @@ def runs(
         typer.echo(note, err=True)
 
 
-PipelineName = Annotated[str, typer.Argument(help="house, regularization or rnn.")]
+PipelineName = Annotated[str, typer.Argument(help="A competition (house-prices, titanic, ...), regularization or rnn.")]
 
 
 @app.command()
@@ -166,7 +170,8 @@ def ui(
                                              "params.yaml, else 5000).")] = None,
     workers: Annotated[int, typer.Option(help="Server worker processes.")] = 1,
     experiment: Annotated[str, typer.Option("--experiment", "-e", help="Experiment whose runs page to show: "
-                                            "house-prices, regularization or rnn.")] = "house-prices",
+                                            "a competition (house-prices, titanic...), regularization or "
+                                            "rnn.")] = "house-prices",
     open_browser: Annotated[bool, typer.Option("--open", help="Also open that page in the default browser.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show the server's log (start-up, requests) here "
                                           "instead of in its log file.")] = False,
@@ -180,22 +185,22 @@ def ui(
 
 @app.command()
 def submit(
-    file: Annotated[str | None, typer.Option("--file", help="CSV to upload (default: data/submission.csv).")] = None,
+    competition: Annotated[str, typer.Argument(help="A competition under `competitions:` in params.yaml.")
+                           ] = "house-prices",
+    file: Annotated[str | None, typer.Option("--file", help="CSV to upload (default: the competition's "
+                                             "submission, e.g. data/submission.csv for house-prices).")] = None,
     message: Annotated[str | None, typer.Option("--message", "-m", help="Submission message (default: the git "
                                                 "commit and the CV score).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and show what would be sent; send "
                                           "nothing (needs no credentials).")] = False,
-    competition: Annotated[str | None, typer.Option(help="Kaggle competition (default: "
-                                                    "house-prices-advanced-regression-techniques).")] = None,
 ) -> None:
-    """Validate data/submission.csv and upload it to Kaggle with the official client."""
+    """Validate a competition's submission and upload it to Kaggle with the official client."""
     from dataclasses import asdict
 
     from pipeline.tabular import upload as shipping
 
-    kwargs = {"competition": competition} if competition else {}
-    plan = shipping.plan(file, message, **kwargs)
-    shown = {k: v for k, v in asdict(plan).items() if k != "made_by"}
+    plan = shipping.plan(competition, file, message)
+    shown = {k: v for k, v in asdict(plan).items() if k not in ("made_by", "experiment")}
     if not plan.credentials:
         from pipeline.kaggle_client import CREDENTIAL_HELP
 

@@ -1,8 +1,10 @@
 """Checksum-verified downloads of every dataset the pipelines use.
 
-Sources are tried in order: a mirror (a folder, `file://` or `http(s)://` base set by the
-`PIPELINE_DATA_MIRROR` environment variable or the `data.mirror` param), the public URLs,
-then the Kaggle API for competition files when credentials exist. Whatever the source, the
+Sources are tried in order: a competition's own `source` folder (when its block names one), a
+mirror (a folder, `file://` or `http(s)://` base set by the `PIPELINE_DATA_MIRROR` environment
+variable or the `data.mirror` param), the public URLs, then the Kaggle API for competition
+files when credentials exist. The course's data sets are registered below; a Kaggle
+competition's files are registered by its block under `competitions:` in params.yaml. Whatever the source, the
 payload's SHA-256 must match the registry below (for `.gz` files the decompressed payload,
 so re-compressed mirrors are accepted). A file lands in its destination only once verified.
 """
@@ -28,7 +30,6 @@ from pipeline.errors import DownloadError
 MIRROR_ENV = "PIPELINE_DATA_MIRROR"
 HTTP_TIMEOUT = 30  # seconds a mirror or public host may stay silent before the next source is tried
 RAW_DIR = REPO_ROOT / "data" / "raw"
-HOUSE_COMPETITION = "house-prices-advanced-regression-techniques"
 
 D2L_HUB = "https://d2l-data.s3-accelerate.amazonaws.com/"
 FASHION_HOSTS = (
@@ -57,6 +58,7 @@ class Dataset:
     files: tuple[RemoteFile, ...]
     kaggle_competition: str | None = None
     description: str = ""
+    source: str = ""  # a folder or URL holding the files under their Kaggle names, tried first
 
 
 def _hub(name: str) -> tuple[str, ...]:
@@ -70,25 +72,6 @@ def _fashion(name: str, sha256: str) -> RemoteFile:
 DATASETS: dict[str, Dataset] = {
     d.name: d
     for d in (
-        Dataset(
-            "house-prices",
-            (
-                RemoteFile("kaggle_house_pred_train.csv",
-                           "1e18addf81e5e4d347cc17ee6075bbe4a42b7fa26b9e5b063e8f692a5f929d41",
-                           _hub("kaggle_house_pred_train.csv"), kaggle_file="train.csv"),
-                RemoteFile("kaggle_house_pred_test.csv",
-                           "8fdd3d829d4d986b58f845c9553b225e67dd8383624d90fb6ca1d4bed5798c1e",
-                           _hub("kaggle_house_pred_test.csv"), kaggle_file="test.csv"),
-                RemoteFile("house_prices_sample_submission.csv",
-                           "f19e99699b925aa3085c8d2ae43c62f15fbcd35e4a953b98025f8392c3ffa807",
-                           kaggle_file="sample_submission.csv"),
-                RemoteFile("house_prices_data_description.txt",
-                           "356a4670aa688afa8ba44b1365b633fbbac2dae535fe4638532630607d64070d",
-                           kaggle_file="data_description.txt"),
-            ),
-            kaggle_competition=HOUSE_COMPETITION,
-            description="Kaggle House Prices: train/test CSVs, sample submission, data description",
-        ),
         Dataset(
             "fashion-mnist",
             (
@@ -162,6 +145,9 @@ def _copy_from(location: str, dest: Path) -> None:
 def _sources(dataset: Dataset, file: RemoteFile, mirror: str | None) -> list[tuple[str, Callable[[Path], None]]]:
     """(description, fetch-into-path) pairs in the order they are tried."""
     sources: list[tuple[str, Callable[[Path], None]]] = []
+    if dataset.source:
+        where = _join(dataset.source, file.kaggle_file or file.basename)
+        sources.append((f"source {where}", lambda dest, where=where: _copy_from(where, dest)))
     if mirror:
         where = _join(mirror, file.name)
         sources.append((f"mirror {where}", lambda dest, where=where: _copy_from(where, dest)))
@@ -212,11 +198,36 @@ def fetch_file(dataset: Dataset, file: RemoteFile, dest_dir: Path, mirror: str |
                         + "\n  - ".join(tried))
 
 
-def download(name: str, dest_root: Path = RAW_DIR, mirror: str | None = None) -> list[Path]:
-    """Download every file of dataset `name` into `dest_root/<name>/`, verified."""
-    if name not in DATASETS:
-        raise DownloadError(f"unknown dataset '{name}'; known: {', '.join(sorted(DATASETS))}")
-    dataset = DATASETS[name]
+def competition_dataset(name: str, block: dict) -> Dataset:
+    """The files a `competitions.<name>` block lists (every role: train, test, sample submission...)."""
+    try:
+        files = tuple(RemoteFile(f["name"], f["sha256"], tuple(f.get("urls") or ()), f.get("kaggle_file") or None)
+                      for f in block["files"].values())
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise DownloadError(f"params.yaml: 'competitions.{name}.files' must map each role to name, sha256 "
+                            f"(and kaggle_file, urls): {exc}") from exc
+    return Dataset(name, files, kaggle_competition=block.get("kaggle") or None,
+                   description=f"Kaggle competition {block.get('kaggle', name)}", source=block.get("source") or "")
+
+
+def find(name: str, params: dict | None = None) -> Dataset:
+    """A registered data set, else the competition of that name in params.yaml."""
+    if name in DATASETS:
+        return DATASETS[name]
+    if params is None:
+        from pipeline.params import load_params
+
+        params = load_params()
+    competitions = params.get("competitions") or {}
+    if name in competitions:
+        return competition_dataset(name, competitions[name])
+    raise DownloadError(f"unknown dataset '{name}'; known: {', '.join(sorted([*DATASETS, *competitions]))}")
+
+
+def download(name: str, dest_root: Path = RAW_DIR, mirror: str | None = None, params: dict | None = None
+             ) -> list[Path]:
+    """Download every file of dataset or competition `name` into `dest_root/<name>/`, verified."""
+    dataset = find(name, params)
     dest_dir = Path(dest_root) / name
     # Progress bars draw on a terminal only (disable=None), and leave=False with the `with` block
     # clears the bar before an error propagates, so `error: ...` starts its own line.

@@ -34,17 +34,22 @@ class PipelineView:
     scores: str  # regex over the same: the metrics `cli.py metrics` shows without --all
 
 
+def competition_view(key: str, metric: str) -> PipelineView:
+    """A competition's view: its block's params, its metrics folder, its metric's scores."""
+    m = re.escape(metric)
+    return PipelineView(f"competitions.{key}", f"metrics/{key}/",
+                        rf"^cv:(valid_{m}_mean|oof_{m}|oof_{m}_without_outliers)$",
+                        rf"^cv:((models\.[\w-]+\.)?oof_{m}(_without_outliers)?|valid_{m}_mean|"
+                        r"weights\.[\w-]+|threshold)$")
+
+
 VIEWS = {
-    "house": PipelineView("house", "metrics/house-prices/",
-                          r"^cv:(valid_log_rmse_mean|oof_log_rmse|oof_log_rmse_without_outliers)$",
-                          r"^cv:((models\.\w+\.)?oof_log_rmse_without_outliers|oof_log_rmse|valid_log_rmse_mean|"
-                          r"weights\.\w+)$"),
     "regularization": PipelineView("regularization", "metrics/regularization/",
                                    r"^(dropout:\w+\.test_acc|polynomial:\w+\.test_loss)$",
                                    r"^((dropout|init):\w+\.test_acc|(polynomial|weight_decay):\w+\.test_loss)$"),
     "rnn": PipelineView("rnn", "metrics/rnn/", r"^[\w-]+:perplexity$", r"^[\w-]+:perplexity$"),
 }
-ALIASES = {"house-prices": "house", "reg": "regularization"}
+ALIASES = {"house": "house-prices", "reg": "regularization"}
 
 
 class DvcError(PipelineError, RuntimeError):
@@ -52,10 +57,16 @@ class DvcError(PipelineError, RuntimeError):
 
 
 def view(name: str) -> PipelineView:
+    """A pipeline's view, or a competition's (any key under `competitions:` in params.yaml)."""
     key = ALIASES.get(name, name)
-    if key not in VIEWS:
-        raise ParamError(f"unknown pipeline '{name}': one of {', '.join(VIEWS)}")
-    return VIEWS[key]
+    if key in VIEWS:
+        return VIEWS[key]
+    from pipeline.params import load_params
+
+    competitions = load_params().get("competitions") or {}
+    if key in competitions:
+        return competition_view(key, str(competitions[key].get("metric", "")))
+    raise ParamError(f"unknown pipeline '{name}': one of {', '.join([*competitions, *VIEWS])}")
 
 
 def _dvc_json(*args: str, root: Path = REPO_ROOT) -> Any:
@@ -143,13 +154,21 @@ def _revisions(shown: list[dict]) -> list[tuple[str, dict]]:
     return out
 
 
+def _section(params: dict, dotted: str) -> dict:
+    """The params under a dotted section (`competitions.titanic`), {} where absent."""
+    for key in dotted.split("."):
+        params = params.get(key) if isinstance(params, dict) else None
+    return params if isinstance(params, dict) else {}
+
+
 def exps_report(name: str, width: int | None = None, root: Path = REPO_ROOT) -> tuple[str, str]:
     """`dvc exp show` for one pipeline: (table, note for stderr)."""
     pipeline = view(name)
     headline = re.compile(pipeline.headline)
     records, param_values = [], {}
     for label, data in _revisions(_dvc_json("exp", "show", root=root)):
-        params = flatten(((data.get("params") or {}).get("params.yaml") or {}).get("data", {}).get(pipeline.params, {}))
+        params = flatten(_section(((data.get("params") or {}).get("params.yaml") or {}).get("data", {}),
+                                  pipeline.params))
         metrics = {f"{Path(f).stem}:{k}": v for (f, k), v in metric_rows(data.get("metrics") or {}, pipeline).items()}
         record = {"experiment": label, **{f"params.{k}": _value(v) for k, v in params.items()},
                   **{f"metrics.{k}": _value(v) for k, v in metrics.items() if headline.search(k)}}

@@ -30,7 +30,7 @@ TAG_COLUMNS = (("pipeline", "pipeline"), ("stage", "stage"), ("model", "model"),
                ("dataset", "dataset"), ("device", "device"), ("commit", "git_commit"), ("dvc_exp", "dvc_exp_name"))
 BASE_COLUMNS = ("run_id", "run_name", "experiment", "status", "start")
 FORMATS = ("table", "csv", "json")
-_SCORE_WORDS = ("rmse", "loss", "perplexity", "acc", "error", "score")
+_SCORE_WORDS = ("rmse", "loss", "perplexity", "acc", "error", "score", "auc", "mae")
 _HELD_OUT_WORDS = ("valid", "test", "oof", "perplexity", "acc")
 # The score each experiment is judged by, its first one the one runs are ranked by (lower is better).
 HEADLINE_METRICS = {
@@ -38,6 +38,18 @@ HEADLINE_METRICS = {
     "regularization": ("test_loss", "test_acc"),
     "rnn": ("perplexity",),
 }
+
+
+def experiment_headline(experiment: str) -> tuple[str, ...]:
+    """An experiment's headline scores; a competition's are its metric's, out of fold and mean over folds."""
+    if experiment in HEADLINE_METRICS:
+        return HEADLINE_METRICS[experiment]
+    from pipeline.params import load_params
+
+    block = (load_params().get("competitions") or {}).get(experiment)
+    if not isinstance(block, dict) or not block.get("metric"):
+        return ()
+    return (f"oof_{block['metric']}", f"valid_{block['metric']}_mean")
 
 
 @dataclass
@@ -133,7 +145,7 @@ def headline_metrics(rows: Sequence[RunRow]) -> list[str]:
     have = {k for r in rows for k in r.metrics}
     out: list[str] = []
     for name in dict.fromkeys(r.columns.get("experiment", "") for r in rows):
-        out += [m for m in HEADLINE_METRICS.get(name, ()) if m in have and m not in out]
+        out += [m for m in experiment_headline(name) if m in have and m not in out]
     return out
 
 

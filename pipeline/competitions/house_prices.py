@@ -1,4 +1,8 @@
-"""Turn the raw House Prices frames into model-ready numbers, identically for train and test.
+"""House Prices' features module: the Ames-specific engineering on top of the course's recipe.
+
+Named by `competitions.house-prices.features.module: house_prices`. It knows what only this
+data set needs: NA that means "none" (no pool, no garage), the Ex..Po quality scale, lot
+frontage by neighbourhood, neighbourhood context, and the partial-sale outliers.
 
 `Preprocessor.fit` learns every statistic (means, stds, skewed columns, categories,
 neighbourhood medians) from the rows `stats_from` names, and `transform` applies them to any
@@ -21,7 +25,7 @@ from pipeline.errors import DataError, ParamError
 from pipeline.files import write_json
 from pipeline.params import require
 
-from .data import ID, TARGET
+ID, TARGET = "Id", "SalePrice"  # dropped if present: features never include the id or the price
 
 QUALITY_SCALE = {"Ex": 5, "Gd": 4, "TA": 3, "Fa": 2, "Po": 1}
 # Columns graded on the Ex..Po scale in data_description.txt; NA there means "no such thing".
@@ -38,11 +42,19 @@ CODED_AS_NUMBERS = ("MSSubClass", "MoSold", "YrSold")
 
 
 @dataclass
+class OutlierParams:
+    """The data set's partial sales: huge houses sold cheaply, flagged as outliers
+    (`competitions.house-prices.drop_outliers` leaves them out of every fit)."""
+
+    living_area_above: float = 4000
+    price_below: float = 300000
+
+
+@dataclass
 class FeatureParams:
-    """`house.features` in params.yaml: which statistics and which engineering steps to use."""
+    """`competitions.house-prices.features`: which statistics and which engineering steps to use."""
 
     stats_from: Literal["train_and_test", "train"] = "train_and_test"  # rows the statistics come from (never prices)
-    log_target: bool = True  # learn log(SalePrice): the metric is RMSE of logs
     na_means_none: bool = False
     lot_frontage_by_neighborhood: bool = False
     ordinal_quality: bool = False
@@ -57,6 +69,7 @@ class FeatureParams:
     # numbers compared to their neighbourhood: per column, value minus the neighbourhood's median
     # and that median itself (medians over the stats rows' features; never prices)
     neighborhood_context: list[str] = field(default_factory=list)
+    outliers: OutlierParams = field(default_factory=OutlierParams)
 
     def validate(self, where: str) -> None:
         require(self.skew_threshold >= 0, f"{where}.skew_threshold", f"must be >= 0, got {self.skew_threshold}")
@@ -134,6 +147,7 @@ class Preprocessor:
     product_means: dict[str, float] = field(default_factory=dict)
     product_stds: dict[str, float] = field(default_factory=dict)
     columns: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # nothing is left out silently here: the params drop
 
     @classmethod
     def fit(cls, stats_rows: pd.DataFrame, params: FeatureParams) -> "Preprocessor":
@@ -156,10 +170,10 @@ class Preprocessor:
             raw = state._unskew(raw)
         if params.neighborhood_context:
             if "Neighborhood" not in raw:
-                raise ParamError("params.yaml: 'house.features.neighborhood_context' needs a Neighborhood column")
+                raise ParamError("params.yaml: 'competitions.house-prices.features.neighborhood_context' needs a Neighborhood column")
             for col in params.neighborhood_context:
                 if col not in state.numeric:
-                    raise ParamError(f"params.yaml: 'house.features.neighborhood_context' names {col!r}, not a "
+                    raise ParamError(f"params.yaml: 'competitions.house-prices.features.neighborhood_context' names {col!r}, not a "
                                      f"numeric column (numeric: {', '.join(state.numeric)})")
                 values = pd.to_numeric(raw[col], errors="coerce").astype(float)
                 medians = values.groupby(raw["Neighborhood"]).median().dropna()
@@ -176,7 +190,7 @@ class Preprocessor:
             a, b = (part.strip() for part in item.split("*"))
             for col in (a, b):
                 if col not in state.numeric:
-                    raise ParamError(f"params.yaml: 'house.features.products' entry {item!r}: {col!r} is not a "
+                    raise ParamError(f"params.yaml: 'competitions.house-prices.features.products' entry {item!r}: {col!r} is not a "
                                      f"numeric column (numeric: {', '.join(state.numeric)})")
             product = state._z(raw, a) * state._z(raw, b)
             mean, std = float(product.mean()), float(product.std(ddof=1))  # as the numbers (pandas)
@@ -257,7 +271,9 @@ class Preprocessor:
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> "Preprocessor":
         state = dict(state)
-        state["params"] = FeatureParams(**state["params"])
+        params = dict(state["params"])
+        params["outliers"] = OutlierParams(**params.get("outliers", {}))
+        state["params"] = FeatureParams(**params)
         return cls(**state)
 
     def save(self, path: Path) -> None:
@@ -266,3 +282,14 @@ class Preprocessor:
     @classmethod
     def load(cls, path: Path) -> "Preprocessor":
         return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+Params = FeatureParams  # the features-module interface (pipeline/competitions/__init__.py)
+
+
+def outliers(train: pd.DataFrame, target: pd.Series, params: FeatureParams) -> np.ndarray:
+    """The partial sales: living area above `outliers.living_area_above` sold under `outliers.price_below`."""
+    if "GrLivArea" not in train:
+        return np.zeros(len(train), bool)
+    rule = params.outliers
+    return ((train["GrLivArea"] > rule.living_area_above) & (target < rule.price_below)).to_numpy()

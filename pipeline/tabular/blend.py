@@ -1,5 +1,9 @@
 """Blend the models' predictions with weights chosen on out-of-fold predictions only.
 
+Regression blends target-space predictions by squared error; classification blends
+probabilities by log loss (the same weight for every class), and a binary task scored by
+accuracy also gets its decision threshold from out-of-fold predictions.
+
 The headline CV score of the blend is itself out of fold: the weights that predict fold k
 are fitted on the other folds' rows, so no validation target ever reaches the blender
 while it fits that fold. The final weights (for the test set) use every training row's
@@ -18,7 +22,7 @@ from pipeline.params import require
 
 @dataclass
 class BlendParams:
-    """`house.blend`: which models' predictions to blend, and how to weigh them."""
+    """`competitions.<key>.blend`: which models' predictions to blend, and how to weigh them."""
 
     models: list[str] = field(default_factory=list)
     method: Literal["mean", "optimize"] = "optimize"
@@ -28,16 +32,20 @@ class BlendParams:
         require(len(set(self.models)) == len(self.models), f"{where}.models", f"has duplicates: {self.models}")
 
 
-def fit_weights(predictions: np.ndarray, target: np.ndarray, method: str) -> np.ndarray:
-    """Non-negative weights summing to 1 that minimise the squared error (or equal weights)."""
+def fit_weights(predictions: np.ndarray, target: np.ndarray, method: str, classification: bool = False) -> np.ndarray:
+    """Non-negative weights summing to 1 that minimise the squared error, or the log loss of
+    blended probabilities for classification (or equal weights)."""
     from scipy.optimize import minimize  # imported here: scipy.optimize costs ~1 s at start-up
 
-    n_models = predictions.shape[1]
+    n_models = predictions.shape[-1]  # models on the last axis: (rows, models) or (rows, classes, models)
     equal = np.full(n_models, 1.0 / n_models)
     if method == "mean" or n_models == 1:
         return equal
     if not np.all(np.isfinite(target)):
         raise ValueError("blend targets must be finite")
+
+    if classification:
+        return _logloss_weights(predictions, target.astype(np.int64), equal, minimize)
 
     def loss(w):
         residual = predictions @ w - target
@@ -54,15 +62,50 @@ def fit_weights(predictions: np.ndarray, target: np.ndarray, method: str) -> np.
     return weights / weights.sum()
 
 
+def _logloss_weights(predictions: np.ndarray, classes: np.ndarray, start: np.ndarray, minimize) -> np.ndarray:
+    """Weights of probability columns (n, models) or class blocks (n, classes, models)."""
+    probabilities = predictions if predictions.ndim == 3 else np.stack([1 - predictions, predictions], axis=1)
+    picked = probabilities[np.arange(len(classes)), classes, :]  # (n, models): each model's P(true class)
+
+    def loss(w):
+        return float(-np.mean(np.log(np.clip(picked @ w, 1e-15, None))))
+
+    def grad(w):
+        return -(picked / np.clip(picked @ w, 1e-15, None)[:, None]).mean(axis=0)
+
+    result = minimize(loss, start, jac=grad, method="SLSQP", bounds=[(0.0, 1.0)] * len(start),
+                      constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0}],
+                      options={"ftol": 1e-12, "maxiter": 1000})
+    weights = np.clip(result.x, 0.0, None)
+    return weights / weights.sum()
+
+
+def combine(predictions: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted sum over the last axis (models): numbers, probabilities or class blocks."""
+    return predictions @ weights
+
+
+def best_threshold(probability: np.ndarray, classes: np.ndarray) -> float:
+    """The P(class 1) cut that maximises accuracy on these rows; ties go to the cut nearest 0.5."""
+    order = np.sort(np.unique(probability))
+    cuts = np.concatenate([[0.5], (order[:-1] + order[1:]) / 2]) if len(order) > 1 else np.array([0.5])
+    accuracy = np.array([np.mean((probability >= c) == (classes == 1)) for c in cuts])
+    best = np.flatnonzero(accuracy == accuracy.max())
+    return float(cuts[best[np.argmin(np.abs(cuts[best] - 0.5))]])
+
+
 def out_of_fold_blend(predictions: np.ndarray, target: np.ndarray, fold_ids: np.ndarray,
-                      fit_mask: np.ndarray, method: str) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Blend each fold with weights fitted on the other folds' `fit_mask` rows only."""
-    blended = np.full(len(target), np.nan)
-    per_fold = []
+                      fit_mask: np.ndarray, method: str, classification: bool = False,
+                      tune_threshold: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Blend each fold with weights (and, when asked, a binary threshold) fitted on the other
+    folds' `fit_mask` rows only. Returns the blend and each row's threshold (0.5 unless tuned)."""
+    blended = np.full(predictions.shape[:-1], np.nan)
+    thresholds = np.full(len(target), 0.5)
     for fold in np.unique(fold_ids):
         valid = fold_ids == fold
         rows = ~valid & fit_mask
-        weights = fit_weights(predictions[rows], target[rows], method)
-        blended[valid] = predictions[valid] @ weights
-        per_fold.append(weights)
-    return blended, per_fold
+        weights = fit_weights(predictions[rows], target[rows], method, classification)
+        blended[valid] = combine(predictions[valid], weights)
+        if tune_threshold:
+            thresholds[valid] = best_threshold(combine(predictions[rows], weights), target[rows])
+    return blended, thresholds

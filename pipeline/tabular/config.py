@@ -1,55 +1,154 @@
-"""`house:` in params.yaml, validated into dataclasses; every error names the param."""
+"""`competitions:` in params.yaml: one block per Kaggle competition, validated into dataclasses.
+
+Every error names the param (`competitions.titanic.metric`, ...). What a block holds is
+described in docs/competitions.md; `python cli.py competition new SLUG` writes a starter one.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pipeline.errors import ParamError
-from pipeline.params import PARAMS_FILE, build, load_params, require, section
+from pipeline.params import PARAMS_FILE, build, load_params, require
 
 from . import models
 from .blend import BlendParams
 from .evaluation import CVParams
-from .features import FeatureParams
+from .paths import CompetitionPaths, stage_stem
+from .tasks import METRICS, TASKS, TRANSFORMS, Task
+
+SECTION = "competitions"
+REQUIRED_FILES = ("train", "test", "sample_submission")
 
 
 @dataclass
-class OutlierParams:
-    """The data set's partial sales: huge houses sold cheaply. Flagged always, dropped on request."""
+class FileParams:
+    """One competition file: its path under a mirror, its checksum, its Kaggle name."""
 
-    living_area_above: float = 4000
-    price_below: float = 300000
-    drop_from_training: bool = True
+    name: str
+    sha256: str
+    kaggle_file: str = ""
+    urls: list[str] = field(default_factory=list)  # public copies, tried after the mirror
+
+    def validate(self, where: str) -> None:
+        require(len(self.sha256) == 64 and all(c in "0123456789abcdef" for c in self.sha256),
+                f"{where}.sha256", f"must be a SHA-256 hex digest (64 characters), got {self.sha256!r}")
+
+    @property
+    def basename(self) -> str:
+        return self.name.rsplit("/", 1)[-1]
 
 
 @dataclass
-class HouseParams:
-    seed: int
-    cpu_threads: int  # CPU threads of NumPy's BLAS and torch; 0 = the libraries' default
-    features: FeatureParams
-    outliers: OutlierParams
+class CompetitionParams:
+    kaggle: str  # the competition's slug on Kaggle
+    files: dict[str, FileParams]
+    id: str
+    target: str
+    task: Literal["regression", "binary", "multiclass"]
+    metric: str
     cv: CVParams
     models: dict[str, Any]
     blend: BlendParams
+    source: str = ""  # a folder or URL holding the files by their Kaggle names, tried first
+    target_transform: Literal["none", "log", "log1p"] = "none"
+    seed: int = 42
+    cpu_threads: int = 1  # CPU threads of NumPy's BLAS and torch; 0 = the libraries' default
+    features: dict[str, Any] = field(default_factory=dict)  # `module` + that module's params
+    drop_outliers: bool = False  # leave rows the features module flags out of every fit (still scored)
+    key: str = ""  # the block's name under `competitions:` (set by `load_competition`)
 
     def validate(self, where: str) -> None:
-        require(self.cpu_threads >= 0, f"{where}.cpu_threads", f"must be >= 0 (0: the libraries' default), "
-                                                              f"got {self.cpu_threads}")
+        missing = [role for role in REQUIRED_FILES if role not in self.files]
+        require(not missing, f"{where}.files", f"must name {', '.join(REQUIRED_FILES)}; missing {missing}")
+        require(self.task in TASKS, f"{where}.task", f"must be one of {', '.join(TASKS)}")
+        require(self.metric in METRICS, f"{where}.metric",
+                f"must be one of {', '.join(METRICS)}; got {self.metric!r}")
+        fitting = [name for name, m in METRICS.items() if self.task in m.tasks]
+        require(self.task in METRICS[self.metric].tasks, f"{where}.metric",
+                f"is {self.metric}, which does not fit task {self.task}; use one of {', '.join(fitting)}")
+        require(self.target_transform in TRANSFORMS, f"{where}.target_transform",
+                f"must be one of {', '.join(TRANSFORMS)}")
+        require(self.task == "regression" or self.target_transform == "none", f"{where}.target_transform",
+                f"must be none for a {self.task} task (it transforms a regression target)")
+        require(self.id != self.target, f"{where}.target", f"is the id column {self.id!r}")
+        require(self.cpu_threads >= 0, f"{where}.cpu_threads",
+                f"must be >= 0 (0: the libraries' default), got {self.cpu_threads}")
         require(bool(self.models), f"{where}.models", "must define at least one model")
         for name, entry in self.models.items():  # each model's own params: when a stage uses it
             models.check_type(entry, f"{where}.models.{name}")
         unknown = [m for m in self.blend.models if m not in self.models]
         require(not unknown, f"{where}.blend.models", f"names undefined model(s) {unknown}; "
                                                        f"defined under {where}.models: {sorted(self.models)}")
+        module = self.features.get("module", "")
+        require(isinstance(module, str), f"{where}.features.module", "must be a module name or ''")
 
-    def model(self, name: str):
-        """Validated params of `house.models.<name>`."""
+    # ---- derived
+
+    @property
+    def where(self) -> str:
+        return f"{SECTION}.{self.key}"
+
+    @property
+    def paths(self) -> CompetitionPaths:
+        return CompetitionPaths(self.key)
+
+    @property
+    def stem(self) -> str:
+        return stage_stem(self.key)
+
+    @property
+    def metric_spec(self):
+        return METRICS[self.metric]
+
+    def task_for(self, n_classes: int) -> Task:
+        return Task(self.task, n_classes if self.task != "regression" else 0)
+
+    def model(self, name: str, task: Task | None = None):
+        """Validated params of `competitions.<key>.models.<name>` (checked against the task)."""
         if name not in self.models:
-            raise ParamError(f"params.yaml: no model 'house.models.{name}'; defined: {', '.join(sorted(self.models))}")
-        return models.model_params(self.models[name], f"house.models.{name}")
+            raise ParamError(f"params.yaml: no model '{self.where}.models.{name}'; "
+                             f"defined: {', '.join(sorted(self.models))}")
+        params = models.model_params(self.models[name], f"{self.where}.models.{name}")
+        models.check_task(params, task or Task(self.task, 2 if self.task == "binary" else 3),
+                          f"{self.where}.models.{name}")
+        return params
+
+    def features_module(self):
+        """The features module the block names (`pipeline/competitions/<module>.py`), or the generic one."""
+        name = self.features.get("module") or ""
+        if not name:
+            return importlib.import_module("pipeline.tabular.features")
+        try:
+            return importlib.import_module(f"pipeline.competitions.{name}")
+        except ModuleNotFoundError as exc:
+            known = sorted(p.stem for p in (Path(__file__).parents[1] / "competitions").glob("[!_]*.py"))
+            raise ParamError(f"params.yaml: '{self.where}.features.module' is {name!r}, not a module in "
+                             f"pipeline/competitions/ (there: {', '.join(known) or 'none'}; '' = the generic "
+                             f"preprocessing)") from exc
+
+    def feature_params(self):
+        """The features module's params, validated (the `module` key itself left out)."""
+        values = {k: v for k, v in self.features.items() if k != "module"}
+        return build(self.features_module().Params, values, f"{self.where}.features")
 
 
-def load_house(path: str | Path = PARAMS_FILE) -> HouseParams:
-    return build(HouseParams, section(load_params(path), "house"), "house")
+def competition_names(path: str | Path = PARAMS_FILE) -> list[str]:
+    return list((load_params(path).get(SECTION) or {}))
+
+
+def load_competition(key: str, path: str | Path = PARAMS_FILE) -> CompetitionParams:
+    """The validated block `competitions.<key>`; an unknown key names the configured ones."""
+    blocks = load_params(path).get(SECTION) or {}
+    if not isinstance(blocks, dict):
+        raise ParamError(f"params.yaml: '{SECTION}' must be a mapping of competition blocks")
+    if key not in blocks:
+        raise ParamError(f"params.yaml: no competition '{SECTION}.{key}'; configured: "
+                         f"{', '.join(blocks) or 'none'} (add one with `python cli.py competition new SLUG`)")
+    if not isinstance(blocks[key], dict):
+        raise ParamError(f"params.yaml: '{SECTION}.{key}' must be a mapping")
+    params = build(CompetitionParams, {**blocks[key], "key": key}, f"{SECTION}.{key}")
+    return params

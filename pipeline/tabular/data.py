@@ -1,36 +1,44 @@
-"""Load the competition's CSVs and refuse bad input with errors that name the file and column.
+"""Load a competition's CSVs and refuse bad input with one error line that names the file,
+the param and the columns the file has.
 
-Only the competition's `train.csv` carries prices; nothing here reads any other source of
-prices (the public Ames data set holds the test houses' prices: using it would be leakage).
+Only the competition's `train.csv` carries labels; nothing here reads any other source of
+them (public copies of full data sets hold the test labels: using them would be leakage).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from pipeline.datasets import DATASETS, dataset_dir
 from pipeline.errors import DataError
 
-ID = "Id"
-TARGET = "SalePrice"
-RAW_DIR = dataset_dir("house-prices")
-TRAIN_FILE, TEST_FILE, SAMPLE_FILE, DESCRIPTION_FILE = (f.basename for f in DATASETS["house-prices"].files)
+from .config import CompetitionParams
 
 
 @dataclass
-class HouseData:
-    train: pd.DataFrame  # Id, features, SalePrice
-    test: pd.DataFrame  # Id, features
+class CompetitionData:
+    train: pd.DataFrame  # id, features, target
+    test: pd.DataFrame  # id, features (the columns train has, in train's order)
+    sample: pd.DataFrame  # the competition's sample submission
+    classes: list = field(default_factory=list)  # classification: the training labels, sorted
+    notes: list[str] = field(default_factory=list)  # columns left out, and why
+
+    def labels(self, target: str) -> np.ndarray:
+        return self.train[target].to_numpy()
 
 
-def read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
-    """Read a CSV, failing clearly when it is missing, empty or lacks a required column."""
+def _columns(frame: pd.DataFrame) -> str:
+    names = [str(c) for c in frame.columns]
+    return ", ".join(names[:30]) + (f" and {len(names) - 30} more" if len(names) > 30 else "")
+
+
+def read_csv(path: Path, key: str) -> pd.DataFrame:
+    """Read a CSV, failing clearly when it is missing, empty or not a CSV."""
     if not path.is_file():
-        raise DataError(f"{path}: file not found (run `python cli.py download house-prices` or `dvc repro`)")
+        raise DataError(f"{path}: file not found (run `python cli.py download {key}` or `dvc repro`)")
     try:
         frame = pd.read_csv(path)
     except pd.errors.EmptyDataError as exc:
@@ -39,31 +47,80 @@ def read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
         raise DataError(f"{path}: not a readable CSV ({exc})") from exc
     if frame.empty:
         raise DataError(f"{path}: has a header but no rows")
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
-    if frame[ID].duplicated().any():
-        dupes = frame.loc[frame[ID].duplicated(), ID].head(3).tolist()
-        raise DataError(f"{path}: column {ID} has duplicate values, e.g. {dupes}")
     return frame
 
 
-def load(raw_dir: Path = RAW_DIR) -> HouseData:
-    """Read train and test, check the target and that both share the same feature columns."""
-    train_path, test_path = raw_dir / TRAIN_FILE, raw_dir / TEST_FILE
-    train = read_csv(train_path, (ID, TARGET))
-    test = read_csv(test_path, (ID,))
-    prices = pd.to_numeric(train[TARGET], errors="coerce")
-    bad = prices.isna() | ~np.isfinite(prices) | (prices <= 0)
-    if bad.any():
-        rows = train.loc[bad, ID].head(3).tolist()
-        raise DataError(f"{train_path}: column {TARGET} must be a positive number in every row; "
-                        f"{int(bad.sum())} bad row(s), e.g. {ID} {rows} = {train.loc[bad, TARGET].head(3).tolist()}")
-    train[TARGET] = prices.astype(float)
-    features = [c for c in train.columns if c not in (ID, TARGET)]
-    missing = [c for c in features if c not in test.columns]
-    if missing:
-        raise DataError(f"{test_path}: missing feature column(s) {', '.join(missing[:10])} that {train_path.name} has")
-    if TARGET in test.columns:
-        raise DataError(f"{test_path}: has a {TARGET} column; the competition's test set must not")
-    return HouseData(train=train, test=test[[ID, *features]])
+def _require_column(frame: pd.DataFrame, column: str, path: Path, param: str) -> None:
+    if column not in frame.columns:
+        raise DataError(f"{path}: no column {column!r} (params.yaml '{param}'); its columns: {_columns(frame)}")
+
+
+def _unique_ids(frame: pd.DataFrame, column: str, path: Path) -> None:
+    if frame[column].duplicated().any():
+        dupes = frame.loc[frame[column].duplicated(), column].head(3).tolist()
+        raise DataError(f"{path}: column {column} has duplicate values, e.g. {dupes}")
+
+
+def _check_target(train: pd.DataFrame, p: CompetitionParams, path: Path) -> list:
+    """A regression target must be a finite number (positive where the metric or transform takes
+    logs); a classification target must not be missing. Returns the classes (sorted labels)."""
+    values = train[p.target]
+    if p.task == "regression":
+        numbers = pd.to_numeric(values, errors="coerce")
+        positive = p.target_transform == "log" or p.metric_spec.needs_positive_target
+        bad = numbers.isna() | ~np.isfinite(numbers) | ((numbers <= 0) if positive else False)
+        if bad.any():
+            rows = train.loc[bad, p.id].head(3).tolist()
+            kind = "a positive number" if positive else "a finite number"
+            raise DataError(f"{path}: column {p.target} must be {kind} in every row "
+                            f"({p.where}.task is regression, metric {p.metric}); {int(bad.sum())} bad row(s), "
+                            f"e.g. {p.id} {rows} = {values[bad].head(3).tolist()}")
+        train[p.target] = numbers.astype(float)
+        return []
+    if values.isna().any():
+        rows = train.loc[values.isna(), p.id].head(3).tolist()
+        raise DataError(f"{path}: column {p.target} is missing in {int(values.isna().sum())} row(s), e.g. "
+                        f"{p.id} {rows}; every training row needs a label")
+    classes = sorted(values.unique().tolist(), key=lambda v: (str(type(v)), v))
+    want = "exactly 2" if p.task == "binary" else "at least 3"
+    if (p.task == "binary") != (len(classes) == 2) or len(classes) < 2:
+        raise DataError(f"{path}: column {p.target} has {len(classes)} distinct label(s) "
+                        f"({', '.join(map(str, classes[:10]))}); '{p.where}.task' is {p.task}, which needs {want}")
+    return classes
+
+
+def load(p: CompetitionParams, raw_dir: Path | None = None) -> CompetitionData:
+    """Read train, test and the sample submission; check ids, target and shared columns."""
+    raw_dir = raw_dir or p.paths.raw
+    paths = {role: raw_dir / p.files[role].basename for role in ("train", "test", "sample_submission")}
+    train, test = read_csv(paths["train"], p.key), read_csv(paths["test"], p.key)
+    sample = read_csv(paths["sample_submission"], p.key)
+    _require_column(train, p.target, paths["train"], f"{p.where}.target")
+    for role, frame in (("train", train), ("test", test), ("sample_submission", sample)):
+        _require_column(frame, p.id, paths[role], f"{p.where}.id")
+        _unique_ids(frame, p.id, paths[role])
+    if p.target in test.columns:
+        raise DataError(f"{paths['test']}: has the target column {p.target!r} ('{p.where}.target'); a "
+                        f"competition's test set must not: is the target right? test's columns: {_columns(test)}")
+    if sample.columns[0] != p.id:
+        raise DataError(f"{paths['sample_submission']}: first column is {sample.columns[0]!r}, not the id "
+                        f"column {p.id!r} ('{p.where}.id'); its columns: {_columns(sample)}")
+    _check_sample_ids(sample, test, p, paths)
+    classes = _check_target(train, p, paths["train"])
+    features = [c for c in train.columns if c not in (p.id, p.target)]
+    unknown_at_test = [c for c in features if c not in test.columns]
+    notes = [f"{c}: in {paths['train'].name} but not in {paths['test'].name}: left out (not known at prediction "
+             f"time)" for c in unknown_at_test]
+    features = [c for c in features if c not in unknown_at_test]
+    return CompetitionData(train=train[[p.id, *features, p.target]], test=test[[p.id, *features]],
+                           sample=sample, classes=classes, notes=notes)
+
+
+def _check_sample_ids(sample: pd.DataFrame, test: pd.DataFrame, p: CompetitionParams, paths: dict) -> None:
+    """The sample submission must list exactly test's ids: else a submission cannot match both."""
+    sample_ids, test_ids = set(sample[p.id].astype(str)), set(test[p.id].astype(str))
+    if sample_ids != test_ids:
+        only_sample, only_test = sorted(sample_ids - test_ids)[:3], sorted(test_ids - sample_ids)[:3]
+        raise DataError(f"{paths['sample_submission']}: its {p.id} values differ from {paths['test'].name}'s "
+                        f"({len(sample_ids - test_ids)} only in the sample, e.g. {only_sample}; "
+                        f"{len(test_ids - sample_ids)} only in test, e.g. {only_test}); is '{p.where}.id' right?")

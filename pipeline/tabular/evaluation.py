@@ -1,4 +1,4 @@
-"""Kaggle's metric and the k-fold split, kept apart so every model and the blender share them."""
+"""The k-fold split and the out-of-fold scores, kept apart so every model and the blender share them."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import numpy as np
 from pipeline.errors import ParamError
 from pipeline.params import require
 
+from .tasks import METRICS, Metric, class_index, inverse
+
 
 @dataclass
 class CVParams:
-    """`house.cv`: k-fold cross-validation settings."""
+    """`competitions.<key>.cv`: k-fold cross-validation settings (stratified for classification)."""
 
     folds: int = 5
     shuffle: bool = True
@@ -24,38 +26,53 @@ class CVParams:
         require(self.workers >= 1, f"{where}.workers", f"must be >= 1, got {self.workers}")
 
 
-def log_rmse(prices: np.ndarray, predicted: np.ndarray) -> float:
-    """RMSE of log prices (the competition's metric); predictions are clipped to >= 1 first."""
-    predicted = np.clip(np.asarray(predicted, dtype=np.float64), 1.0, None)
-    return float(np.sqrt(np.mean((np.log(predicted) - np.log(np.asarray(prices, dtype=np.float64))) ** 2)))
+def scores(metric: Metric, transform: str, truth: np.ndarray, predicted: np.ndarray, outliers: np.ndarray,
+           threshold: float = 0.5, prefix: str = "oof_") -> dict[str, float]:
+    """The competition's metric over all rows (and over the rows not flagged as outliers, when
+    some are); classification adds the other probability and label scores, so a run shows
+    log loss and accuracy whichever one Kaggle ranks by. `predicted` is in target space."""
+    clean = ~np.asarray(outliers, bool)
+    if "regression" in metric.tasks:
+        values = inverse(predicted, transform)
+        result = {f"{prefix}{metric.name}": metric(truth, values)}
+        if not clean.all():
+            result[f"{prefix}{metric.name}_without_outliers"] = metric(truth[clean], values[clean])
+        return result
+    result = {f"{prefix}{metric.name}": _classification_score(metric.name, truth, predicted, threshold)}
+    for other in ("accuracy", "logloss", "auc"):
+        if other != metric.name and (other != "auc" or np.ndim(predicted) == 1):
+            result[f"{prefix}{other}"] = _classification_score(other, truth, predicted, threshold)
+    return result
 
 
-def to_price(target: np.ndarray, log_target: bool) -> np.ndarray:
-    """Model output (log price or price) back to a price; overflow-safe."""
-    target = np.asarray(target, dtype=np.float64)
-    return np.exp(np.clip(target, None, 50.0)) if log_target else target
+def _classification_score(name: str, truth: np.ndarray, predicted: np.ndarray, threshold: float) -> float:
+    if name == "accuracy":
+        return float(np.mean(class_index(predicted, threshold) == truth))
+    return METRICS[name](truth, predicted)
 
 
-def oof_scores(prices: np.ndarray, oof_target: np.ndarray, log_target: bool,
-               outliers: np.ndarray) -> dict[str, float]:
-    """Log-RMSE of out-of-fold predictions over all rows and over the rows not flagged as outliers:
-    the two scores the cv and blend stages report and a sweep can minimise."""
-    predicted, clean = to_price(oof_target, log_target), ~np.asarray(outliers, bool)
-    return {"oof_log_rmse": log_rmse(prices, predicted),
-            "oof_log_rmse_without_outliers": log_rmse(prices[clean], predicted[clean])}
-
-
-def fold_ids(n_rows: int, params: CVParams) -> np.ndarray:
+def fold_ids(n_rows: int, params: CVParams, strata: np.ndarray | None = None,
+             where: str = "cv") -> np.ndarray:
     """The fold (0..k-1) that validates each row: every row is validated exactly once.
 
     Unshuffled folds are contiguous blocks (the original recipe); shuffled ones come from a
-    seeded permutation, so the same seed gives the same folds.
+    seeded permutation, so the same seed gives the same folds. With `strata` (the class of each
+    row, for classification) folds are stratified: each class's rows, in the seeded order, are
+    dealt to the folds in turn, so every fold holds each class in about the same share.
     """
     if n_rows < params.folds:  # a fold with no row to validate: the param is wrong, not the data
-        raise ParamError(f"params.yaml: 'house.cv.folds' is {params.folds}, more folds than the {n_rows} rows "
+        raise ParamError(f"params.yaml: '{where}.folds' is {params.folds}, more folds than the {n_rows} rows "
                          f"to split: use 2..{n_rows}")
     order = np.random.default_rng(params.seed).permutation(n_rows) if params.shuffle else np.arange(n_rows)
     ids = np.empty(n_rows, dtype=np.int64)
-    for fold, chunk in enumerate(np.array_split(order, params.folds)):
-        ids[chunk] = fold
+    if strata is None:
+        for fold, chunk in enumerate(np.array_split(order, params.folds)):
+            ids[chunk] = fold
+        return ids
+    strata = np.asarray(strata)[order]
+    dealt = 0
+    for label in np.unique(strata):
+        rows = order[strata == label]
+        ids[rows] = (np.arange(len(rows)) + dealt) % params.folds  # the next class starts where this one ended
+        dealt += len(rows)
     return ids

@@ -1,4 +1,4 @@
-"""Pictures and plot tables of the House Prices runs: fold curves and out-of-fold predictions.
+"""Pictures and plot tables of a competition's runs: fold curves and out-of-fold predictions.
 
 A model that trains in steps (epochs, FISTA iterations, trees) has curves: `cv_<model>.csv` holds
 their mean over folds, one row per step, and its picture draws each fold's. A model that fits in
@@ -16,71 +16,70 @@ import numpy as np
 from pipeline.files import write_text
 from pipeline.plots import new_figure, save_figure, write_rows
 
-CURVE_COLUMNS = ("step", "train_log_rmse", "valid_log_rmse")
-FOLD_COLUMNS = ("fold", "train_log_rmse", "valid_log_rmse")
-
-
-def _steps(history: dict) -> list[float]:
+def _steps(history: dict, metric: str) -> list[float]:
     """x values of a model's curve points: its `step` list (iterations, trees), else 1, 2, ... (epochs)."""
-    return history.get("step") or list(range(1, len(history["valid_log_rmse"]) + 1))
+    return history.get("step") or list(range(1, len(history[f"valid_{metric}"]) + 1))
 
 
-def has_curves(folds) -> bool:
+def has_curves(folds, metric: str) -> bool:
     """Whether every fold logged a curve (a model that trains in steps)."""
-    return bool(folds) and all(f.history.get("valid_log_rmse") for f in folds)
+    return bool(folds) and all(f.history.get(f"valid_{metric}") for f in folds)
 
 
-def curve_rows(folds) -> list[dict]:
-    """Mean train/valid log-RMSE over folds per step (epoch, iteration or number of trees),
+def curve_rows(folds, metric: str) -> list[dict]:
+    """Mean train/valid score (the competition's metric) over folds per step (epoch, iteration or number of trees),
     one row per step, for `dvc plots`. Folds may stop at different steps (an elastic net
     converges when it does): the rows cover the steps every fold reached.
 
     Models without curves (svr, spline_net, kernel ridge) give no rows: they have no steps.
     """
-    if not has_curves(folds):
+    train, valid = f"train_{metric}", f"valid_{metric}"
+    if not has_curves(folds, metric):
         return []
     histories = [f.history for f in folds]
-    n = min(len(h["valid_log_rmse"]) for h in histories)
-    steps = _steps(histories[0])
+    n = min(len(h[valid]) for h in histories)
+    steps = _steps(histories[0], metric)
     return [{"step": steps[i],
-             "train_log_rmse": float(np.mean([h["train_log_rmse"][i] for h in histories])),
-             "valid_log_rmse": float(np.mean([h["valid_log_rmse"][i] for h in histories]))}
+             train: float(np.mean([h[train][i] for h in histories])),
+             valid: float(np.mean([h[valid][i] for h in histories]))}
             for i in range(n)]
 
 
-def fold_rows(folds) -> list[dict]:
-    """Each fold's final train/valid log-RMSE, one row per fold (1, 2, ...), for `dvc plots`."""
-    return [{"fold": f.fold + 1, "train_log_rmse": float(f.train_log_rmse), "valid_log_rmse": float(f.valid_log_rmse)}
+def fold_rows(folds, metric: str) -> list[dict]:
+    """Each fold's final train/valid score, one row per fold (1, 2, ...), for `dvc plots`."""
+    return [{"fold": f.fold + 1, f"train_{metric}": float(f.train_score), f"valid_{metric}": float(f.valid_score)}
             for f in folds]
 
 
-def write_tables(curve_path: Path, folds_path: Path, folds) -> list[Path]:
+def write_tables(curve_path: Path, folds_path: Path, folds, metric: str) -> list[Path]:
     """`curve_rows` and `fold_rows` as CSV; a model without curves gets the curve table's header alone."""
-    curves = curve_rows(folds)
-    written = write_rows(curve_path, curves) if curves else write_text(curve_path, ",".join(CURVE_COLUMNS) + "\n")
-    return [written, write_rows(folds_path, fold_rows(folds))]
+    curves = curve_rows(folds, metric)
+    header = ",".join(("step", f"train_{metric}", f"valid_{metric}")) + "\n"
+    written = write_rows(curve_path, curves) if curves else write_text(curve_path, header)
+    return [written, write_rows(folds_path, fold_rows(folds, metric))]
 
 
-def plot_fold_curves(path: Path, folds, title: str, xlabel: str = "epoch") -> Path:
+def plot_fold_curves(path: Path, folds, title: str, metric: str, label: str, xlabel: str = "epoch") -> Path:
     """Each fold's valid (solid) and train (dashed, same colour) curves against `xlabel`; for a
     model without curves, each fold's final valid and train scores against the fold."""
     from matplotlib.lines import Line2D
 
     fig, ax = new_figure(figsize=(7, 4))
-    if has_curves(folds):
+    train, valid = f"train_{metric}", f"valid_{metric}"
+    if has_curves(folds, metric):
         with_train = False
         for f in folds:
-            steps = _steps(f.history)
-            line, = ax.plot(steps, f.history["valid_log_rmse"], label=f"fold {f.fold + 1} valid")
-            if f.history.get("train_log_rmse"):
-                ax.plot(steps, f.history["train_log_rmse"], linestyle="--", color=line.get_color(), alpha=0.6)
+            steps = _steps(f.history, metric)
+            line, = ax.plot(steps, f.history[valid], label=f"fold {f.fold + 1} valid")
+            if f.history.get(train):
+                ax.plot(steps, f.history[train], linestyle="--", color=line.get_color(), alpha=0.6)
                 with_train = True
         handles = ax.get_legend_handles_labels()[0]
         if with_train:
             handles.append(Line2D([], [], color="grey", linestyle="--", alpha=0.6, label="train (dashed, fold colour)"))
-        drawn = [v for f in folds for k in ("valid_log_rmse", "train_log_rmse") for v in f.history.get(k, [])]
+        drawn = [v for f in folds for k in (valid, train) for v in f.history.get(k, [])]
         wide = min(drawn) > 0 and max(drawn) / min(drawn) > 3  # a log axis only where it spans a range
-        ax.set(xlabel=xlabel, ylabel="log-RMSE" + (" (log scale)" if wide else ""), title=title,
+        ax.set(xlabel=xlabel, ylabel=label + (" (log scale)" if wide else ""), title=title,
                yscale="log" if wide else "linear")
         if wide:
             from matplotlib.ticker import FuncFormatter
@@ -93,26 +92,49 @@ def plot_fold_curves(path: Path, folds, title: str, xlabel: str = "epoch") -> Pa
         ax.legend(handles=handles, fontsize=8)
     else:
         x = [f.fold + 1 for f in folds]
-        ax.plot(x, [f.valid_log_rmse for f in folds], "o", label="valid (held-out fold)")
-        ax.plot(x, [f.train_log_rmse for f in folds], "s", markerfacecolor="none", label="train (other folds)")
-        ax.set(xlabel="fold", ylabel="log-RMSE", title=f"{title} (no training curve: one fit per fold)",
+        ax.plot(x, [f.valid_score for f in folds], "o", label="valid (held-out fold)")
+        ax.plot(x, [f.train_score for f in folds], "s", markerfacecolor="none", label="train (other folds)")
+        ax.set(xlabel="fold", ylabel=label, title=f"{title} (no training curve: one fit per fold)",
                xticks=x, xlim=(min(x) - 0.5, max(x) + 0.5))
         ax.title.set_fontsize(10)
         ax.legend(fontsize=8)
     return save_figure(path, fig)
 
 
-def plot_oof(path: Path, prices: np.ndarray, predicted: np.ndarray, outliers: np.ndarray, title: str) -> Path:
+def plot_oof(path: Path, truth: np.ndarray, predicted: np.ndarray, outliers: np.ndarray, title: str,
+             target: str, log_axes: bool) -> Path:
+    """Regression: each training row's out-of-fold prediction against its true value."""
     fig, ax = new_figure(figsize=(5.5, 5))
-    ax.scatter(prices[~outliers], predicted[~outliers], s=6, alpha=0.5, label="training rows")
-    ax.scatter(prices[outliers], predicted[outliers], s=30, color="red", label="partial-sale outliers")
-    lo, hi = prices.min(), prices.max()
+    ax.scatter(truth[~outliers], predicted[~outliers], s=6, alpha=0.5, label="training rows")
+    if outliers.any():
+        ax.scatter(truth[outliers], predicted[outliers], s=30, color="red", label="outliers (left out of fits)")
+    lo, hi = truth.min(), truth.max()
     ax.plot([lo, hi], [lo, hi], color="black", linewidth=1)
-    ax.set(xscale="log", yscale="log", xlabel="SalePrice", ylabel="out-of-fold prediction", title=title)
-    from matplotlib.ticker import NullFormatter
+    ax.set(xlabel=target, ylabel="out-of-fold prediction", title=title)
+    if log_axes:
+        from matplotlib.ticker import NullFormatter
 
-    for axis in (ax.xaxis, ax.yaxis):
-        axis.set_minor_formatter(NullFormatter())  # minor log-tick labels overlap on price scales
+        ax.set(xscale="log", yscale="log")
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_minor_formatter(NullFormatter())  # minor log-tick labels overlap on price scales
     ax.title.set_fontsize(9)
     ax.legend(fontsize=8)
+    return save_figure(path, fig)
+
+
+def plot_oof_classes(path: Path, classes_true: np.ndarray, probabilities: np.ndarray, labels: list,
+                     title: str) -> Path:
+    """Classification: the out-of-fold probability of each row's true class, one box per class
+    (a model that separates the classes puts every box near 1)."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if probabilities.ndim == 1:
+        probabilities = np.column_stack([1 - probabilities, probabilities])
+    own = probabilities[np.arange(len(classes_true)), classes_true]
+    fig, ax = new_figure(figsize=(5.5, 4))
+    present = [k for k in range(len(labels)) if np.any(classes_true == k)]
+    ax.boxplot([own[classes_true == k] for k in present], showfliers=False)
+    ax.set_xticks(range(1, len(present) + 1), [str(labels[k]) for k in present])
+    ax.axhline(0.5, color="grey", linewidth=1, linestyle="--")
+    ax.set(xlabel="true label", ylabel="out-of-fold P(true label)", ylim=(0, 1), title=title)
+    ax.title.set_fontsize(9)
     return save_figure(path, fig)

@@ -1,36 +1,55 @@
-"""The preprocess stage's output on disk: features, target and flags for train; features for test."""
+"""The preprocess stage's output on disk, the one input of every later stage.
+
+`train.parquet` and `test.parquet` hold the id and the model-ready features; `labels.parquet`
+holds per training row the original target (`label`), the target in target space (`y`: the
+transformed number, or the class index) and the outlier flag; `meta.json` says what they mean
+(task, classes, transform, feature columns). Labels live apart from the features so that no
+feature name can clash with them. Reading these needs no features module: training, blending
+and predicting never import the competition's feature code.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from pipeline import REPO_ROOT
 from pipeline.errors import DataError
 from pipeline.files import atomic_path
 
-from .data import ID, TARGET
-from .features import Preprocessor
-
-PROCESSED_DIR = REPO_ROOT / "data" / "processed" / "house-prices"
+FILES = ("train.parquet", "test.parquet", "labels.parquet", "meta.json")
 
 
 @dataclass
 class Prepared:
-    train: pd.DataFrame  # Id, SalePrice, target, is_outlier, features...
-    test: pd.DataFrame  # Id, features...
-    preprocessor: Preprocessor
+    train: pd.DataFrame  # id, features...
+    test: pd.DataFrame  # id, features...
+    labels: pd.DataFrame  # id, label, y, is_outlier
+    meta: dict[str, Any]  # id, target, task, classes, target_transform, columns, notes
 
     @property
     def feature_columns(self) -> list[str]:
-        return self.preprocessor.columns
+        return self.meta["columns"]
 
     @property
-    def log_target(self) -> bool:
-        return self.preprocessor.params.log_target
+    def id_column(self) -> str:
+        return self.meta["id"]
+
+    @property
+    def task(self) -> str:
+        return self.meta["task"]
+
+    @property
+    def classes(self) -> list:
+        return self.meta["classes"]
+
+    @property
+    def transform(self) -> str:
+        return self.meta["target_transform"]
 
     def X(self) -> np.ndarray:
         return self.train[self.feature_columns].to_numpy(np.float32)
@@ -39,57 +58,74 @@ class Prepared:
         return self.test[self.feature_columns].to_numpy(np.float32)
 
     def y(self) -> np.ndarray:
-        return self.train["target"].to_numpy(np.float64)
+        """Target space: the transformed number, or the class index (int)."""
+        y = self.labels["y"].to_numpy()
+        return y.astype(np.int64) if self.task != "regression" else y.astype(np.float64)
 
-    def prices(self) -> np.ndarray:
-        return self.train[TARGET].to_numpy(np.float64)
+    def truth(self) -> np.ndarray:
+        """What metrics compare with: the target's own values (regression) or class indices."""
+        return self.labels["label"].to_numpy(np.float64) if self.task == "regression" else self.y()
+
+    def ids(self) -> np.ndarray:
+        return self.train[self.id_column].to_numpy()
+
+    def test_ids(self) -> np.ndarray:
+        return self.test[self.id_column].to_numpy()
 
     def outliers(self) -> np.ndarray:
-        return self.train["is_outlier"].to_numpy(bool)
+        return self.labels["is_outlier"].to_numpy(bool)
 
-    def save(self, directory: Path = PROCESSED_DIR) -> None:
-        """Write the three files together: each lands only once all three are written in full
-        (a full disk or a read-only folder leaves the earlier three as they were)."""
+    def save(self, directory: Path) -> None:
+        """Write the four files together: each lands only once all are written in full (a full
+        disk or a read-only folder leaves the earlier ones as they were)."""
         directory.mkdir(parents=True, exist_ok=True)
         with atomic_path(directory / "train.parquet") as train:  # nested: an error names the file it hit
             self.train.to_parquet(train, index=False)
             with atomic_path(directory / "test.parquet") as test:
                 self.test.to_parquet(test, index=False)
-                with atomic_path(directory / "preprocessor.json") as state:
-                    self.preprocessor.save(state)
+                with atomic_path(directory / "labels.parquet") as labels:
+                    self.labels.to_parquet(labels, index=False)
+                    with atomic_path(directory / "meta.json") as meta:
+                        meta.write_text(json.dumps(self.meta, indent=2, sort_keys=True, default=_plain) + "\n")
 
     @classmethod
-    def load(cls, directory: Path = PROCESSED_DIR) -> Prepared:
+    def load(cls, directory: Path, key: str = "") -> Prepared:
         """Read what preprocess wrote; a missing, damaged or foreign file is a DataError naming it."""
-        paths = [directory / "train.parquet", directory / "test.parquet", directory / "preprocessor.json"]
+        rebuild = f"; rebuild it with `dvc repro {key.replace('-', '_')}_preprocess`" if key else ""
+        paths = [directory / name for name in FILES]
         for path in paths:
             if not path.is_file():
-                raise DataError(f"{path}: not found (run `python cli.py house preprocess` or `dvc repro`)")
-        train, test = _read_parquet(paths[0]), _read_parquet(paths[1])
+                raise DataError(f"{path}: not found (run `python cli.py competition preprocess "
+                                f"{key or 'KEY'}` or `dvc repro`)")
+        train, test, labels = (_read_parquet(path, rebuild) for path in paths[:3])
         try:
-            preprocessor = Preprocessor.load(paths[2])
-        except (OSError, ValueError, KeyError, TypeError) as exc:  # not JSON, or not a preprocessor's state
-            raise DataError(f"{paths[2]}: not a preprocessor written by `house preprocess` "
-                            f"({exc.__class__.__name__}: {exc}){_REBUILD}") from exc
-        columns = list(preprocessor.columns)
-        for path, frame, needed in ((paths[0], train, [ID, TARGET, "target", "is_outlier", *columns]),
-                                    (paths[1], test, [ID, *columns])):
+            meta = json.loads(paths[3].read_text())
+            columns, id_column = list(meta["columns"]), meta["id"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise DataError(f"{paths[3]}: not the metadata `preprocess` writes "
+                            f"({exc.__class__.__name__}: {exc}){rebuild}") from exc
+        for path, frame, needed in ((paths[0], train, [id_column, *columns]), (paths[1], test, [id_column, *columns]),
+                                    (paths[2], labels, [id_column, "label", "y", "is_outlier"])):
             missing = [c for c in needed if c not in frame.columns]
             if missing:
-                raise DataError(f"{path}: lacks column(s) {', '.join(missing[:5])}"
+                raise DataError(f"{path}: lacks column(s) {', '.join(map(str, missing[:5]))}"
                                 f"{f' and {len(missing) - 5} more' if len(missing) > 5 else ''} that "
-                                f"{paths[2].name} names{_REBUILD}")
-        return cls(train, test, preprocessor)
+                                f"{paths[3].name} names{rebuild}")
+        if len(labels) != len(train) or not np.array_equal(labels[id_column].to_numpy(), train[id_column].to_numpy()):
+            raise DataError(f"{paths[2]}: its rows are not train.parquet's{rebuild}")
+        return cls(train, test, labels, meta)
 
 
-_REBUILD = "; rebuild it with `dvc repro house_preprocess`"
+def _plain(value):
+    """NumPy scalars (class labels read by pandas) as plain JSON values."""
+    return value.item() if hasattr(value, "item") else str(value)
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
+def _read_parquet(path: Path, rebuild: str) -> pd.DataFrame:
     import pyarrow
 
     try:
         return pd.read_parquet(path)
     except (OSError, ValueError, pyarrow.ArrowException) as exc:  # truncated, overwritten, not parquet at all
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        raise DataError(f"{path}: not a readable parquet file ({first}){_REBUILD}") from exc
+        raise DataError(f"{path}: not a readable parquet file ({first}){rebuild}") from exc

@@ -1,14 +1,14 @@
-"""The House Prices stages: what each `python cli.py house ...` command (= DVC stage) does.
+"""A competition's stages: what each `python cli.py competition ... KEY` command (= DVC stage) does.
 
 Each function reads its inputs, does one job, writes its outputs atomically, and logs one
-MLflow run (nested runs per fold for cross-validation) in the `house-prices` experiment;
-seeds, threads, device, run tags and run record come from the stage harness (pipeline/stage.py).
-`train` is cross-validation and the final fit of one model in one process (stage
-`house_train@MODEL`): each stage process pays ~2-3 s to import its libraries and open the
-MLflow store, so one process per model instead of two saves that much per model.
+MLflow run (nested runs per fold for cross-validation) in the competition's experiment (its
+key); seeds, threads, device, run tags and run record come from the stage harness
+(pipeline/stage.py). `train` is cross-validation and the final fit of one model in one
+process (stage `<stem>_train@MODEL`): each stage process pays ~2-3 s to import its libraries
+and open the MLflow store, so one process per model instead of two saves that much per model.
 
 Imports are kept to what a stage uses: torch only for torch models (the registry imports a
-model's module when it is used), scikit-learn only for its models.
+model's module when it is used), the features module only in preprocess.
 """
 
 from __future__ import annotations
@@ -24,89 +24,145 @@ from pipeline.errors import DataError
 from pipeline.files import write_bytes, write_csv, write_json, write_metrics
 from pipeline.stage import Stage, StageOutputs
 
-from . import models, paths
-from .blend import fit_weights, out_of_fold_blend
-from .config import HouseParams
-from .data import ID, SAMPLE_FILE, TARGET, load
-from .evaluation import fold_ids, log_rmse, oof_scores, to_price
-from .features import Preprocessor
-from .figures import plot_fold_curves, plot_oof, write_tables
+from . import models
+from .blend import best_threshold, combine, fit_weights, out_of_fold_blend
+from .config import CompetitionParams
+from .data import load
+from .evaluation import fold_ids, scores
+from .figures import plot_fold_curves, plot_oof, plot_oof_classes, write_tables
 from .prepared import Prepared
-from .submission import validate_submission, write_submission
+from .submission import submission_format, values_frame, write_submission
+from .tasks import Scorer, forward, inverse
 from .train import cross_validate, fit_all
 
-
-def _outputs(name: str, metrics_name: str | None = None) -> StageOutputs:
-    return StageOutputs(paths.PIPELINE, name, metrics_name=metrics_name)
+_X_LABEL = {"elastic_net": "iteration", "gradient_boosting": "number of trees", "lightgbm": "number of trees"}
 
 
-def _model_stage(p: HouseParams, model: str, stage: str):
+def _outputs(p: CompetitionParams, name: str, metrics_name: str | None = None) -> StageOutputs:
+    return StageOutputs(p.key, name, metrics_name=metrics_name)
+
+
+def _load_prepared(p: CompetitionParams) -> Prepared:
+    return Prepared.load(p.paths.processed, p.key)
+
+
+def _task(p: CompetitionParams, prepared: Prepared):
+    return p.task_for(len(prepared.classes))
+
+
+def _scorer(p: CompetitionParams) -> Scorer:
+    return Scorer(p.metric_spec, p.target_transform)
+
+
+def _model_stage(p: CompetitionParams, model: str, stage: str):
     """What the cv and fit stages share: validated model params, the harness, data, run tags.
 
     torch is imported (seeded, threads capped, device checked) only for torch models.
     """
-    model_params = p.model(model)
-    harness = Stage(paths.PIPELINE, f"{stage}:{model}", seed=p.seed, cpu_threads=p.cpu_threads, where="house",
+    prepared = _load_prepared(p)
+    task = _task(p, prepared)
+    model_params = p.model(model, task)
+    harness = Stage(p.key, f"{stage}:{model}", seed=p.seed, cpu_threads=p.cpu_threads, where=p.where,
                     device=getattr(model_params, "device", "cpu"), uses_torch=models.uses_torch(model_params),
-                    outputs=_outputs(f"{stage}_{model}"))
-    prepared = Prepared.load(paths.PROCESSED)
-    tags = {"stage": stage, "model": model, "model_type": model_params.type, "dataset": paths.PIPELINE}
-    return model_params, harness, prepared, tags
+                    outputs=_outputs(p, f"{stage}_{model}"))
+    tags = {"stage": stage, "model": model, "model_type": model_params.type, "dataset": p.key,
+            "competition": p.kaggle, "task": p.task, "metric": p.metric}
+    return model_params, harness, prepared, tags, task
 
 
-def preprocess(p: HouseParams) -> dict:
-    """Fit the feature statistics and write model-ready train/test tables."""
-    raw = load(paths.RAW)
-    stats_rows = raw.train if p.features.stats_from == "train" else pd.concat([raw.train, raw.test])
-    preprocessor = Preprocessor.fit(stats_rows.drop(columns=[TARGET], errors="ignore"), p.features)
-    features_train = preprocessor.transform(raw.train)
-    prices = raw.train[TARGET].to_numpy(np.float64)
-    outlier = ((raw.train["GrLivArea"] > p.outliers.living_area_above)
-               & (raw.train[TARGET] < p.outliers.price_below)).to_numpy() if "GrLivArea" in raw.train else \
-        np.zeros(len(prices), bool)
-    train = pd.concat([pd.DataFrame({ID: raw.train[ID].to_numpy(), TARGET: prices,
-                                     "target": np.log(prices) if p.features.log_target else prices,
-                                     "is_outlier": outlier}), features_train.reset_index(drop=True)], axis=1)
-    test = pd.concat([raw.test[[ID]].reset_index(drop=True),
-                      preprocessor.transform(raw.test).reset_index(drop=True)], axis=1)
-    Prepared(train, test, preprocessor).save(paths.PROCESSED)
+# ---- preprocess
+
+
+def preprocess(p: CompetitionParams) -> dict:
+    """Infer and fit the features on train (and test, if the features module asks) and write
+    model-ready tables with the target in target space."""
+    raw = load(p)
+    module, feature_params = p.features_module(), p.feature_params()
+    features = [c for c in raw.test.columns if c != p.id]
+    stats_rows = raw.train[features] if getattr(feature_params, "stats_from", "train") == "train" \
+        else pd.concat([raw.train[features], raw.test[features]])
+    preprocessor = module.Preprocessor.fit(stats_rows, feature_params)
+    target = raw.train[p.target]
+    outliers = np.asarray(module.outliers(raw.train, target, feature_params), bool) \
+        if hasattr(module, "outliers") else np.zeros(len(target), bool)
+    if p.task == "regression":
+        y = forward(target.to_numpy(np.float64), p.target_transform)
+    else:
+        index = {label: i for i, label in enumerate(raw.classes)}
+        y = target.map(index).to_numpy(np.int64)
+    ids_train, ids_test = raw.train[[p.id]].reset_index(drop=True), raw.test[[p.id]].reset_index(drop=True)
+    train = pd.concat([ids_train, preprocessor.transform(raw.train).reset_index(drop=True)], axis=1)
+    test = pd.concat([ids_test, preprocessor.transform(raw.test).reset_index(drop=True)], axis=1)
+    labels = pd.DataFrame({p.id: ids_train[p.id], "label": target.to_numpy(), "y": y, "is_outlier": outliers})
+    notes = [*raw.notes, *getattr(preprocessor, "notes", [])]
+    meta = {"id": p.id, "target": p.target, "task": p.task, "classes": raw.classes,
+            "target_transform": p.target_transform, "columns": list(preprocessor.columns), "notes": notes}
+    Prepared(train, test, labels, meta).save(p.paths.processed)
+    preprocessor.save(p.paths.processed / "preprocessor.json")  # the fitted state, for inspection and reuse
+    for note in notes:
+        print(f"note: {note}")
     summary = {"n_train": len(train), "n_test": len(test), "n_features": len(preprocessor.columns),
-               "n_skewed_transformed": len(preprocessor.skewed), "n_outliers": int(outlier.sum()),
-               "outlier_ids": raw.train.loc[outlier, ID].astype(int).tolist()}
-    write_metrics(_outputs("preprocess").metrics, summary)
+               "n_outliers": int(outliers.sum()), "outlier_ids": raw.train.loc[outliers, p.id].tolist(),
+               "n_columns_left_out": len(notes)}
+    if hasattr(preprocessor, "skewed"):
+        summary["n_skewed_transformed"] = len(preprocessor.skewed)
+    if p.task != "regression":
+        summary["n_classes"] = len(raw.classes)
+    write_metrics(_outputs(p, "preprocess").metrics, summary)
     return summary
 
 
-def _fit_mask(p: HouseParams, prepared: Prepared) -> np.ndarray:
+# ---- train: k-fold cross-validation, then the final fit
+
+
+def _fit_mask(p: CompetitionParams, prepared: Prepared) -> np.ndarray:
     outliers = prepared.outliers()
-    return ~outliers if p.outliers.drop_from_training else np.ones(len(outliers), bool)
+    return ~outliers if p.drop_outliers else np.ones(len(outliers), bool)
 
 
-def _scores(prepared: Prepared, oof_target: np.ndarray) -> dict[str, float]:
-    """All-rows and outliers-excluded log-RMSE of out-of-fold predictions."""
-    return oof_scores(prepared.prices(), oof_target, prepared.log_target, prepared.outliers())
-
-
-def _run_params(p: HouseParams, model: str | None = None) -> dict:
-    params = {"seed": p.seed, "features": p.features, "outliers": p.outliers, "cv": p.cv}
+def _run_params(p: CompetitionParams, model: str | None = None) -> dict:
+    params = {"seed": p.seed, "task": p.task, "metric": p.metric, "target_transform": p.target_transform,
+              "features": p.features, "drop_outliers": p.drop_outliers, "cv": p.cv}
     if model is not None:
         params["model"] = models.tracked_params(model, p.model(model))
     return params
 
 
-_X_LABEL = {"elastic_net": "iteration", "gradient_boosting": "number of trees", "lightgbm": "number of trees"}
+def _oof_frame(p: CompetitionParams, prepared: Prepared, folds: np.ndarray, oof: np.ndarray) -> pd.DataFrame:
+    """Out-of-fold predictions as a table: `prediction`, or `prediction_<k>` per class."""
+    frame = pd.DataFrame({p.id: prepared.ids(), "fold": folds + 1})
+    if oof.ndim == 2:
+        for k in range(oof.shape[1]):
+            frame[f"prediction_{k}"] = oof[:, k]
+    else:
+        frame["prediction"] = oof
+    return frame
 
 
-def cross_validation(p: HouseParams, model: str) -> dict:
+def _read_oof(p: CompetitionParams, prepared: Prepared, model: str) -> tuple[np.ndarray, np.ndarray]:
+    """(folds, predictions) a cv stage wrote; refused unless they cover the training rows."""
+    path = p.paths.oof(model)
+    if not path.is_file():
+        raise DataError(f"{path}: not found (run `python cli.py competition train {p.key} {model}`)")
+    frame = pd.read_csv(path)
+    columns = [c for c in frame.columns if str(c).startswith("prediction")]
+    if not columns or not np.array_equal(frame[p.id].astype(str).to_numpy(), prepared.ids().astype(str)) \
+            or frame[columns].isna().any().any():
+        raise DataError(f"{path}: out-of-fold predictions do not cover the training rows; rerun its cv")
+    values = frame[columns].to_numpy(np.float64)
+    return frame["fold"].to_numpy(), values if len(columns) > 1 else values[:, 0]
+
+
+def cross_validation(p: CompetitionParams, model: str) -> dict:
     """k-fold CV of one model: out-of-fold predictions, per-fold scores and curves."""
-    model_params, harness, prepared, tags = _model_stage(p, model, "cv")
-    out = harness.outputs
+    model_params, harness, prepared, tags, task = _model_stage(p, model, "cv")
+    out, metric = harness.outputs, p.metric
     X, y = prepared.X(), prepared.y()
-    folds = fold_ids(len(y), p.cv)
+    folds = fold_ids(len(y), p.cv, strata=y if task.is_classification else None, where=f"{p.where}.cv")
     run_params = _run_params(p, model)
     with harness.tracked(params=run_params, tags=tags):
-        result = cross_validate(model_params, X, y, folds, _fit_mask(p, prepared), prepared.log_target, p.seed,
-                                workers=p.cv.workers)
+        result = cross_validate(model_params, X, y, folds, _fit_mask(p, prepared), _scorer(p), p.seed,
+                                workers=p.cv.workers, task=task)
         for fold in result.folds:
             # fold runs carry the params too, so the compare view works on them as on the parents
             with harness.tracked(params=run_params, tags={**tags, "fold": fold.fold + 1}, nested=True,
@@ -114,53 +170,52 @@ def cross_validation(p: HouseParams, model: str) -> dict:
                 _log_curves(fold.history)
                 final = {"n_train": fold.n_train, "n_valid": fold.n_valid}
                 if not fold.history:  # models with curves already logged these, one point per step
-                    final.update(train_log_rmse=fold.train_log_rmse, valid_log_rmse=fold.valid_log_rmse)
+                    final.update({f"train_{metric}": fold.train_score, f"valid_{metric}": fold.valid_score})
                 tracking.log_metrics(final)
-        valid = [f.valid_log_rmse for f in result.folds]
-        metrics = {"valid_log_rmse_mean": float(np.mean(valid)), "valid_log_rmse_std": float(np.std(valid)),
-                   "train_log_rmse_mean": float(np.mean([f.train_log_rmse for f in result.folds])),
-                   **_scores(prepared, result.oof)}
+        valid = [f.valid_score for f in result.folds]
+        metrics = {f"valid_{metric}_mean": float(np.mean(valid)), f"valid_{metric}_std": float(np.std(valid)),
+                   f"train_{metric}_mean": float(np.mean([f.train_score for f in result.folds])),
+                   **scores(p.metric_spec, p.target_transform, prepared.truth(), result.oof, prepared.outliers())}
         # The headline scores go first: the compare view's parallel-coordinates plot draws the
         # first metric a run logged, and that must be the mean score, not the last fold's.
         tracking.log_metrics(metrics)
         # the parent holds every fold's scores too, step = fold, for charts over the parent runs
-        tracking.log_history({"fold_valid_log_rmse": [f.valid_log_rmse for f in result.folds],
-                              "fold_train_log_rmse": [f.train_log_rmse for f in result.folds]})
-        write_csv(paths.oof(model), pd.DataFrame({ID: prepared.train[ID], "fold": folds + 1,
-                                                  "prediction": result.oof}))
+        tracking.log_history({f"fold_valid_{metric}": valid,
+                              f"fold_train_{metric}": [f.train_score for f in result.folds]})
+        write_csv(p.paths.oof(model), _oof_frame(p, prepared, folds, result.oof))
         write_metrics(out.metrics,
-                      {**metrics, "folds": {f"fold{f.fold + 1}": {"valid_log_rmse": f.valid_log_rmse,
-                                                                  "train_log_rmse": f.train_log_rmse}
+                      {**metrics, "folds": {f"fold{f.fold + 1}": {f"valid_{metric}": f.valid_score,
+                                                                  f"train_{metric}": f.train_score}
                                             for f in result.folds}})
-        write_tables(out.plot(".csv"), out.plot("_folds.csv"), result.folds)
-        plot_fold_curves(out.plot(".png"), result.folds, title=f"{model}: {p.cv.folds}-fold log-RMSE",
-                         xlabel=_X_LABEL.get(model_params.type, "epoch"))
+        write_tables(out.plot(".csv"), out.plot("_folds.csv"), result.folds, metric)
+        plot_fold_curves(out.plot(".png"), result.folds, title=f"{model}: {p.cv.folds}-fold {metric}",
+                         metric=metric, label=metric, xlabel=_X_LABEL.get(model_params.type, "epoch"))
         tracking.log_artifact(out.plot(".png"))
     return metrics
 
 
-def fit(p: HouseParams, model: str) -> dict:
-    """Train one model on every training row; save it with its preprocessing state."""
-    model_params, harness, prepared, tags = _model_stage(p, model, "fit")
+def fit(p: CompetitionParams, model: str) -> dict:
+    """Train one model on every training row; save it for the submission stage."""
+    model_params, harness, prepared, tags, task = _model_stage(p, model, "fit")
     X, y = prepared.X(), prepared.y()
     mask = _fit_mask(p, prepared)
+    score = _scorer(p)
     with harness.tracked(params=_run_params(p, model), tags=tags):
-        fitted, history = fit_all(model_params, X, y, mask, prepared.log_target, p.seed)
+        fitted, history = fit_all(model_params, X, y, mask, score, p.seed, task=task)
         _log_curves(history)
-        train_score = log_rmse(prepared.prices()[mask], to_price(fitted.predict(X[mask]), prepared.log_target))
-        metrics = {"train_log_rmse": train_score, "n_train": int(mask.sum())}
+        metrics = {f"train_{p.metric}": score(y[mask], fitted.predict(X[mask])), "n_train": int(mask.sum())}
         # pickle, not torch.save: a scikit-learn or NumPy model's stage need not import torch
-        write_bytes(paths.model_file(model), pickle.dumps({
+        write_bytes(p.paths.model_file(model), pickle.dumps({
             "name": model, "params": models.to_dict(model_params), "state": fitted.state(),
-            "n_features": X.shape[1], "seed": p.seed,
+            "n_features": X.shape[1], "seed": p.seed, "task": [task.kind, task.n_classes],
         }, protocol=pickle.HIGHEST_PROTOCOL))
         write_metrics(harness.outputs.metrics, metrics)
         tracking.log_metrics(metrics)
     return metrics
 
 
-def train(p: HouseParams, model: str) -> dict:
-    """Stage `house_train@MODEL`: k-fold CV of one model, then its final fit, in one process."""
+def train(p: CompetitionParams, model: str) -> dict:
+    """Stage `<stem>_train@MODEL`: k-fold CV of one model, then its final fit, in one process."""
     return {"cv": cross_validation(p, model), "fit": fit(p, model)}
 
 
@@ -170,81 +225,120 @@ def _log_curves(history: dict[str, list[float]]) -> None:
     tracking.log_history(curves, steps=[int(s) for s in history["step"]] if "step" in history else None)
 
 
-def load_model(model: str):
-    """A fitted model from `models/house-prices/<model>.pkl`."""
-    path = paths.model_file(model)
+def load_model(p: CompetitionParams, model: str):
+    """A fitted model from `models/<key>/<model>.pkl`."""
+    from .tasks import Task
+
+    path = p.paths.model_file(model)
     if not path.is_file():
-        raise DataError(f"{path}: not found (run `python cli.py house train {model}`)")
+        raise DataError(f"{path}: not found (run `python cli.py competition train {p.key} {model}`)")
     with path.open("rb") as fh:
         saved = pickle.load(fh)  # our own file (a DVC output), as torch.load(weights_only=False) was
     params = models.model_params(saved["params"], f"{path}:params")
-    fitted = models.create(params, saved["n_features"], saved["seed"])
+    kind, n_classes = saved.get("task", ("regression", 0))
+    fitted = models.create(params, saved["n_features"], saved["seed"], Task(kind, n_classes))
     fitted.load_state(saved["state"])
     return fitted
 
 
-def _cpu_stage(p: HouseParams, name: str, metrics_name: str | None = None) -> Stage:
+def _cpu_stage(p: CompetitionParams, name: str, metrics_name: str | None = None) -> Stage:
     """The harness of a stage that runs on NumPy alone (blend, submission)."""
-    return Stage(paths.PIPELINE, name, seed=p.seed, cpu_threads=p.cpu_threads, where="house",
-                 outputs=_outputs(name, metrics_name))
+    return Stage(p.key, name, seed=p.seed, cpu_threads=p.cpu_threads, where=p.where,
+                 outputs=_outputs(p, name, metrics_name))
 
 
-def blend(p: HouseParams) -> dict:
-    """Choose blend weights on out-of-fold predictions; score the blend out of fold too."""
-    harness = _cpu_stage(p, "blend", metrics_name=paths.CV_SCORES.stem)  # the pipeline's headline score
-    prepared = Prepared.load(paths.PROCESSED)
-    y = prepared.y()
-    frames = [pd.read_csv(paths.oof(m)) for m in p.blend.models]
-    for name, frame in zip(p.blend.models, frames):
-        if not np.array_equal(frame[ID].to_numpy(), prepared.train[ID].to_numpy()) or frame["prediction"].isna().any():
-            raise DataError(f"{paths.oof(name)}: out-of-fold predictions do not cover the training rows; rerun its cv")
-    predictions = np.column_stack([f["prediction"].to_numpy() for f in frames])
-    folds = frames[0]["fold"].to_numpy()
+# ---- blend
+
+
+def blend(p: CompetitionParams) -> dict:
+    """Choose blend weights (and a binary decision threshold) on out-of-fold predictions; score
+    the blend out of fold too."""
+    harness = _cpu_stage(p, "blend", metrics_name=p.paths.cv_scores.stem)  # the competition's headline score
+    prepared = _load_prepared(p)
+    y, truth, classification = prepared.y(), prepared.truth(), prepared.task != "regression"
+    read = [_read_oof(p, prepared, m) for m in p.blend.models]
+    folds = read[0][0]
+    predictions = np.stack([values for _, values in read], axis=-1)  # models on the last axis
     mask = _fit_mask(p, prepared)
-    blended, _ = out_of_fold_blend(predictions, y, folds, mask, p.blend.method)
-    weights = fit_weights(predictions[mask], y[mask], p.blend.method)
-    scores = _scores(prepared, blended)
-    per_fold = [log_rmse(prepared.prices()[folds == k], to_price(blended[folds == k], prepared.log_target))
-                for k in np.unique(folds)]
-    metrics = {**scores, "valid_log_rmse_mean": float(np.mean(per_fold)),
+    tune_threshold = prepared.task == "binary" and p.metric == "accuracy"
+    blended, row_thresholds = out_of_fold_blend(predictions, y, folds, mask, p.blend.method, classification,
+                                                tune_threshold)
+    weights = fit_weights(predictions[mask], y[mask], p.blend.method, classification)
+    threshold = best_threshold(combine(predictions[mask], weights), y[mask]) if tune_threshold else 0.5
+    spec, transform, outliers = p.metric_spec, p.target_transform, prepared.outliers()
+    headline = scores(spec, transform, truth, blended, outliers, threshold=row_thresholds)
+    per_fold = [scores(spec, transform, truth[folds == k], blended[folds == k], outliers[folds == k],
+                       threshold=row_thresholds[folds == k])[f"oof_{p.metric}"] for k in np.unique(folds)]
+    metrics = {**headline, f"valid_{p.metric}_mean": float(np.mean(per_fold)),
                "weights": dict(zip(p.blend.models, map(float, weights))),
-               "models": {m: _scores(prepared, predictions[:, i]) for i, m in enumerate(p.blend.models)}}
-    tags = {"stage": "blend", "model": "+".join(p.blend.models), "dataset": paths.PIPELINE}
+               "models": {m: scores(spec, transform, truth, predictions[..., i], outliers)
+                          for i, m in enumerate(p.blend.models)}}
+    if tune_threshold:
+        metrics["threshold"] = threshold
+    tags = {"stage": "blend", "model": "+".join(p.blend.models), "dataset": p.key, "competition": p.kaggle}
     with harness.tracked(params={**_run_params(p), "blend": p.blend}, tags=tags):
-        write_json(paths.BLEND_WEIGHTS, {"models": p.blend.models, "weights": weights.tolist(),
-                                         "log_target": prepared.log_target})
+        write_json(p.paths.blend_weights, {"models": p.blend.models, "weights": weights.tolist(),
+                                           "threshold": threshold, "task": prepared.task,
+                                           "target_transform": transform})
         write_metrics(harness.outputs.metrics, metrics)
-        plot_oof(paths.OOF_PLOT, prepared.prices(), to_price(blended, prepared.log_target),
-                 prepared.outliers(), title=f"Out-of-fold blend: log-RMSE {scores['oof_log_rmse']:.4f} "
-                                            f"({scores['oof_log_rmse_without_outliers']:.4f} without outliers)")
-        tracking.log_metrics({**scores, "valid_log_rmse_mean": metrics["valid_log_rmse_mean"],
+        _plot_blend(p, prepared, blended, headline)
+        tracking.log_metrics({**headline, f"valid_{p.metric}_mean": metrics[f"valid_{p.metric}_mean"],
                               **{f"weight_{m}": w for m, w in metrics["weights"].items()}})
-        tracking.log_artifact(paths.OOF_PLOT)
+        tracking.log_artifact(p.paths.oof_plot)
     return metrics
 
 
-def submission(p: HouseParams) -> dict:
+def _plot_blend(p: CompetitionParams, prepared: Prepared, blended: np.ndarray, headline: dict) -> None:
+    summary = ", ".join(f"{k.removeprefix('oof_')} {v:.4f}" for k, v in headline.items())
+    title = f"Out-of-fold blend: {summary}"
+    if prepared.task == "regression":
+        plot_oof(p.paths.oof_plot, prepared.truth(), inverse(blended, p.target_transform), prepared.outliers(),
+                 title=title, target=p.target, log_axes=p.target_transform != "none" or p.metric_spec.needs_positive_target)
+    else:
+        plot_oof_classes(p.paths.oof_plot, prepared.y(), blended, prepared.classes, title=title)
+
+
+# ---- submission
+
+
+def submission(p: CompetitionParams) -> dict:
     """Predict the test features preprocess made with the fitted models and blend weights; write
     and validate the CSV against the competition's sample submission."""
-    if not paths.BLEND_WEIGHTS.is_file():
-        raise DataError(f"{paths.BLEND_WEIGHTS}: not found (run `python cli.py house blend`)")
+    if not p.paths.blend_weights.is_file():
+        raise DataError(f"{p.paths.blend_weights}: not found (run `python cli.py competition blend {p.key}`)")
     harness = _cpu_stage(p, "submission")  # models predict on the CPU (torch nets are saved there)
-    blend_state = json.loads(paths.BLEND_WEIGHTS.read_text())
-    prepared = Prepared.load(paths.PROCESSED)
+    blend_state = json.loads(p.paths.blend_weights.read_text())
+    prepared = _load_prepared(p)
     X_test = prepared.X_test()
-    columns = [load_model(name).predict(X_test) for name in blend_state["models"]]
-    predicted = np.column_stack(columns) @ np.asarray(blend_state["weights"])
-    prices = to_price(predicted, blend_state["log_target"])
-    sample = paths.RAW / SAMPLE_FILE
-    frame = write_submission(paths.SUBMISSION, prepared.test[ID].to_numpy(), prices, sample)
-    validate_submission(paths.SUBMISSION, sample)
-    metrics = {"n_rows": len(frame), "price_min": float(frame[TARGET].min()),
-               "price_median": float(frame[TARGET].median()), "price_max": float(frame[TARGET].max())}
-    tags = {"stage": "submission", "model": "+".join(blend_state["models"]), "dataset": paths.PIPELINE}
+    predicted = combine(np.stack([load_model(p, name).predict(X_test) for name in blend_state["models"]], axis=-1),
+                        np.asarray(blend_state["weights"]))
+    if prepared.task == "regression":
+        predicted = inverse(predicted, blend_state["target_transform"])
+    sample_path = p.paths.raw / p.files["sample_submission"].basename
+    sample = pd.read_csv(sample_path)
+    fmt = submission_format(sample, prepared.task, p.metric, prepared.classes,
+                            positive=p.metric_spec.needs_positive_target, where=str(sample_path))
+    frame = values_frame(fmt, prepared.test_ids(), predicted, prepared.classes, blend_state.get("threshold", 0.5))
+    frame = write_submission(p.paths.submission, frame, sample, fmt, prepared.classes)
+    metrics = {"n_rows": len(frame), **_submission_summary(frame, fmt)}
+    tags = {"stage": "submission", "model": "+".join(blend_state["models"]), "dataset": p.key,
+            "competition": p.kaggle}
     with harness.tracked(params={"blend": blend_state}, tags=tags):
         write_metrics(harness.outputs.metrics, metrics)
-        tracking.log_metrics(metrics)
-        tracking.log_artifact(paths.SUBMISSION)
-        for plot in sorted(paths.PLOTS.glob("*.png")):
+        tracking.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
+        tracking.log_artifact(p.paths.submission)
+        for plot in sorted(p.paths.plots.glob("*.png")):
             tracking.log_artifact(plot, "plots")
     return metrics
+
+
+def _submission_summary(frame: pd.DataFrame, fmt) -> dict:
+    """What the predictions look like: the range of numbers, or the share of each label."""
+    column = frame[fmt.columns[0]]
+    if fmt.kind == "value":
+        name = fmt.columns[0]
+        return {f"{name}_min": float(column.min()), f"{name}_median": float(column.median()),
+                f"{name}_max": float(column.max())}
+    if fmt.kind == "label":
+        return {"label_share": {str(k): float(v) for k, v in column.value_counts(normalize=True).sort_index().items()}}
+    return {"mean_probability": {c: float(frame[c].mean()) for c in fmt.columns}}

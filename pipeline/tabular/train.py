@@ -1,7 +1,8 @@
-"""Fit house models: k-fold cross-validation with out-of-fold predictions, and the final fit.
+"""Fit a competition's models: k-fold cross-validation with out-of-fold predictions, and the final fit.
 
-Training rows flagged as outliers (when `house.outliers.drop_from_training`) are left out of
-every fit but still predicted out of fold, so every row is scored exactly once.
+Training rows flagged as outliers (when `competitions.<key>.drop_outliers`) are left out of
+every fit but still predicted out of fold, so every row is scored exactly once. Scores are the
+competition's metric (`Scorer`); a classifier's out-of-fold predictions are probabilities.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import models
-from .evaluation import log_rmse, to_price
+from .tasks import REGRESSION, Scorer, Task
 
 
 @dataclass
@@ -20,27 +21,21 @@ class FoldResult:
     fold: int
     n_train: int
     n_valid: int
-    train_log_rmse: float
-    valid_log_rmse: float
+    train_score: float  # the competition's metric on the rows fitted on
+    valid_score: float  # ... and on the held-out fold
     history: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass
 class CVResult:
-    oof: np.ndarray  # out-of-fold prediction (target space) of every training row
+    oof: np.ndarray  # out-of-fold prediction (target space; probabilities for classes) of every row
     folds: list[FoldResult]
 
 
-def scorer(log_target: bool):
-    """(target, predicted target) -> log-RMSE of prices."""
-    return lambda y, pred: log_rmse(to_price(y, log_target), to_price(pred, log_target))
-
-
-def _fit_fold(params, X, y, valid, train_mask, log_target, seed, fold, curves, progress) -> tuple:
+def _fit_fold(params, X, y, valid, train_mask, score, task, seed, fold, curves, progress) -> tuple:
     """One fold: fit on `train_mask` rows outside it, predict it; (FoldResult, fold predictions)."""
-    score = scorer(log_target)
     fit_rows = ~valid & train_mask
-    model = models.create(params, X.shape[1], seed)
+    model = models.create(params, X.shape[1], seed, task)
     sets = {"train": (X[fit_rows], y[fit_rows]), "valid": (X[valid], y[valid])} if curves else None
     history = model.fit(X[fit_rows], y[fit_rows], sets, score, progress=progress)
     predicted = model.predict(X[valid])
@@ -49,18 +44,17 @@ def _fit_fold(params, X, y, valid, train_mask, log_target, seed, fold, curves, p
 
 
 def cross_validate(params, X: np.ndarray, y: np.ndarray, fold_ids: np.ndarray, train_mask: np.ndarray,
-                   log_target: bool, seed: int, curves: bool = True, progress: bool = True,
-                   workers: int = 1) -> CVResult:
+                   score: Scorer, seed: int, curves: bool = True, progress: bool = True,
+                   workers: int = 1, task: Task = REGRESSION) -> CVResult:
     """Train one model per fold on `train_mask` rows outside the fold; predict the fold.
 
     `workers` > 1 fits folds in that many forked processes (`house.cv.workers`): a 2-core
     machine then fits two folds at once. Each fold's model is seeded by `seed + fold` alone,
     so the results are the same for any number of workers.
     """
-    oof = np.full(len(y), np.nan)
     n_folds = int(fold_ids.max()) + 1
-    tasks = [(params, X, y, fold_ids == fold, train_mask, log_target, seed + fold, fold, curves)
-             for fold in range(n_folds)]
+    jobs = [(params, X, y, fold_ids == fold, train_mask, score, task, seed + fold, fold, curves)
+            for fold in range(n_folds)]
     # disable=None: a bar on a terminal, nothing in a log file (tqdm checks stderr is a tty)
     bar = tqdm(total=n_folds, desc=f"{params.type} folds", unit="fold", disable=None if progress else True,
                leave=False)
@@ -73,23 +67,24 @@ def cross_validate(params, X: np.ndarray, y: np.ndarray, fold_ids: np.ndarray, t
             # fork: the workers inherit the imported libraries instead of importing them again;
             # their own bars (epochs, trees) stay off so the fold bar is readable
             with ProcessPoolExecutor(min(workers, n_folds), mp_context=multiprocessing.get_context("fork")) as pool:
-                for result in pool.map(_fit_fold, *zip(*tasks), [False] * n_folds):
+                for result in pool.map(_fit_fold, *zip(*jobs), [False] * n_folds):
                     results.append(result)
                     bar.update(1)
         else:
-            for task in tasks:
-                results.append(_fit_fold(*task, progress))
+            for job in jobs:
+                results.append(_fit_fold(*job, progress))
                 bar.update(1)
+    width = task.n_classes if task.kind == "multiclass" else None
+    oof = np.full((len(y), width) if width else len(y), np.nan)
     for fold, (_, predicted) in enumerate(results):
         oof[fold_ids == fold] = predicted
     return CVResult(oof, [r for r, _ in results])
 
 
-def fit_all(params, X: np.ndarray, y: np.ndarray, train_mask: np.ndarray, log_target: bool, seed: int,
-            progress: bool = True):
+def fit_all(params, X: np.ndarray, y: np.ndarray, train_mask: np.ndarray, score: Scorer, seed: int,
+            progress: bool = True, task: Task = REGRESSION):
     """The final fit on every training row (outliers left out when asked); returns (model, history)."""
-    model = models.create(params, X.shape[1], seed)
-    score = scorer(log_target)
+    model = models.create(params, X.shape[1], seed, task)
     history = model.fit(X[train_mask], y[train_mask], {"train": (X[train_mask], y[train_mask])}, score,
                         progress=progress)
     return model, history

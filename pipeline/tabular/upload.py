@@ -1,9 +1,9 @@
-"""Ship `data/submission.csv` to the Kaggle competition with the official `kaggle` client.
+"""Ship a competition's submission to Kaggle with the official `kaggle` client.
 
-Before anything is sent the file is checked as Kaggle would (header, every test Id once,
-finite positive prices) and must be current the way DVC sees it: `dvc status house_submission
---with-deps` is clean (the hashes dvc.lock holds for every input, param and output of the
-submission and of the stages before it match the files now), so `dvc repro house_submission`
+Before anything is sent the file is checked as Kaggle would (the sample submission's header,
+every test id once, values of the sample's type) and must be current the way DVC sees it:
+`dvc status <stem>_submission --with-deps` is clean (the hashes dvc.lock holds for every input, param and output of the
+submission and of the stages before it match the files now), so `dvc repro <stem>_submission`
 would change nothing. File times play no part: `dvc checkout`, a rebuild that DVC skips, or a
 `touch` leave a current submission current. The default message names the git commit and the CV score,
 so the leaderboard entry can be traced back to a run. `kaggle` is imported only to upload:
@@ -19,25 +19,36 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pipeline import REPO_ROOT, kaggle_client, tracking
-from pipeline.datasets import HOUSE_COMPETITION
 from pipeline.datasets import payload_sha256 as sha256  # a CSV's payload is the file itself
 from pipeline.errors import DataError
 
-from . import paths
-from .data import SAMPLE_FILE
+from .config import CompetitionParams, load_competition
 
 
 @dataclass(frozen=True)
 class Layout:
-    """The files `submit` reads (the pipeline's paths by default; tests point it elsewhere)."""
+    """The files `submit` reads (a competition's paths; tests point it elsewhere)."""
 
-    submission: Path = paths.SUBMISSION
-    sample: Path = paths.RAW / SAMPLE_FILE
-    blend: Path = paths.BLEND_WEIGHTS
-    models: Path = paths.MODELS
-    cv: Path = paths.CV_SCORES
+    submission: Path
+    sample: Path
+    blend: Path
+    models: Path
+    cv: Path
+    meta: Path  # what preprocess says about the target (task, classes)
+    metric: str
+    experiment: str
     root: Path = REPO_ROOT  # the DVC project whose dvc.lock says what made the submission
-    stage: str = "house_submission"
+    stage: str = "house_prices_submission"
+
+    @classmethod
+    def of(cls, p: CompetitionParams, root: Path = REPO_ROOT) -> "Layout":
+        from .paths import CompetitionPaths
+
+        where = CompetitionPaths(p.key, root)
+        return cls(submission=where.submission, sample=where.raw / p.files["sample_submission"].basename,
+                   blend=where.blend_weights, models=where.models, cv=where.cv_scores,
+                   meta=where.processed / "meta.json", metric=p.metric, experiment=p.key, root=root,
+                   stage=f"{p.stem}_submission")
 
 
 @dataclass
@@ -52,13 +63,14 @@ class Plan:
     message: str
     made_by: list[str] = field(default_factory=list)
     credentials: str = ""  # where the client will find them, never their value
+    experiment: str = "house-prices"  # the MLflow experiment the upload is logged in (the competition's key)
 
 
 def model_files(layout: Layout) -> list[Path]:
     """The blend weights and every model they blend: the files the submission was predicted with."""
     if not layout.blend.is_file():
         raise DataError(f"{layout.blend}: not found, so nothing says which models made the submission "
-                        "(run `dvc repro house_submission`)")
+                        f"(run `dvc repro {layout.stage}`)")
     try:
         blended = json.loads(layout.blend.read_text())["models"]
     except (ValueError, KeyError, TypeError) as exc:
@@ -66,7 +78,7 @@ def model_files(layout: Layout) -> list[Path]:
     files = [layout.blend, *(layout.models / f"{name}.pkl" for name in blended)]
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
-        raise DataError(f"model file(s) {missing} not found (run `dvc repro house_submission`)")
+        raise DataError(f"model file(s) {missing} not found (run `dvc repro {layout.stage}`)")
     return files
 
 
@@ -104,7 +116,7 @@ def dvc_changes(layout: Layout, shown: int = 4) -> str:
 
 
 def _reasons(entries: list) -> list[str]:
-    """`dvc status` entries of one stage as short phrases: 'param house.models.svr modified'."""
+    """`dvc status` entries of one stage as short phrases: 'param competitions.titanic.models.svm.C modified'."""
     out = []
     for entry in entries:
         if isinstance(entry, str):  # "changed command", "always changed"
@@ -129,44 +141,66 @@ def _git(*args: str) -> str:
 
 
 def default_message(layout: Layout) -> str:
-    """`git <commit>[+dirty]: CV log-RMSE <all rows> (<without outliers> without outliers)`."""
+    """`git <commit>[+dirty]: CV <metric> <all rows> (<without outliers> without outliers)`."""
     commit = tracking.git_commit()
     commit = commit[:10] if commit != "unknown" else "unknown"
     if commit != "unknown" and _git("status", "--porcelain", "--untracked-files=no"):
         commit += "+dirty"
     try:
         cv = json.loads(layout.cv.read_text())
-        score = (f"CV log-RMSE {float(cv['oof_log_rmse']):.5f} "
-                 f"({float(cv['oof_log_rmse_without_outliers']):.5f} without outliers)")
+        name = "log-RMSE" if layout.metric == "log_rmse" else layout.metric
+        score = f"CV {name} {float(cv[f'oof_{layout.metric}']):.5f}"
+        if f"oof_{layout.metric}_without_outliers" in cv:
+            score += f" ({float(cv[f'oof_{layout.metric}_without_outliers']):.5f} without outliers)"
     except (OSError, ValueError, KeyError, TypeError):
         score = f"CV score unknown ({layout.cv} missing or unreadable)"
     return f"git {commit}: {score}"
 
 
-def plan(file: Path | None = None, message: str | None = None, competition: str = HOUSE_COMPETITION,
-         layout: Layout = Layout()) -> Plan:
-    """Validate `file` (default: the pipeline's submission) and say what would be sent."""
-    from .submission import validate_submission
+def validate(path: Path, p: CompetitionParams, layout: Layout):
+    """Re-read a submission and check it against the sample submission as Kaggle would; return it."""
+    import pandas as pd
 
-    path = Path(file) if file is not None else layout.submission
+    from .submission import check_frame, read_submission, submission_format
+
     if not layout.sample.is_file():
-        raise DataError(f"{layout.sample}: sample submission not found (run `dvc repro download@house-prices`)")
-    frame = validate_submission(path, layout.sample)
+        raise DataError(f"{layout.sample}: sample submission not found (run `dvc repro {p.stem}_download`)")
+    try:
+        classes = json.loads(layout.meta.read_text())["classes"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"{layout.meta}: not readable ({exc}); run `dvc repro {p.stem}_preprocess`") from exc
+    sample = pd.read_csv(layout.sample)
+    fmt = submission_format(sample, p.task, p.metric, classes, p.metric_spec.needs_positive_target,
+                            where=str(layout.sample))
+    frame = read_submission(path)
+    check_frame(frame, sample, fmt, classes, where=str(path))
+    return frame
+
+
+def plan(key: str = "house-prices", file: Path | None = None, message: str | None = None,
+         layout: Layout | None = None, params: CompetitionParams | None = None) -> Plan:
+    """Validate `file` (default: the competition's submission) and say what would be sent."""
+    p = params or load_competition(key)
+    layout = layout or Layout.of(p)
+    path = Path(file) if file is not None else layout.submission
+    frame = validate(path, p, layout)
+    competition = p.kaggle
     made_by = check_fresh(path, layout)
     if message is not None and not message.strip():
         raise DataError("--message is empty")
     return Plan(competition=competition, file=str(path), bytes=path.stat().st_size, sha256=sha256(path),
                 rows=len(frame), message=message if message is not None else default_message(layout),
-                made_by=[str(f) for f in made_by], credentials=kaggle_client.credential_source() or "")
+                made_by=[str(f) for f in made_by], credentials=kaggle_client.credential_source() or "",
+                experiment=p.key)
 
 
 def submit(the_plan: Plan) -> dict:
     """Upload with the official client; log an MLflow run of what was sent (never the credentials)."""
     answer = kaggle_client.submit(the_plan.competition, Path(the_plan.file), the_plan.message)
     record = {k: v for k, v in asdict(the_plan).items() if k != "credentials"}
-    tags = {"stage": "submit", "dataset": paths.PIPELINE, "kaggle_competition": the_plan.competition,
+    tags = {"stage": "submit", "dataset": the_plan.experiment, "kaggle_competition": the_plan.competition,
             "kaggle_ref": answer.get("ref", 0)}
-    with tracking.start_run(paths.PIPELINE, "kaggle-submit", params={k: v for k, v in record.items()
+    with tracking.start_run(the_plan.experiment, "kaggle-submit", params={k: v for k, v in record.items()
                                                                       if k != "made_by"}, tags=tags):
         tracking.log_metrics({"rows": the_plan.rows, "bytes": the_plan.bytes})
     return {"competition": the_plan.competition, "file": the_plan.file, "message": the_plan.message,

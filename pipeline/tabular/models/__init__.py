@@ -1,4 +1,4 @@
-"""The House Prices model types: the registry, and what every model shares.
+"""The tabular model types: the registry, and what every model shares.
 
 One module per model type sits beside this file and holds the type's params dataclass and its
 model class (`Params` on the class). A type is registered below by "module:Class" and its
@@ -7,32 +7,67 @@ model needs (torch ~1 s of start-up, scikit-learn's ensembles ~1 s). To add a ty
 module here, its line in MODEL_TYPES, its block under `house.models` in params.yaml
 (CONTRIBUTING.md walks through it). dvc.yaml's house stages depend on this whole folder.
 
-Every model maps float32 feature rows to the target (log price or price, as preprocessing
-chose) through the same small interface: `fit(X, y, curves, score, progress)` returns
-curves as per-step lists (`{"valid_log_rmse": [...], ...}`, plus an optional `"step"` list
+Every model maps float32 feature rows to target space (tasks.py) through the same small
+interface: `fit(X, y, curves, score, progress)` returns curves as per-step lists
+(`{"valid_log_rmse": [...], ...}`, keyed `<set>_<score.name>`, plus an optional `"step"` list
 giving the x value of each point, e.g. number of trees; without it steps are 1, 2, ...),
 `predict(X)`, `state()` / `load_state()` to save and load.
+
+The tasks a type can learn are its class's `TASKS`; a class without one is regression-only and
+is built as `Class(params, n_features, seed)`. A class that learns classification is built as
+`Class(params, n_features, seed, task)`, takes class indices 0..K-1 as `y` and predicts
+probabilities: P(class 1) per row for a binary task, a row of K for a multiclass one.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from pipeline.errors import ParamError
 from pipeline.params import build
+from pipeline.tabular.tasks import REGRESSION, Task
 
 # name -> (X, y) evaluated after every epoch, e.g. {"train": ..., "valid": ...}
 CurveSets = dict[str, tuple[np.ndarray, np.ndarray]]
-# (y_true, y_pred) in target space -> score (log-RMSE of prices)
+# (y_true, y_pred) in target space -> the competition's metric; its `name` keys the curves
 Scorer = Callable[[np.ndarray, np.ndarray], float]
 
 
+def curve_key(set_name: str, score: Scorer) -> str:
+    """`<set>_<metric>`, e.g. `valid_log_rmse` (a score without a `name` is House's log-RMSE)."""
+    return f"{set_name}_{getattr(score, 'name', 'log_rmse')}"
+
+
+def class_targets(y: np.ndarray, task: Task) -> np.ndarray:
+    """Classification targets as int64 class indices (they may arrive as floats 0.0 / 1.0)."""
+    labels = np.asarray(y).astype(np.int64)
+    if labels.size and (labels.min() < 0 or labels.max() >= task.n_classes or not np.array_equal(labels, y)):
+        raise ValueError(f"{task.kind} targets must be class indices 0..{task.n_classes - 1}; "
+                         f"got {np.unique(y)[:10]}")
+    return labels
+
+
+def class_probabilities(proba: np.ndarray, task: Task, classes: np.ndarray | None = None) -> np.ndarray:
+    """A classifier's (n, k) probabilities as every model predicts them: P(class 1), shape (n,), for
+    a binary task, (n, K) for a multiclass one; float64 in [0, 1]. `classes`: each column's class
+    index (scikit-learn's `classes_`), as a fit on a fold lacking a class has fewer columns."""
+    proba = np.asarray(proba, np.float64)
+    if classes is not None:
+        full = np.zeros((len(proba), task.n_classes))
+        full[:, np.asarray(classes, np.int64)] = proba
+        proba = full
+    if task.kind == "binary" and proba.ndim == 2:
+        proba = proba[:, 1]
+    return np.clip(proba, 0.0, 1.0)
+
+
 class ClipsToTrainingRange:
-    """For model types with a `clip` param (spline_net, svr, lightgbm): each feature's range over
+    """For model types with a `clip` param (spline_net, svr, svm, lightgbm): each feature's range over
     the rows fitted on, and the features clipped to it before predicting when `clip` is on. The
     partial-sale outliers are left out of training and lie beyond that range; lines, splines and
     kernels would extrapolate to them. The range travels in the model's state as `low` / `high`."""
@@ -53,26 +88,15 @@ class ClipsToTrainingRange:
         self.low, self.high = state.get("low"), state.get("high")
 
 
-
-
-
-
-
-
-
-
-
-
-
-
 # type -> "module:Class" of this package; the module is imported when the type is first used.
 MODEL_TYPES: dict[str, str] = {
     "linear": "torch_net:TorchNet",
     "mlp": "torch_net:TorchNet",
     "elastic_net": "elastic_net:ElasticNet",
-    "kernel_ridge": "sklearn_regressors:Sklearn",
-    "gradient_boosting": "sklearn_regressors:Sklearn",
+    "kernel_ridge": "sklearn_regressors:KernelRidge",
+    "gradient_boosting": "sklearn_regressors:GradientBoosting",
     "lightgbm": "lightgbm_trees:LightGBM",
+    "svm": "svr:SVM",
     "svr": "svr:SVR",
     "spline_net": "spline_net:SplineNet",
 }
@@ -106,9 +130,31 @@ def uses_torch(params) -> bool:
     return hasattr(params, "device")
 
 
-def create(params, n_features: int, seed: int):
-    """A fresh, untrained model for validated `params`."""
-    return model_class(params.type)(params, n_features, seed)
+def model_tasks(kind: str) -> tuple[str, ...]:
+    """The tasks model type `kind` can learn (its module imported now)."""
+    return getattr(model_class(kind), "TASKS", ("regression",))
+
+
+def check_task(params, task: Task, where: str) -> None:
+    """Fail naming `<where>.type` unless that model type can learn `task`; `params` is the
+    validated dataclass or its params.yaml mapping. Imports the type's module (as model_params
+    does); only a failure imports the others, to list the types that would do."""
+    kind = params["type"] if isinstance(params, dict) else params.type
+    supported = model_tasks(kind)
+    if task.kind in supported:
+        return
+    only = "regression-only" if supported == ("regression",) else f"{'/'.join(supported)}-only"
+    family = "classification" if task.is_classification else "regression"
+    fitting = [name for name in MODEL_TYPES if task.kind in model_tasks(name)]
+    raise ParamError(f"params.yaml: '{where}.type' is {kind}, a {only} model type; this competition's task "
+                     f"is {task.kind} ({family} types: {', '.join(fitting)})")
+
+
+def create(params, n_features: int, seed: int, task: Task = REGRESSION):
+    """A fresh, untrained model for validated `params`, learning `task` (see check_task)."""
+    check_task(params, task, getattr(params, "where", f"models.{params.type}"))
+    cls = model_class(params.type)
+    return cls(params, n_features, seed, task) if task.is_classification else cls(params, n_features, seed)
 
 
 def to_dict(params) -> dict[str, Any]:

@@ -11,6 +11,9 @@ a constant (LightGBM's linear trees): price rises with size inside a leaf rather
 which beats constant leaves by ~0.003 out of fold here (docs/house.md). Lines extrapolate, so
 `clip` clips the features to the training rows' range before predicting, as spline_net and svr do.
 
+A classification task trains LightGBM's `binary` (P(class 1)) or `multiclass` (K probabilities)
+objective; the `objective` param picks among regression losses, so it is ignored there.
+
 `lightgbm` is imported inside the methods, so importing the model registry stays cheap.
 """
 
@@ -22,8 +25,10 @@ from typing import Any, Literal
 import numpy as np
 
 from pipeline.params import require
+from pipeline.tabular.tasks import REGRESSION, Task
+from pipeline.tabular.tasks import TASKS as ALL_TASKS
 
-from . import ClipsToTrainingRange
+from . import ClipsToTrainingRange, class_probabilities, class_targets, curve_key
 
 
 @dataclass
@@ -42,7 +47,7 @@ class LightGBMParams:
     reg_lambda: float = 0.0
     max_bin: int = 255
     min_data_in_bin: int = 3
-    objective: Literal["regression", "huber", "regression_l1", "fair"] = "regression"
+    objective: Literal["regression", "huber", "regression_l1", "fair"] = "regression"  # regression tasks only
     huber_delta: float = 0.9  # huber: residuals (in target units) beyond this count linearly
     linear_tree: bool = False  # a ridge line in every leaf instead of a constant (LightGBM's linear_tree)
     linear_lambda: float = 0.0  # linear_tree: L2 penalty of the leaves' lines
@@ -72,16 +77,20 @@ class LightGBMParams:
 
 
 class LightGBM(ClipsToTrainingRange):
-    """`type: lightgbm`: LightGBM regression trees on the feature table.
+    """`type: lightgbm`: LightGBM trees on the feature table, for any task.
 
-    Curves: the log-RMSE of each curve set after every `curve_every` trees, computed by
-    LightGBM's incremental scores (no extra prediction passes).
+    For a classification task the objective is `binary` or `multiclass` (with `num_class`),
+    whatever the regression `objective` param says (`huber_delta` likewise has no effect).
+
+    Curves: the competition's score of each curve set after every `curve_every` trees, computed
+    by LightGBM's incremental scores (no extra prediction passes).
     """
 
     Params = LightGBMParams
+    TASKS = ALL_TASKS
 
-    def __init__(self, params, n_features: int, seed: int):
-        self.params, self.n_features, self.seed = params, n_features, seed
+    def __init__(self, params, n_features: int, seed: int, task: Task = REGRESSION):
+        self.params, self.n_features, self.seed, self.task = params, n_features, seed, task
         self.booster = None
 
     def _options(self) -> dict[str, Any]:
@@ -93,13 +102,22 @@ class LightGBM(ClipsToTrainingRange):
                 "max_bin": p.max_bin, "alpha": p.huber_delta, "min_data_in_bin": p.min_data_in_bin, "num_threads": p.threads,
                 "seed": self.seed, "deterministic": True, "force_col_wise": True, "verbosity": -1,
                 "metric": "None", "feature_pre_filter": False,
-                **({"linear_tree": True, "linear_lambda": p.linear_lambda} if p.linear_tree else {})}
+                **({"linear_tree": True, "linear_lambda": p.linear_lambda} if p.linear_tree else {}),
+                **self._task_options()}
+
+    def _task_options(self) -> dict[str, Any]:
+        """The objective of a classification task, over the regression one (nothing for regression)."""
+        if self.task.kind == "multiclass":
+            return {"objective": "multiclass", "num_class": self.task.n_classes}
+        return {"objective": "binary"} if self.task.kind == "binary" else {}
 
     def fit(self, X: np.ndarray, y: np.ndarray, curves=None, score=None, progress: bool = False
             ) -> dict[str, list[float]]:
         import lightgbm as lgb
 
         self._remember_range(X)
+        if self.task.is_classification:
+            y = class_targets(y, self.task)
         train = lgb.Dataset(np.asarray(X, np.float64), np.asarray(y, np.float64), free_raw_data=False)
         options, n_trees, every = self._options(), self.params.n_estimators, self.params.curve_every
         names = list(curves) if curves and score else []  # the curve sets, in the caller's order
@@ -112,10 +130,13 @@ class LightGBM(ClipsToTrainingRange):
                 others[name] = lgb.Dataset(np.asarray(xx, np.float64), np.asarray(yy, np.float64),
                                            reference=train, params=options)
 
-        def log_rmse(preds, data):
-            return "log_rmse", score(data.get_label(), preds), False
+        metric = getattr(score, "name", "log_rmse")
 
-        history: dict[str, list[float]] = {"step": [], **{f"{name}_log_rmse": [] for name in names}}
+        def evaluate(preds, data):  # preds: what predict gives, (n, K) for multiclass
+            return metric, score(data.get_label(), preds), False
+
+        keys = {name: curve_key(name, score) for name in names}
+        history: dict[str, list[float]] = {"step": [], **{key: [] for key in keys.values()}}
 
         # Given valid_sets, lgb.train evaluates every set after every tree (a third of the time
         # with linear leaves); the curves keep one point in `curve_every`. So the sets are added
@@ -133,10 +154,10 @@ class LightGBM(ClipsToTrainingRange):
             if done % every and done != n_trees:
                 return
             history["step"].append(float(done))  # x = number of trees, as gradient boosting
-            value = {"training": env.model.eval_train(log_rmse)[0][2]} if on_train else {}
-            value.update((result[0], result[2]) for result in (env.model.eval_valid(log_rmse) if others else []))
+            value = {"training": env.model.eval_train(evaluate)[0][2]} if on_train else {}
+            value.update((result[0], result[2]) for result in (env.model.eval_valid(evaluate) if others else []))
             for name in names:
-                history[f"{name}_log_rmse"].append(float(value["training" if name in on_train else name]))
+                history[keys[name]].append(float(value["training" if name in on_train else name]))
 
         record.order = 30
         self.booster = lgb.train(options, train, num_boost_round=n_trees,
@@ -144,7 +165,8 @@ class LightGBM(ClipsToTrainingRange):
         return history if names else {}
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return np.asarray(self.booster.predict(self._clipped(np.asarray(X, np.float64))), dtype=np.float64)
+        out = np.asarray(self.booster.predict(self._clipped(np.asarray(X, np.float64))), dtype=np.float64)
+        return class_probabilities(out, self.task) if self.task.is_classification else out
 
     def state(self) -> dict[str, Any]:
         # the booster as plain text: no pickled LightGBM objects

@@ -70,6 +70,7 @@ class SplineNet(ClipsToTrainingRange):
     """
 
     Params = SplineNetParams
+    TASKS = ("regression",)
 
     def __init__(self, params: SplineNetParams, n_features: int, seed: int):
         self.params, self.n_features = params, n_features

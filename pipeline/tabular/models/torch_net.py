@@ -1,4 +1,7 @@
-"""House models trained with torch: a linear model or an MLP by minibatch gradient descent.
+"""Models trained with torch: a linear model or an MLP by minibatch gradient descent.
+
+Regression minimises squared error; a binary task one logit's logistic loss (logistic
+regression for `linear`); a multiclass task softmax cross-entropy over K logits.
 
 Kept apart from the registry (models.py) so that only stages training these import torch.
 """
@@ -15,9 +18,11 @@ from torch import nn
 
 from pipeline.params import require
 from pipeline.runtime import pick_device
+from pipeline.tabular.tasks import REGRESSION, Task
+from pipeline.tabular.tasks import TASKS as ALL_TASKS
 from pipeline.training import OPTIMIZERS, make_optimizer, minibatches, train_epochs
 
-from . import CurveSets, Scorer
+from . import CurveSets, Scorer, class_probabilities, class_targets, curve_key
 
 
 @dataclass
@@ -32,7 +37,7 @@ class TorchNetParams:
     lr: float = 0.01
     batch_size: int = 64
     epochs: int = 100
-    standardize_target: bool = False  # learn (y - mean) / std: the net need not spend epochs finding ~12
+    standardize_target: bool = False  # regression: learn (y - mean) / std, not spending epochs finding ~12
     device: str = "auto"
 
     def validate(self, where: str) -> None:
@@ -48,9 +53,10 @@ class TorchNetParams:
 
 class TorchNet:
     Params = TorchNetParams
+    TASKS = ALL_TASKS
 
-    def __init__(self, params: TorchNetParams, n_features: int, seed: int):
-        self.params, self.n_features, self.seed = params, n_features, seed
+    def __init__(self, params: TorchNetParams, n_features: int, seed: int, task: Task = REGRESSION):
+        self.params, self.n_features, self.seed, self.task = params, n_features, seed, task
         self.y_shift, self.y_scale = 0.0, 1.0
         torch.manual_seed(seed)
         self.net = self._build()
@@ -62,20 +68,29 @@ class TorchNet:
             if p.dropout > 0:
                 layers.append(nn.Dropout(p.dropout))
             width = size
-        layers.append(nn.Linear(width, 1))
+        layers.append(nn.Linear(width, self.task.n_classes if self.task.kind == "multiclass" else 1))
         return nn.Sequential(*layers)
+
+    def _target(self, y: np.ndarray, device) -> tuple[torch.Tensor, nn.Module]:
+        """The training target as the task's loss wants it, and that loss."""
+        if self.task.kind == "multiclass":
+            return torch.as_tensor(class_targets(y, self.task), device=device), nn.CrossEntropyLoss()
+        if self.task.kind == "binary":
+            labels = torch.as_tensor(class_targets(y, self.task), dtype=torch.float32, device=device)
+            return labels.reshape(-1, 1), nn.BCEWithLogitsLoss()
+        if self.params.standardize_target:
+            self.y_shift, self.y_scale = float(np.mean(y)), float(np.std(y)) or 1.0
+        target = torch.as_tensor((y - self.y_shift) / self.y_scale, dtype=torch.float32, device=device)
+        return target.reshape(-1, 1), nn.MSELoss()
 
     def fit(self, X: np.ndarray, y: np.ndarray, curves: CurveSets | None = None,
             score: Scorer | None = None, progress: bool = False) -> dict[str, list[float]]:
         p = self.params
         device = pick_device(p.device)
         net = self.net.to(device)
-        if p.standardize_target:
-            self.y_shift, self.y_scale = float(np.mean(y)), float(np.std(y)) or 1.0
         features = torch.as_tensor(X, dtype=torch.float32, device=device)
-        target = torch.as_tensor((y - self.y_shift) / self.y_scale, dtype=torch.float32, device=device).reshape(-1, 1)
+        target, loss_fn = self._target(y, device)
         optimizer = make_optimizer(p.optimizer, net.parameters(), p.lr, p.weight_decay)
-        loss_fn = nn.MSELoss()
         generator = torch.Generator().manual_seed(self.seed)
 
         def step(batch):
@@ -87,7 +102,7 @@ class TorchNet:
             return loss
 
         def evaluate():
-            return {f"{name}_log_rmse": score(yy, self.predict(xx)) for name, (xx, yy) in (curves or {}).items()}
+            return {curve_key(name, score): score(yy, self.predict(xx)) for name, (xx, yy) in (curves or {}).items()}
 
         def batches():
             net.train()
@@ -106,6 +121,10 @@ class TorchNet:
         self.net.eval()
         device = next(self.net.parameters()).device
         out = self.net(torch.tensor(X, dtype=torch.float32, device=device))  # a copy: X may be read-only
+        if self.task.kind == "multiclass":
+            return class_probabilities(torch.softmax(out.double(), dim=1).cpu().numpy(), self.task)
+        if self.task.kind == "binary":
+            return class_probabilities(torch.sigmoid(out.squeeze(1).double()).cpu().numpy(), self.task)
         return out.squeeze(1).double().cpu().numpy() * self.y_scale + self.y_shift
 
     def state(self) -> dict[str, Any]:

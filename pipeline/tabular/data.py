@@ -67,11 +67,14 @@ def _check_target(train: pd.DataFrame, p: CompetitionParams, path: Path) -> list
     values = train[p.target]
     if p.task == "regression":
         numbers = pd.to_numeric(values, errors="coerce")
-        positive = p.target_transform == "log" or p.metric_spec.needs_positive_target
-        bad = numbers.isna() | ~np.isfinite(numbers) | ((numbers <= 0) if positive else False)
+        positive = p.target_transform == "log" or p.metric_spec.target_domain == "positive"
+        non_negative = p.target_transform == "log1p" or p.metric_spec.target_domain == "non_negative"
+        bad = numbers.isna() | ~np.isfinite(numbers)
+        if positive or non_negative:
+            bad |= (numbers <= 0) if positive else (numbers < 0)
         if bad.any():
             rows = train.loc[bad, p.id].head(3).tolist()
-            kind = "a positive number" if positive else "a finite number"
+            kind = "a positive number" if positive else "a number >= 0" if non_negative else "a finite number"
             raise DataError(f"{path}: column {p.target} must be {kind} in every row "
                             f"({p.where}.task is regression, metric {p.metric}); {int(bad.sum())} bad row(s), "
                             f"e.g. {p.id} {rows} = {values[bad].head(3).tolist()}")

@@ -1,4 +1,4 @@
-"""Named param presets: sets of `house.*` overrides that `dvc exp run -S` can apply.
+"""Named param presets: sets of `competitions.house-prices.*` overrides that `dvc exp run -S` can apply.
 
 `original` is the course's first Kaggle recipe: a linear model on raw prices (Adam, lr 5,
 batch 64, 100 epochs), statistics over train+test, no engineering, unshuffled 5 folds.
@@ -12,20 +12,20 @@ from pipeline.errors import ParamError
 
 PRESETS: dict[str, dict[str, object]] = {
     "original": {
-        "house.features.stats_from": "train_and_test",
-        "house.features.log_target": False,
-        "house.features.na_means_none": False,
-        "house.features.lot_frontage_by_neighborhood": False,
-        "house.features.ordinal_quality": False,
-        "house.features.categorical_codes": False,
-        "house.features.combined_features": False,
-        "house.features.skew_transform": "none",
-        "house.features.drop_columns": [],
-        "house.features.neighborhood_context": [],
-        "house.outliers.drop_from_training": False,
-        "house.cv.folds": 5,
-        "house.cv.shuffle": False,
-        "house.blend.models": ["linear"],
+        "competitions.house-prices.features.stats_from": "train_and_test",
+        "competitions.house-prices.target_transform": "none",
+        "competitions.house-prices.features.na_means_none": False,
+        "competitions.house-prices.features.lot_frontage_by_neighborhood": False,
+        "competitions.house-prices.features.ordinal_quality": False,
+        "competitions.house-prices.features.categorical_codes": False,
+        "competitions.house-prices.features.combined_features": False,
+        "competitions.house-prices.features.skew_transform": "none",
+        "competitions.house-prices.features.drop_columns": [],
+        "competitions.house-prices.features.neighborhood_context": [],
+        "competitions.house-prices.drop_outliers": False,
+        "competitions.house-prices.cv.folds": 5,
+        "competitions.house-prices.cv.shuffle": False,
+        "competitions.house-prices.blend.models": ["linear"],
     },
 }
 

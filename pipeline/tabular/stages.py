@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import sys
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,7 @@ from .evaluation import fold_ids, scores
 from .figures import plot_fold_curves, plot_oof, plot_oof_classes, write_tables
 from .prepared import Prepared
 from .submission import submission_format, values_frame, write_submission
-from .tasks import Scorer, forward, inverse
+from .tasks import Scorer, Task, forward, inverse
 from .train import cross_validate, fit_all
 
 _X_LABEL = {"elastic_net": "iteration", "gradient_boosting": "number of trees", "lightgbm": "number of trees"}
@@ -99,8 +100,8 @@ def preprocess(p: CompetitionParams) -> dict:
             "target_transform": p.target_transform, "columns": list(preprocessor.columns), "notes": notes}
     Prepared(train, test, labels, meta).save(p.paths.processed)
     preprocessor.save(p.paths.processed / "preprocessor.json")  # the fitted state, for inspection and reuse
-    for note in notes:
-        print(f"note: {note}")
+    for note in notes:  # on stderr: stdout is the stage's JSON summary
+        print(f"note: {note}", file=sys.stderr)
     summary = {"n_train": len(train), "n_test": len(test), "n_features": len(preprocessor.columns),
                "n_outliers": int(outliers.sum()), "outlier_ids": raw.train.loc[outliers, p.id].tolist(),
                "n_columns_left_out": len(notes)}
@@ -227,8 +228,6 @@ def _log_curves(history: dict[str, list[float]]) -> None:
 
 def load_model(p: CompetitionParams, model: str):
     """A fitted model from `models/<key>/<model>.pkl`."""
-    from .tasks import Task
-
     path = p.paths.model_file(model)
     if not path.is_file():
         raise DataError(f"{path}: not found (run `python cli.py competition train {p.key} {model}`)")
@@ -292,8 +291,9 @@ def _plot_blend(p: CompetitionParams, prepared: Prepared, blended: np.ndarray, h
     summary = ", ".join(f"{k.removeprefix('oof_')} {v:.4f}" for k, v in headline.items())
     title = f"Out-of-fold blend: {summary}"
     if prepared.task == "regression":
+        log_axes = p.target_transform != "none" or p.metric_spec.needs_positive_target  # prices: log scales
         plot_oof(p.paths.oof_plot, prepared.truth(), inverse(blended, p.target_transform), prepared.outliers(),
-                 title=title, target=p.target, log_axes=p.target_transform != "none" or p.metric_spec.needs_positive_target)
+                 title=title, target=p.target, log_axes=log_axes)
     else:
         plot_oof_classes(p.paths.oof_plot, prepared.y(), blended, prepared.classes, title=title)
 
@@ -317,7 +317,7 @@ def submission(p: CompetitionParams) -> dict:
     sample_path = p.paths.raw / p.files["sample_submission"].basename
     sample = pd.read_csv(sample_path)
     fmt = submission_format(sample, prepared.task, p.metric, prepared.classes,
-                            positive=p.metric_spec.needs_positive_target, where=str(sample_path))
+                            domain=p.metric_spec.target_domain, where=str(sample_path))
     frame = values_frame(fmt, prepared.test_ids(), predicted, prepared.classes, blend_state.get("threshold", 0.5))
     frame = write_submission(p.paths.submission, frame, sample, fmt, prepared.classes)
     metrics = {"n_rows": len(frame), **_submission_summary(frame, fmt)}

@@ -30,26 +30,27 @@ class SubmissionFormat:
     columns: tuple[str, ...]  # the value columns, in the sample's order
     kind: str  # "value" | "label" | "probability" | "class_probabilities"
     integer: bool  # the sample's values are integers (labels written as integers)
-    positive: bool = False  # values must be > 0 (a metric on logs)
+    domain: str = "any"  # "positive" or "non_negative" for a metric on logs
 
     @property
     def header(self) -> list[str]:
         return [self.id, *self.columns]
 
 
-def submission_format(sample: pd.DataFrame, task: str, metric: str, classes: list, positive: bool,
+def submission_format(sample: pd.DataFrame, task: str, metric: str, classes: list, domain: str,
                       where: str) -> SubmissionFormat:
     """Read the format off the sample submission; a sample that fits no format is a DataError."""
     id_column, columns = str(sample.columns[0]), tuple(map(str, sample.columns[1:]))
     if not columns:
         raise DataError(f"{where}: the sample submission has only the id column {id_column!r}")
-    integer = all(pd.api.types.is_integer_dtype(sample[c]) or pd.api.types.is_bool_dtype(sample[c])
+    # integer labels (0/1, 1..7) are written as integers; True/False stay words, as the sample has them
+    integer = all(pd.api.types.is_integer_dtype(sample[c]) and not pd.api.types.is_bool_dtype(sample[c])
                   for c in sample.columns[1:])
     if task == "regression":
         if len(columns) != 1:
             raise DataError(f"{where}: a regression submission has one value column; the sample has "
                             f"{', '.join(columns)}")
-        return SubmissionFormat(id_column, columns, "value", False, positive)
+        return SubmissionFormat(id_column, columns, "value", False, domain)
     if len(columns) > 1:
         _class_columns(columns, classes, where)  # fails naming both when they do not match
         return SubmissionFormat(id_column, columns, "class_probabilities", False)
@@ -79,7 +80,9 @@ def values_frame(fmt: SubmissionFormat, ids: np.ndarray, predicted: np.ndarray, 
     probabilities (classification)."""
     frame = pd.DataFrame({fmt.id: ids})
     if fmt.kind == "value":
-        frame[fmt.columns[0]] = np.asarray(predicted, dtype=np.float64)
+        values = np.asarray(predicted, dtype=np.float64)
+        # a metric on log(1 + value) refuses negatives; a model may dip just below 0 on a few rows
+        frame[fmt.columns[0]] = np.clip(values, 0.0, None) if fmt.domain == "non_negative" else values
     elif fmt.kind == "probability":
         frame[fmt.columns[0]] = positive_probability(predicted)
     elif fmt.kind == "label":
@@ -161,9 +164,12 @@ def _check_values(values: pd.Series, fmt: SubmissionFormat, column: str, classes
     if fmt.kind in ("probability", "class_probabilities"):
         bad |= (numbers < 0) | (numbers > 1)
         rule = "a probability in [0, 1]"
-    elif fmt.positive:
+    elif fmt.domain == "positive":
         bad |= numbers <= 0
         rule = "finite and positive"
+    elif fmt.domain == "non_negative":
+        bad |= numbers < 0
+        rule = "finite and >= 0"
     if bad.any():
         raise DataError(f"{where}: column {column} must be {rule}; {int(bad.sum())} bad value(s) "
                         f"for {fmt.id} {ids[bad].head(3).tolist()}")

@@ -107,7 +107,11 @@ class Metric:
     greater_is_better: bool
     function: Callable[..., float]
     description: str
-    needs_positive_target: bool = False
+    target_domain: Literal["any", "positive", "non_negative"] = "any"  # values the metric takes logs of
+
+    @property
+    def needs_positive_target(self) -> bool:
+        return self.target_domain == "positive"
 
     def __call__(self, y_true, predicted) -> float:
         return self.function(y_true, predicted)
@@ -118,8 +122,8 @@ class Metric:
 
 
 METRICS: dict[str, Metric] = {m.name: m for m in (
-    Metric("log_rmse", ("regression",), False, _log_rmse, "RMSE of log values (House Prices)", True),
-    Metric("rmsle", ("regression",), False, _rmsle, "RMSE of log(1 + value)", True),
+    Metric("log_rmse", ("regression",), False, _log_rmse, "RMSE of log values (House Prices)", "positive"),
+    Metric("rmsle", ("regression",), False, _rmsle, "RMSE of log(1 + value)", "non_negative"),
     Metric("rmse", ("regression",), False, _rmse, "root mean squared error"),
     Metric("mae", ("regression",), False, _mae, "mean absolute error"),
     Metric("accuracy", ("binary", "multiclass"), True, _accuracy, "share of rows given the right label"),

@@ -170,7 +170,7 @@ def validate(path: Path, p: CompetitionParams, layout: Layout):
     except (OSError, ValueError, KeyError) as exc:
         raise DataError(f"{layout.meta}: not readable ({exc}); run `dvc repro {p.stem}_preprocess`") from exc
     sample = pd.read_csv(layout.sample)
-    fmt = submission_format(sample, p.task, p.metric, classes, p.metric_spec.needs_positive_target,
+    fmt = submission_format(sample, p.task, p.metric, classes, p.metric_spec.target_domain,
                             where=str(layout.sample))
     frame = read_submission(path)
     check_frame(frame, sample, fmt, classes, where=str(path))

@@ -12,10 +12,14 @@ import os
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar
 
 from pipeline.errors import PipelineError
+
+REQUEST_TIMEOUT = 60  # seconds Kaggle may stay silent on one request before the call fails
 
 CREDENTIAL_HELP = ("put your API token in ~/.kaggle/kaggle.json (from kaggle.com > Settings > API), "
                    "or set KAGGLE_USERNAME and KAGGLE_KEY, or KAGGLE_API_TOKEN")
@@ -99,6 +103,26 @@ def _api_class():
     return ProjectKaggleApi
 
 
+@contextmanager
+def request_timeout(seconds: float = REQUEST_TIMEOUT) -> Iterator[None]:
+    """The official client sends its HTTP requests without a timeout (a stalled connection would
+    hang a stage forever): while this block runs, every `requests` call without one gets `seconds`."""
+    import requests
+
+    original = requests.Session.send
+
+    def send(self, request, **kwargs):
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = seconds
+        return original(self, request, **kwargs)
+
+    requests.Session.send = send
+    try:
+        yield
+    finally:
+        requests.Session.send = original
+
+
 def api():
     """An authenticated `KaggleApi`; a clear error (never the secret) when credentials are missing."""
     if not has_credentials():
@@ -107,7 +131,8 @@ def api():
 
     client = _api_class()()
     try:
-        client.authenticate()
+        with request_timeout():
+            client.authenticate()
     except SystemExit as exc:  # the client prints its help and calls exit(1)
         raise KaggleCredentialsError(f"Kaggle rejected the credentials in {credential_source()}: "
                                      f"{CREDENTIAL_HELP}") from exc
@@ -124,7 +149,8 @@ def submit(competition: str, path: Path, message: str) -> dict:
 
     client = api()
     try:
-        response = client.competition_submit(str(path), message, competition, quiet=True)
+        with request_timeout():
+            response = client.competition_submit(str(path), message, competition, quiet=True)
     except requests.exceptions.RequestException as exc:
         raise KaggleUploadError(f"Kaggle submission of {path} to '{competition}' failed: "
                                 f"{type(exc).__name__}: {exc}") from exc
@@ -138,7 +164,9 @@ def submit(competition: str, path: Path, message: str) -> dict:
 def download_competition_file(competition: str, file_name: str, dest: Path) -> None:
     """Download one competition file to `dest`, unzipping if Kaggle sends it zipped."""
     with tempfile.TemporaryDirectory() as tmp:
-        api().competition_download_file(competition, file_name, path=tmp, force=True, quiet=True)
+        client = api()
+        with request_timeout():
+            client.competition_download_file(competition, file_name, path=tmp, force=True, quiet=True)
         produced = [p for p in Path(tmp).iterdir() if p.is_file()]
         if not produced:
             raise FileNotFoundError(f"Kaggle returned nothing for {competition}/{file_name}")

@@ -15,21 +15,23 @@ import tempfile
 import textwrap
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import typer
 import yaml
 
 from pipeline import REPO_ROOT, datasets, kaggle_client
 from pipeline.errors import DataError, DownloadError, ParamError
 from pipeline.files import write_bytes
 from pipeline.params import PARAMS_FILE, load_params
+
+from .features import Params as FeatureParams
+from .features import Preprocessor
+from .paths import stage_stem
 
 ROLES = ("train", "test", "sample_submission")
 SAMPLE_SUBMISSION = "sample_submission.csv"
@@ -43,8 +45,6 @@ PARAMS_WIDTH = 80  # columns of a params.yaml line DVC's `-S` keeps as it is (lo
 REPORT_WIDTH = 99  # the report's lines stay under 100 columns
 METRIC_NAMES = "log_rmse | rmsle | rmse | mae | accuracy | auc | logloss"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # a params key, and a DVC stage name's stem
-
-app = typer.Typer(no_args_is_help=True)
 
 
 # ---- where the files are
@@ -106,26 +106,6 @@ def _from_base(base: str, workdir: Path) -> tuple[dict[str, str], dict[str, Path
     return names, paths
 
 
-@contextmanager
-def _request_timeout(seconds: float) -> Iterator[None]:
-    """The Kaggle client sends its HTTP requests without a timeout (a stalled connection would
-    hang `new` forever): while this block runs, every `requests` call without one gets `seconds`."""
-    import requests
-
-    original = requests.Session.send
-
-    def send(self, request, **kwargs):
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = seconds
-        return original(self, request, **kwargs)
-
-    requests.Session.send = send
-    try:
-        yield
-    finally:
-        requests.Session.send = original
-
-
 def kaggle_file_names(slug: str) -> list[str]:
     """Every file name of the competition, page by page (the sample submission's name varies)."""
     client, names, token = kaggle_client.api(), [], None
@@ -139,7 +119,7 @@ def kaggle_file_names(slug: str) -> list[str]:
 
 def _from_kaggle(slug: str, workdir: Path) -> tuple[dict[str, str], dict[str, Path]]:
     """The files through the Kaggle API (the user's credentials, rules accepted on the site)."""
-    with _request_timeout(KAGGLE_TIMEOUT):
+    with kaggle_client.request_timeout(KAGGLE_TIMEOUT):
         names = _file_names(kaggle_file_names(slug))
         paths = {role: workdir / name for role, name in names.items()}
         for role, name in names.items():
@@ -196,11 +176,10 @@ class Inferred:
     metric: str
     target_transform: str
     why: dict[str, str]  # setting -> reason
-    classes: list = field(default_factory=list)  # classification: the training labels
-    per_class: bool = False  # the sample has one probability column per class
-    left_out: list[str] = field(default_factory=list)  # in train, not in test, not the target
-    unknown: list[str] = field(default_factory=list)  # what could not be inferred, and how to set it
-    kinds: dict[str, list[str]] | None = None  # the generic preprocessor's kind -> columns
+    classes: list  # classification: the training labels
+    left_out: list[str]  # in train, not in test, not the target
+    unknown: list[str]  # what could not be inferred, and how to set it
+    kinds: dict[str, list[str]]  # the generic preprocessing's kind -> columns
     kind_notes: list[str] = field(default_factory=list)
 
 
@@ -231,11 +210,11 @@ def infer_id(sample: pd.DataFrame, test: pd.DataFrame, names: dict[str, str]) ->
     return column
 
 
-def _target_of_labels(lacking: list[str], train: pd.DataFrame, labels: list[str]) -> list[str]:
+def _target_of_labels(lacking: list[str], train: pd.DataFrame, columns: list[str]) -> list[str]:
     """Per-class columns: the train column test lacks, or the one whose values name those columns."""
     if len(lacking) == 1:
         return lacking
-    return [c for c in lacking if set(map(str, train[c].dropna().unique())) <= set(labels)]
+    return [c for c in lacking if set(map(str, train[c].dropna().unique())) <= set(columns)]
 
 
 def infer_target(train: pd.DataFrame, test: pd.DataFrame, sample: pd.DataFrame, id_column: str,
@@ -266,31 +245,40 @@ def _is_number(values: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
 
 
-def _show(labels: list, limit: int = 8) -> str:
-    shown = ", ".join(map(str, labels[:limit]))
-    return shown + (f" and {len(labels) - limit} more" if len(labels) > limit else "")
+def labels(y: pd.Series) -> list:
+    """The distinct values of a target, sorted (numbers as numbers: 2 before 10)."""
+    distinct = y.dropna().unique().tolist()
+    try:
+        return sorted(distinct)
+    except TypeError:  # mixed types
+        return sorted(distinct, key=str)
+
+
+def _show(values: list, limit: int = 8) -> str:
+    shown = ", ".join(map(str, values[:limit]))
+    return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
 
 
 def infer_task(y: pd.Series, per_class: bool, n_columns: int) -> tuple[str, str, list[str]]:
     """(task, why, warnings): 2 values -> binary; a few integer or string labels -> multiclass;
     other numbers -> regression."""
     values = y.dropna()
-    labels = sorted(values.unique().tolist(), key=str)
+    distinct = labels(y)
     if per_class:
         return "multiclass", f"the sample has a probability column per class ({n_columns})", []
-    if len(labels) < 2:
-        raise DataError(f"train.csv: target {y.name!r} has {len(labels)} distinct value(s): nothing to learn")
-    if len(labels) == 2:
-        return "binary", f"2 distinct values ({_show(labels)})", []
+    if len(distinct) < 2:
+        raise DataError(f"train.csv: target {y.name!r} has {len(distinct)} distinct value(s): nothing to learn")
+    if len(distinct) == 2:
+        return "binary", f"2 distinct values ({_show(distinct)})", []
     number = _is_number(values)
     kind = "integer" if number and bool(np.all(values == np.round(values))) else "number" if number else "string"
-    few = len(labels) <= MAX_CLASSES and len(labels) < MAX_CLASS_SHARE * len(values)
+    few = len(distinct) <= MAX_CLASSES and len(distinct) < MAX_CLASS_SHARE * len(values)
     if kind in ("integer", "string") and few:
-        return "multiclass", f"{kind} target, {len(labels)} distinct values ({_show(labels)})", []
+        return "multiclass", f"{kind} target, {len(distinct)} distinct values ({_show(distinct)})", []
     if kind == "string":
-        return "multiclass", f"string target, {len(labels)} distinct values", [
-            f"task: {len(labels)} classes is more than a first guess expects; check that {y.name!r} is the target"]
-    return "regression", f"{kind} target with {len(labels)} distinct values", []
+        return "multiclass", f"string target, {len(distinct)} distinct values", [
+            f"task: {len(distinct)} classes is more than a first guess expects; check that {y.name!r} is the target"]
+    return "regression", f"{kind} target with {len(distinct)} distinct values", []
 
 
 def infer_metric(task: str, y: pd.Series, sample_values: pd.Series, per_class: bool) -> tuple[str, str, str]:
@@ -311,14 +299,10 @@ def infer_metric(task: str, y: pd.Series, sample_values: pd.Series, per_class: b
     return "accuracy", "none", "the sample has one label column"
 
 
-def feature_kinds(rows: pd.DataFrame) -> tuple[dict[str, list[str]], list[str]] | None:
-    """kind -> columns, and the notes, of the generic preprocessing fitted on `rows`; None while
-    pipeline/tabular/features.py is not there (the report then skips that part)."""
-    try:
-        from pipeline.tabular.features import Params, Preprocessor
-    except ImportError:
-        return None
-    fitted = Preprocessor.fit(rows, Params())
+def feature_kinds(rows: pd.DataFrame) -> tuple[dict[str, list[str]], list[str]]:
+    """kind -> columns, and the notes, of the generic preprocessing fitted on `rows` (the feature
+    columns): what the first `dvc repro` will do with each column, said before it runs."""
+    fitted = Preprocessor.fit(rows, FeatureParams())
     kinds: dict[str, list[str]] = {}
     for column, kind in fitted.kinds.items():
         kinds.setdefault(str(kind), []).append(str(column))
@@ -340,10 +324,9 @@ def infer(frames: dict[str, pd.DataFrame], names: dict[str, str], key: str) -> I
            "task": task_why, "metric": f"guessed: {metric_why}", "target_transform": (
                "the metric scores log(1 + target)" if transform == "log1p" else "the target is learned as it is")}
     features = [c for c in train.columns if c in test.columns and c != id_column]
-    kinds = feature_kinds(train[features])
-    classes = sorted(y.dropna().unique().tolist(), key=str) if task != "regression" else []
-    return Inferred(id_column, target, task, metric, transform, why, classes, per_class, left_out, unknown,
-                    *(kinds or (None, [])))
+    classes = labels(y) if task != "regression" else []
+    return Inferred(id_column, target, task, metric, transform, why, classes, left_out, unknown,
+                    *feature_kinds(train[features]))
 
 
 # ---- the params block, as text
@@ -417,7 +400,7 @@ def commented(indent: int, text: str, comment: str | None) -> list[str]:
     line = " " * indent + text
     if not comment:
         return [line]
-    inline = f"{line.ljust(COMMENT_AT - 1)} # {comment}"
+    inline = f"{line.ljust(COMMENT_AT - 2)}  # {comment}"
     if len(inline) < PARAMS_WIDTH:
         return [inline]
     wrapped = textwrap.wrap(comment, PARAMS_WIDTH - 1 - indent - 2, break_on_hyphens=False)
@@ -476,7 +459,7 @@ def _competitions(text: str) -> dict[str, Any]:
 def refuse_existing(text: str, key: str, where: Path) -> None:
     """Checked before any download: `new` never overwrites a competition's block."""
     if key in _competitions(text):
-        raise ParamError(f"{where}: competitions.{key} already exists; remove it first, or pass --key NEW_KEY")
+        raise ParamError(f"{where}: competitions.{key} already exists; remove it first, or pass --name NEW_KEY")
 
 
 def new_params_text(text: str, lines: list[str]) -> str:
@@ -493,12 +476,13 @@ def overlong(lines: list[str]) -> list[str]:
             "`dvc exp run -S` refolds it (same value)" for line in lines if len(line) > PARAMS_WIDTH]
 
 
-def _stage_names(yaml_text: str, where: str) -> set[str]:
+def _stage_names(yaml_text: str, where: str) -> list[str]:
+    """The names under `stages:`, in the file's order."""
     try:
         stages = (yaml.safe_load(yaml_text) or {}).get("stages") or {}
     except yaml.YAMLError as exc:
         raise DataError(f"{where}: not valid YAML ({exc})") from exc
-    return set(stages)
+    return list(stages)
 
 
 def new_dvc_text(text: str, key: str, where: Path) -> tuple[str, list[str]]:
@@ -512,13 +496,11 @@ def new_dvc_text(text: str, key: str, where: Path) -> tuple[str, list[str]]:
                         f"its last is {keys[-1][1] + ':' if keys else 'none'}")
     stages = render(key)
     names = _stage_names("stages:\n" + stages, "stage_block.render")
-    taken = sorted(names & _stage_names(text, str(where)))
+    taken = sorted(set(names) & set(_stage_names(text, str(where))))
     if taken:
         raise DataError(f"{where}: already has stage(s) {', '.join(taken)}; remove them first, "
-                        "or pass --key NEW_KEY")
-    text = text if text.endswith("\n") else text + "\n"
-    separator = "" if text.endswith("\n\n") else "\n"
-    return text + separator + stages + ("" if stages.endswith("\n") else "\n"), sorted(names)
+                        "or pass --name NEW_KEY")
+    return (text if text.endswith("\n") else text + "\n") + stages, names
 
 
 # ---- the report
@@ -538,10 +520,6 @@ class Report:
     dvc_file: Path
     stages: list[str]
     layout: list[str]  # params.yaml lines DVC's `-S` would refold
-
-    @property
-    def stem(self) -> str:
-        return self.key.replace("-", "_")
 
     def _files(self) -> list[str]:
         lines = [f"Files: from {self.found.where}"]
@@ -568,20 +546,16 @@ class Report:
         i = self.inferred
         left_out = ", ".join(i.left_out) or "none"
         lines = [f"Left out (in train, not in test: cannot be known at prediction time): {left_out}"]
-        if i.kinds is None:
-            lines.append("Column kinds: skipped (pipeline/tabular/features.py is not there yet)")
-        else:
-            lines.append("Column kinds (the generic preprocessing):")
-            lines += [f"  {kind}: {', '.join(columns)}" for kind, columns in i.kinds.items()]
-            lines += [f"  note: {note}" for note in i.kind_notes]
-        return lines
+        lines.append("Column kinds (the generic preprocessing, pipeline/tabular/features.py):")
+        lines += [f"  {kind}: {', '.join(columns)}" for kind, columns in i.kinds.items()]
+        return lines + [f"  note: {note}" for note in i.kind_notes]
 
     def text(self) -> str:
         wrote = (f"Wrote: {self.params_file.name} competitions.{self.key}; "
                  f"{self.dvc_file.name} stages {', '.join(self.stages)}")
         lines = [f"New competition '{self.key}' (Kaggle: {self.slug})", *self._files(), *self._settings(),
                  "Could not infer:", *(f"  {u}" for u in self.inferred.unknown + self.layout), *self._columns(),
-                 wrote, f"Next: dvc repro {self.stem}_submission   (or `dvc repro`: every pipeline)"]
+                 wrote, f"Next: dvc repro {stage_stem(self.key)}_submission   (or `dvc repro`: every pipeline)"]
         return "\n".join(_fold(line) for line in lines)
 
 
@@ -614,7 +588,7 @@ def new_competition(slug: str, source: str | None = None, key: str | None = None
     mirror = datasets.mirror_from((load_params(params_file).get("data") or {}).get("mirror"))
     with tempfile.TemporaryDirectory(prefix="competition-new-") as tmp:
         found = locate(slug, source, mirror, Path(tmp))
-        frames = {role: read_csv(found.paths[role], found.kaggle_files[role]) for role in ROLES}
+        frames = {role: read_csv(found.paths[role], f"{found.kaggle_files[role]} ({found.where})") for role in ROLES}
         sha256 = {role: datasets.payload_sha256(found.paths[role]) for role in ROLES}
     inferred = infer(frames, found.kaggle_files, key)
     block = params_block(key, slug, found, sha256, inferred)
@@ -624,20 +598,3 @@ def new_competition(slug: str, source: str | None = None, key: str | None = None
     write_bytes(dvc_file, new_dvc.encode("utf-8"))
     shapes = {role: frame.shape for role, frame in frames.items()}
     return Report(key, slug, found, shapes, sha256, inferred, params_file, dvc_file, stages, overlong(lines))
-
-
-@app.callback()
-def competition() -> None:
-    """Kaggle tabular competitions: start one with `new SLUG`."""
-
-
-@app.command()
-def new(
-    slug: Annotated[str, typer.Argument(help="The competition's Kaggle slug, e.g. titanic.")],
-    source: Annotated[str | None, typer.Option("--from", help="Folder, file:// or http(s):// base holding train.csv, "
-                                                              "test.csv and the sample submission; tried first.")] = None,
-    key: Annotated[str | None, typer.Option(help="Its name under competitions: in params.yaml "
-                                                 "(default: SLUG).")] = None,
-) -> None:
-    """Add a competition: find its files, infer id/target/task/metric, write its params and stages."""
-    typer.echo(new_competition(slug, source, key).text())

@@ -119,6 +119,14 @@ def load(p: CompetitionParams, raw_dir: Path | None = None) -> CompetitionData:
                            sample=sample, classes=classes, notes=notes)
 
 
+def feature_columns(test: pd.DataFrame, id_column: str) -> list[str]:
+    """The columns features are made of: test's, less the id, unless the id holds more than a row
+    number (Bike Sharing's `datetime` id is the hour ridden): an id that is not a number is
+    handed to the preprocessing too, which keeps dates and leaves out codes as ids."""
+    columns = [c for c in test.columns if c != id_column]
+    return columns if pd.api.types.is_numeric_dtype(test[id_column]) else [id_column, *columns]
+
+
 def _check_sample_ids(sample: pd.DataFrame, test: pd.DataFrame, p: CompetitionParams, paths: dict) -> None:
     """The sample submission must list exactly test's ids: else a submission cannot match both."""
     sample_ids, test_ids = set(sample[p.id].astype(str)), set(test[p.id].astype(str))

@@ -28,7 +28,7 @@ from pipeline.stage import Stage, StageOutputs
 from . import models
 from .blend import best_threshold, combine, fit_weights, out_of_fold_blend
 from .config import CompetitionParams
-from .data import load
+from .data import feature_columns, load
 from .evaluation import fold_ids, scores
 from .figures import plot_fold_curves, plot_oof, plot_oof_classes, write_tables
 from .prepared import Prepared
@@ -79,7 +79,7 @@ def preprocess(p: CompetitionParams) -> dict:
     model-ready tables with the target in target space."""
     raw = load(p)
     module, feature_params = p.features_module(), p.feature_params()
-    features = [c for c in raw.test.columns if c != p.id]
+    features = feature_columns(raw.test, p.id)
     stats_rows = raw.train[features] if getattr(feature_params, "stats_from", "train") == "train" \
         else pd.concat([raw.train[features], raw.test[features]])
     preprocessor = module.Preprocessor.fit(stats_rows, feature_params)

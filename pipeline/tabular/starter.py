@@ -29,6 +29,7 @@ from pipeline.errors import DataError, DownloadError, ParamError
 from pipeline.files import write_bytes
 from pipeline.params import PARAMS_FILE, load_params
 
+from .data import feature_columns
 from .features import Params as FeatureParams
 from .features import Preprocessor
 from .paths import stage_stem
@@ -181,6 +182,7 @@ class Inferred:
     unknown: list[str]  # what could not be inferred, and how to set it
     kinds: dict[str, list[str]]  # the generic preprocessing's kind -> columns
     kind_notes: list[str] = field(default_factory=list)
+    n_rows: int = 0  # training rows: the net's defaults scale with them
 
 
 def columns_of(frame: pd.DataFrame) -> str:
@@ -323,20 +325,24 @@ def infer(frames: dict[str, pd.DataFrame], names: dict[str, str], key: str) -> I
     why = {"id": f"the first column of {names['sample_submission']}, also in test", "target": target_how,
            "task": task_why, "metric": f"guessed: {metric_why}", "target_transform": (
                "the metric scores log(1 + target)" if transform == "log1p" else "the target is learned as it is")}
-    features = [c for c in train.columns if c in test.columns and c != id_column]
+    features = [c for c in feature_columns(test, id_column) if c in train.columns]
     classes = labels(y) if task != "regression" else []
-    return Inferred(id_column, target, task, metric, transform, why, classes, left_out, unknown,
-                    *feature_kinds(train[features]))
+    kinds, notes = feature_kinds(train[features])
+    return Inferred(id_column, target, task, metric, transform, why, classes, left_out, unknown, kinds, notes,
+                    len(train))
 
 
 # ---- the params block, as text
 
 
-def model_defaults(task: str) -> dict[str, Any]:
+def model_defaults(task: str, n_rows: int = 0) -> dict[str, Any]:
     """First-submission models: small boosted trees, a regularized linear model, a one-layer net.
-    Untuned on purpose: a first submission; `dvc exp run -S` is where they get better."""
+    Untuned on purpose: a first submission; `dvc exp run -S` is where they get better. On more
+    than 20,000 rows the net takes bigger batches and fewer epochs, so the first `dvc repro`
+    stays within minutes on a laptop CPU."""
+    big = n_rows > 20_000
     mlp = {"type": "mlp", "hidden": [64], "dropout": 0.2, "optimizer": "adamw", "lr": 0.003,
-           "weight_decay": 0.01, "batch_size": 64, "epochs": 30}
+           "weight_decay": 0.01, "batch_size": 256 if big else 64, "epochs": 15 if big else 30}
     if task == "regression":
         mlp["standardize_target"] = True
     return {
@@ -356,7 +362,7 @@ def params_block(key: str, slug: str, found: Found, sha256: dict[str, str], infe
         "task": inferred.task, "metric": inferred.metric, "target_transform": inferred.target_transform,
         "seed": 42, "cpu_threads": 1, "features": {"module": "", "stats_from": "train"}, "drop_outliers": False,
         "cv": {"folds": 5, "shuffle": True, "seed": 42, "workers": 1},
-        "models": model_defaults(inferred.task),
+        "models": model_defaults(inferred.task, inferred.n_rows),
         "blend": {"models": ["lightgbm", "elastic_net", "mlp"], "method": "optimize"},
     }
 

@@ -25,3 +25,18 @@ def test_a_block_defines_the_five_stages_with_the_competitions_paths():
     assert "pipeline/competitions/extra.py" in stages[f"{stem}_preprocess"]["deps"]
     assert stages[f"{stem}_submission"]["outs"] == ["data/submissions/some-comp.csv"]
     assert "competitions.some-comp.models.${item}" in stages[f"{stem}_train"]["do"]["params"]
+
+
+def test_every_param_a_block_names_exists_in_params_yaml():
+    """DVC fails a stage whose params list names a key params.yaml lacks: the block must set all."""
+    params = load_params()
+    for key, block in params["competitions"].items():
+        stages = yaml.safe_load("stages:\n" + render(key, block["features"].get("module", "")))["stages"]
+        for stage in stages.values():
+            for name in (stage.get("do") or stage).get("params", []):
+                if "${" in name:
+                    continue
+                node = params
+                for part in name.split("."):
+                    assert isinstance(node, dict) and part in node, f"{name}: not in params.yaml"
+                    node = node[part]

@@ -43,8 +43,9 @@ def best_trial(study):
 
 
 def overrides(study, path: str | Path = PARAMS_FILE) -> list[str]:
-    """`house.models.mlp.lr=0.00213` ... for the best trial's params (named by their params.yaml path);
-    `++key=value` for a key params.yaml lacks yet (an `options` entry left at its default)."""
+    """`competitions.house-prices.models.mlp.lr=0.00213` ... for the best trial's params (named by
+    their params.yaml path); `++key=value` for a key params.yaml lacks yet (an `options` entry left
+    at its default)."""
     from pipeline.params import load_params
 
     from .space import get_path

@@ -1,17 +1,19 @@
 """The search space declared in params.yaml, validated into Optuna distributions.
 
-The space mirrors the layout of the params it searches: under `tune.house.<model>`, a key that
-holds `low`/`high` (a range) or `choices` is a searched param; any other mapping is walked into,
-so `options: {max_depth: {low: 2, high: 6}}` searches `house.models.<model>.options.max_depth`.
-Trial params are named by their full params.yaml path (`house.models.mlp.lr`): `tune apply`
+The space mirrors the layout of the params it searches: under `tune.spaces.<key>.<model>`, a key
+that holds `low`/`high` (a range) or `choices` is a searched param; any other mapping is walked
+into, so `options: {max_depth: {low: 2, high: 6}}` searches
+`competitions.<key>.models.<model>.options.max_depth`. Trial params are named by their full
+params.yaml path (`competitions.house-prices.models.mlp.lr`): `tune apply`
 and `dvc exp run -S` then need no translation, whichever model type the name holds.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from pipeline.errors import ParamError
 
@@ -106,8 +108,8 @@ def set_path(values: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[
 
 def parse(raw: Any, where: str, target: str, base: Mapping[str, Any],
           check: Callable[[dict[str, Any]], Any] | None = None) -> list[Param]:
-    """Validate the space at `where` (e.g. `tune.house.mlp`) that searches `target` (e.g.
-    `house.models.mlp`), whose current values are `base`.
+    """Validate the space at `where` (e.g. `tune.spaces.house-prices.mlp`) that searches `target`
+    (e.g. `competitions.house-prices.models.mlp`), whose current values are `base`.
 
     `check(values)` validates a full set of target values (e.g. the model's own param checks):
     it is called with each bound / choice set in turn, so a range the model would reject

@@ -85,24 +85,32 @@ def open_storage(url: str, retries: int = 5):
 
 
 def open_study(name: str, url: str, attrs: Mapping[str, Any], pruner: str = "median", seed: int | None = None,
-               baseline: Mapping[str, Any] | None = None):
-    """Create the study or join it; a study made for another target (another model) is refused.
+               baseline: Mapping[str, Any] | None = None, direction: str = "minimize"):
+    """Create the study or join it; a study made for another target (another model), another
+    metric or fold count, or optimised the other way, is refused.
 
-    The worker that creates the study (the database's unique study name decides which one)
-    queues `baseline`, the params as they are now, as trial 0: the sweep then shows the score
-    it has to beat, measured the same way.
+    `direction`: `minimize` (errors, log loss) or `maximize` (accuracy, AUC). The worker that
+    creates the study (the database's unique study name decides which one) queues `baseline`,
+    the params as they are now, as trial 0: the sweep then shows the score it has to beat,
+    measured the same way.
     """
     import optuna
 
+    if direction not in ("minimize", "maximize"):
+        raise ValueError(f"direction must be minimize or maximize, got {direction!r}")
     storage = open_storage(url)
     kwargs = {"study_name": name, "storage": storage, "pruner": make_pruner(pruner),
               "sampler": optuna.samplers.TPESampler(seed=seed)}
     try:
-        study = optuna.create_study(direction="minimize", **kwargs)
+        study = optuna.create_study(direction=direction, **kwargs)
         created = True
     except optuna.exceptions.DuplicatedStudyError:
         study = optuna.load_study(**kwargs)
         created = False
+        held = study.direction.name.lower()
+        if held != direction:
+            raise ParamError(f"study '{name}' in {safe_uri(url)} was made to {held}, not {direction}: "
+                             f"pick another study name (--study)")
     for key, value in attrs.items():
         held = study.user_attrs.get(key)
         if held is None:

@@ -47,13 +47,14 @@ def main(heartbeat: float, grace: float) -> None:
     work = Path(tempfile.mkdtemp(prefix="tune-retry-"))
     repo = copy_repo(work / "repo")
     # about a second a fold: long enough to kill a trial mid-way, short enough to retry it soon
-    repo.set_params(**{"house.models.elastic_net.max_iter": 3000, "house.models.elastic_net.tol": 0.0})
-    repo.dvc("repro", "house_preprocess")
+    repo.set_params(**{"competitions.house-prices.models.elastic_net.max_iter": 3000,
+                       "competitions.house-prices.models.elastic_net.tol": 0.0})
+    repo.dvc("repro", "house_prices_preprocess")
     url = f"sqlite:///{work / 'study.db'}"
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"}
 
     def worker(*extra: str) -> subprocess.Popen:
-        argv = [sys.executable, "-c", WORKER, str(heartbeat), str(grace), "tune", "house", "elastic_net",
+        argv = [sys.executable, "-c", WORKER, str(heartbeat), str(grace), "tune", "house-prices", "elastic_net",
                 "--storage", url, "--study", "retry", "--pruner", "none", *extra]
         return subprocess.Popen(argv, cwd=repo.path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 

@@ -39,7 +39,7 @@ def competition_view(key: str, metric: str) -> PipelineView:
     m = re.escape(metric)
     return PipelineView(f"competitions.{key}", f"metrics/{key}/",
                         rf"^cv:(valid_{m}_mean|oof_{m}|oof_{m}_without_outliers)$",
-                        rf"^cv:((models\.[\w-]+\.)?oof_{m}(_without_outliers)?|valid_{m}_mean|"
+                        rf"^cv:((models\.[\w-]+\.)?oof_{m}(_without_outliers)?|oof_\w+|valid_{m}_mean|"
                         r"weights\.[\w-]+|threshold)$")
 
 

@@ -43,13 +43,13 @@ def log_project_runs(folds=(0.14, 0.12), alpha=0.0005, exp_name="") -> str:
     """A House Prices CV run the way the pipeline logs one: house params, standard tags, nested folds."""
     from pipeline import tracking
     from pipeline.tabular import models
-    from pipeline.tabular.config import load_house
+    from pipeline.tabular.config import load_competition
 
-    p = load_house()
+    p = load_competition("house-prices")
     params = {"seed": p.seed, "cv": p.cv, "model": {"name": "elastic_net",
                                                     **models.to_dict(p.model("elastic_net")), "alpha": alpha}}
     tags = {"stage": "cv", "model": "elastic_net", "dataset": "house-prices", "seed": p.seed, "device": "cpu"}
-    os.environ["DVC_STAGE"], os.environ["DVC_EXP_NAME"] = "house_cv@elastic_net", exp_name
+    os.environ["DVC_STAGE"], os.environ["DVC_EXP_NAME"] = "house_prices_train@elastic_net", exp_name
     try:
         with tracking.start_run("house-prices", "cv:elastic_net", params=params, tags=tags) as run:
             for k, score in enumerate(folds, 1):

@@ -24,7 +24,7 @@ class RepoCopy:
         self.path = Path(path)
 
     def set_params(self, **dotted: object) -> None:
-        """Change params.yaml in the copy: `set_params(**{"house.cv.folds": 3})`."""
+        """Change params.yaml in the copy: `set_params(**{"competitions.house-prices.cv.folds": 3})`."""
         file = self.path / "params.yaml"
         params = yaml.safe_load(file.read_text())
         for key, value in dotted.items():

@@ -28,8 +28,8 @@ PACKAGE = "pipeline"  # the project's importable package; cli.py is the other pr
 
 def stage_commands(repo: Path) -> list[tuple[str, str, list[str]]]:
     """(stage name, cmd, file/folder deps) of every stage in `repo`'s dvc.yaml, as DVC resolves
-    them: `house_train@svr`, `python cli.py house train svr`, repo-relative POSIX dep paths
-    (params deps left out). Ordered as `dvc repro` runs them: a stage after the stages whose
+    them: `house_prices_train@svr`, `python cli.py competition train house-prices svr`, repo-relative
+    POSIX dep paths (params deps left out). Ordered as `dvc repro` runs them: a stage after the stages whose
     outputs it depends on."""
     from dvc.dependency import ParamsDependency
     from dvc.repo import Repo
@@ -50,8 +50,8 @@ def stage_commands(repo: Path) -> list[tuple[str, str, list[str]]]:
 
 # Run as `python -c BOOTSTRAP SCRIPT ARGS...`: runs SCRIPT as __main__ and, however it exits,
 # writes the files of every module loaded in the process to $STAGE_IMPORTS_FILE. sys.modules
-# sees every import; `-X importtime` misses those made by importlib.import_module (the house
-# model registry, the CLI's lazy command groups).
+# sees every import; `-X importtime` misses those made by importlib.import_module (the tabular
+# model registry, a competition's features module, the CLI's lazy command groups).
 BOOTSTRAP = """
 import atexit, os, runpy, sys
 def _dump(path=os.environ["STAGE_IMPORTS_FILE"]):

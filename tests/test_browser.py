@@ -27,7 +27,8 @@ playwright = pytest.importorskip("playwright.sync_api", reason="playwright is no
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(CHROMIUM is None, reason="no chromium: apt-get install chromium (.ci/run does)")]
 
-TINY = {"house.cv.folds": 3, "house.blend.models": ["elastic_net", "mlp"], "house.models.mlp.epochs": 8}
+TINY = {"competitions.house-prices.cv.folds": 3, "competitions.house-prices.blend.models": ["elastic_net", "mlp"],
+        "competitions.house-prices.models.mlp.epochs": 8}
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
                  "--disable-background-networking", "--disable-component-update"]
 
@@ -43,9 +44,9 @@ def pipeline_store(tmp_path_factory) -> str:
     env_uri = os.environ.pop("MLFLOW_TRACKING_URI", None)  # the stages log to the copy's mlflow.db
     try:
         repo.set_params(**TINY)
-        repo.dvc("repro", "house_blend")
-        repo.set_params(**{"house.models.mlp.lr": 0.001})
-        repo.dvc("repro", "house_blend")
+        repo.dvc("repro", "house_prices_blend")
+        repo.set_params(**{"competitions.house-prices.models.mlp.lr": 0.001})
+        repo.dvc("repro", "house_prices_blend")
     finally:
         if env_uri is not None:
             os.environ["MLFLOW_TRACKING_URI"] = env_uri
@@ -184,5 +185,6 @@ def test_a_fold_run_shows_real_curves(pipeline_store, ui, browser, screenshots):
     page.screenshot(path=str(screenshots / "fold-curves.png"))
     lines = page.locator(".scatterlayer .trace path.js-line").evaluate_all("els => els.map(e => e.getAttribute('d'))")
     points = [d.count("L") + 1 for d in lines if d]
-    assert points and max(points) == TINY["house.models.mlp.epochs"], points  # one point per epoch, not one
+    epochs = TINY["competitions.house-prices.models.mlp.epochs"]
+    assert points and max(points) == epochs, points  # one point per epoch, not one
     assert "valid_log_rmse" in page.inner_text("body")

@@ -12,7 +12,7 @@ import pytest
 from pipeline import REPO_ROOT
 from pipeline.commands import PipelineGroups
 
-GROUPS = ["", *PipelineGroups.LAZY]  # the root, then house, regularization, rnn, tune
+GROUPS = ["", *PipelineGroups.LAZY]  # the root, then competition, house, regularization, rnn, tune
 
 
 def _help(group: str) -> str:

@@ -21,8 +21,14 @@ from pipeline.errors import DownloadError
 
 
 def test_downloads_from_mirror_folder_and_file_url(mirror, tmp_path):
-    paths = datasets.download("house-prices", tmp_path / "a", str(mirror))
-    assert [p.name for p in paths] == [f.basename for f in datasets.DATASETS["house-prices"].files]
+    paths = datasets.download("house-prices", tmp_path / "a", str(mirror))  # a competition block of params.yaml
+    assert [p.name for p in paths] == [f.basename for f in datasets.find("house-prices").files] == [
+        "kaggle_house_pred_train.csv", "kaggle_house_pred_test.csv", "house_prices_sample_submission.csv",
+        "house_prices_data_description.txt"]
+    assert all(p.parent == tmp_path / "a" / "house-prices" for p in paths)
+    titanic = datasets.download("titanic", tmp_path / "a", str(mirror))  # files in a mirror's subfolder
+    assert [p.name for p in titanic] == ["train.csv", "test.csv", "gender_submission.csv"]
+    assert titanic[0].read_bytes() == (mirror / "titanic" / "train.csv").read_bytes()
     again = datasets.download("timemachine", tmp_path / "b", mirror.as_uri())
     assert again[0].read_bytes() == (mirror / "timemachine.txt").read_bytes()
 
@@ -63,7 +69,7 @@ def test_checksum_mismatch_names_every_source_and_leaves_nothing(tmp_path):
 def test_missing_mirror_file_and_unknown_dataset(tmp_path):
     with pytest.raises(DownloadError, match="no such file"):
         datasets.download("timemachine", tmp_path, str(tmp_path / "empty"))
-    with pytest.raises(DownloadError, match="unknown dataset 'nope'"):
+    with pytest.raises(DownloadError, match="unknown dataset 'nope'; known: .*house-prices.*timemachine.*titanic"):
         datasets.download("nope", tmp_path)
 
 

@@ -4,6 +4,7 @@ read from DVC's own JSON in a real repo (a copy with a committed baseline and a 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import pytest
@@ -38,7 +39,7 @@ def changed_repo(repo_copy):
     subprocess.run(["git", "add", "-f", "metrics"], cwd=repo_copy.path, check=True)
     subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "baseline"],
                    cwd=repo_copy.path, check=True)
-    repo_copy.set_params(**{"house.models.mlp.lr": 0.002})
+    repo_copy.set_params(**{"competitions.house-prices.models.mlp.lr": 0.002})
     _write_metrics(repo_copy.path, {**BASELINE, "oof_log_rmse_without_outliers": 0.1079}, 1.07)
     return repo_copy.path
 
@@ -103,7 +104,8 @@ def test_metrics_shows_the_scores_and_fits_100_columns(changed_repo):
 
 @pytest.mark.slow
 def test_exps_summarises_a_changed_list_param(changed_repo, repo_copy):
-    repo_copy.set_params(**{"house.blend.models": ["elastic_net", "mlp", "lightgbm_linear", "spline_net"]})
+    repo_copy.set_params(**{"competitions.house-prices.blend.models": ["elastic_net", "mlp", "lightgbm_linear",
+                                                                    "spline_net"]})
     table, _ = dvc_views.exps_report("house", width=100, root=changed_repo)
     lines = table.splitlines()
     assert max(map(len, lines)) <= 100
@@ -114,5 +116,16 @@ def test_exps_summarises_a_changed_list_param(changed_repo, repo_copy):
 
 
 def test_an_unknown_pipeline_is_a_param_error():
-    with pytest.raises(ParamError, match="unknown pipeline 'housing': one of house, regularization, rnn"):
+    with pytest.raises(ParamError, match="unknown pipeline 'housing': one of house-prices, titanic, regularization, "
+                                         "rnn"):
         dvc_views.view("housing")
+
+
+def test_a_competitions_view_is_its_params_block_and_its_metrics_scores():
+    house = dvc_views.view("house-prices")
+    assert dvc_views.view("house") == house  # the old name still works
+    assert (house.params, house.metrics_dir) == ("competitions.house-prices", "metrics/house-prices/")
+    titanic = dvc_views.view("titanic")
+    assert (titanic.params, titanic.metrics_dir) == ("competitions.titanic", "metrics/titanic/")
+    assert re.search(titanic.headline, "cv:oof_accuracy") and not re.search(titanic.headline, "cv:oof_log_rmse")
+    assert re.search(house.headline, "cv:oof_log_rmse_without_outliers")

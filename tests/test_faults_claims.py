@@ -3,7 +3,7 @@ intermediate files and odd encodings each end in one `error:` line naming the fi
 with nothing half-written; and a stage dies with the `dvc repro` that started it.
 
 The CLI cases run `python cli.py` in one throw-away repo copy with the raw data downloaded from the
-mirror and `house preprocess` run once; each case changes the copy and puts it back.
+mirror and `competition preprocess house-prices` run once; each case changes the copy and puts it back.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from sandbox import RepoCopy, copy_repo
 from pipeline.datasets import MIRROR_ENV
 from pipeline.errors import DataError, ParamError
 from pipeline.files import write_bytes
-from pipeline.tabular.config import load_house
+from pipeline.tabular.config import load_competition
 from pipeline.tabular.evaluation import CVParams, fold_ids
 from pipeline.tabular.prepared import Prepared
 from pipeline.params import PARAMS_FILE, load_params
@@ -39,20 +39,23 @@ PROCESSED = Path("data/processed/house-prices")
 
 def test_params_file_that_is_not_yaml_names_the_file_and_line(tmp_path):
     text = PARAMS_FILE.read_text().splitlines()
-    line = next(i for i, t in enumerate(text) if t.startswith("house:")) + 2
-    text.insert(line - 1, "  seed: [42")  # an unclosed flow sequence
+    line = next(i for i, t in enumerate(text) if t.startswith("  house-prices:")) + 2
+    text.insert(line - 1, "    seed: [42")  # an unclosed flow sequence
     (tmp_path / "params.yaml").write_text("\n".join(text) + "\n")
     with pytest.raises(ParamError, match=rf"params.yaml, line {line + 1}, column \d+: not valid YAML: .*flow sequence"):
         load_params(tmp_path / "params.yaml")
-    (tmp_path / "params.yaml").write_bytes(b"house:\n  seed: 4\xb2\n")
-    with pytest.raises(ParamError, match=r"params.yaml: not UTF-8 text \(byte 0xb2 on line 2\)"):
+    (tmp_path / "params.yaml").write_bytes(b"competitions:\n  house-prices:\n    seed: 4\xb2\n")
+    with pytest.raises(ParamError, match=r"params.yaml: not UTF-8 text \(byte 0xb2 on line 3\)"):
         load_params(tmp_path / "params.yaml")
 
 
 @pytest.mark.parametrize("key, value", [
-    ("house.models.svr.gamma", float("inf")), ("house.models.svr.epsilon", float("inf")),
-    ("house.models.svr.coef0", float("nan")), ("house.models.elastic_net.alpha", float("-inf")),
-    ("house.models.mlp.lr", float("nan")), ("house.outliers.living_area_above", float("inf")),
+    ("competitions.house-prices.models.svr.gamma", float("inf")),
+    ("competitions.house-prices.models.svr.epsilon", float("inf")),
+    ("competitions.house-prices.models.svr.coef0", float("nan")),
+    ("competitions.house-prices.models.elastic_net.alpha", float("-inf")),
+    ("competitions.house-prices.models.mlp.lr", float("nan")),
+    ("competitions.house-prices.features.outliers.living_area_above", float("inf")),
 ])
 def test_a_float_param_must_be_finite(tmp_path, key, value):
     params = yaml.safe_load(PARAMS_FILE.read_text())
@@ -62,25 +65,30 @@ def test_a_float_param_must_be_finite(tmp_path, key, value):
         node = node[part]
     node[leaf] = value
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    model = key.split(".")[2] if key.startswith("house.models.") else None
+    model = key.split(".")[3] if key.startswith("competitions.house-prices.models.") else None
     with pytest.raises(ParamError, match=rf"'{key}' must be a finite number, got {value!r}"):
-        house = load_house(tmp_path / "params.yaml")
+        house = load_competition("house-prices", tmp_path / "params.yaml")
         if model:
             house.model(model)
+        else:
+            house.feature_params()
 
 
 def test_more_folds_than_rows_names_the_param():
     assert sorted(fold_ids(7, CVParams(folds=7)).tolist()) == list(range(7))  # one row each
-    with pytest.raises(ParamError, match=r"'house.cv.folds' is 8, more folds than the 7 rows to split: use 2..7"):
-        fold_ids(7, CVParams(folds=8))
+    with pytest.raises(ParamError, match=r"'competitions\.house-prices\.cv\.folds' is 8, more folds than the 7 "
+                                         r"rows to split: use 2\.\.7"):
+        fold_ids(7, CVParams(folds=8), where="competitions.house-prices.cv")
 
 
 def test_a_damaged_processed_file_is_named(tmp_path):
     (tmp_path / "train.parquet").write_bytes(b"PAR1 half a file")
     (tmp_path / "test.parquet").write_bytes(b"")
-    (tmp_path / "preprocessor.json").write_text("{}")
-    with pytest.raises(DataError, match=r"train.parquet: not a readable parquet file .*dvc repro house_preprocess"):
-        Prepared.load(tmp_path)
+    (tmp_path / "labels.parquet").write_bytes(b"")
+    (tmp_path / "meta.json").write_text("{}")
+    with pytest.raises(DataError, match=r"train.parquet: not a readable parquet file .*"
+                                        r"dvc repro house_prices_preprocess"):
+        Prepared.load(tmp_path, "house-prices")
 
 
 def _unshare_available() -> bool:
@@ -123,12 +131,12 @@ def test_a_full_disk_names_the_output_and_leaves_no_temp_file(tmp_path):
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory) -> RepoCopy:
-    """A repo copy with the raw House Prices files and `house preprocess`'s outputs."""
+    """A repo copy with the raw House Prices files and `competition preprocess house-prices`'s outputs."""
     if not os.environ.get(MIRROR_ENV):
         pytest.skip(f"no dataset mirror: set {MIRROR_ENV} or put shared/datasets beside the repo")
     repo = copy_repo(tmp_path_factory.mktemp("claims") / "repo")
     repo.run("python", "cli.py", "download", "house-prices")
-    repo.run("python", "cli.py", "house", "preprocess")
+    repo.run("python", "cli.py", "competition", "preprocess", "house-prices")
     return repo
 
 
@@ -158,20 +166,25 @@ def test_cli_bad_yaml_and_bad_params_are_one_line_naming_them(prepared):
     params = prepared.path / "params.yaml"
     original = params.read_text()
     try:
-        params.write_text(original.replace("house:\n", "house:\n  seed: [42\n", 1))
-        line = _one_error_line(prepared.run("python", "cli.py", "house", "preprocess", check=False))
+        params.write_text(original.replace("  house-prices:\n", "  house-prices:\n    seed: [42\n", 1))
+        line = _one_error_line(prepared.run("python", "cli.py", "competition", "preprocess", "house-prices",
+                                            check=False))
         assert line.startswith(f"error: {params}, line ") and "not valid YAML" in line
     finally:
         params.write_text(original)
 
     outputs = [prepared.path / "models/house-prices/svr.pkl", prepared.path / "metrics/house-prices/cv_svr.json",
                prepared.path / "runs/house-prices/cv_svr.json"]
-    for key, value, says in [("house.models.svr.gamma", float("inf"), "must be a finite number, got inf"),
-                             ("house.models.svr.epsilon", float("inf"), "must be a finite number, got inf"),
-                             ("house.cv.folds", 5000, "is 5000, more folds than the 1460 rows to split")]:
+    folds = "competitions.house-prices.cv.folds"
+    for key, value, says in [("competitions.house-prices.models.svr.gamma", float("inf"),
+                              "must be a finite number, got inf"),
+                             ("competitions.house-prices.models.svr.epsilon", float("inf"),
+                              "must be a finite number, got inf"),
+                             (folds, 5000, "is 5000, more folds than the 1460 rows to split")]:
         with _params(prepared, **{key: value}):
-            line = _one_error_line(prepared.run("python", "cli.py", "house", "train", "svr", check=False))
-        assert line == f"error: params.yaml: '{key}' {says}" + (": use 2..1460" if key == "house.cv.folds" else "")
+            line = _one_error_line(prepared.run("python", "cli.py", "competition", "train", "house-prices", "svr",
+                                                check=False))
+        assert line == f"error: params.yaml: '{key}' {says}" + (": use 2..1460" if key == folds else "")
         assert not [p for p in outputs if p.exists()]
 
 
@@ -191,7 +204,8 @@ def test_cli_read_only_processed_folder_is_one_line_and_keeps_the_earlier_files(
     before = _snapshot(folder)
     folder.chmod(0o555)
     try:
-        result = prepared.run(*_without_root_override(), sys.executable, "cli.py", "house", "preprocess", check=False)
+        result = prepared.run(*_without_root_override(), sys.executable, "cli.py", "competition", "preprocess",
+                              "house-prices", check=False)
     finally:
         folder.chmod(0o755)
     assert _one_error_line(result) == f"error: {folder / 'train.parquet'}: Permission denied"
@@ -201,10 +215,10 @@ def test_cli_read_only_processed_folder_is_one_line_and_keeps_the_earlier_files(
 @pytest.mark.slow
 @needs_mounts
 def test_cli_full_disk_is_one_line_and_writes_none_of_the_three_files(prepared):
-    """Room for train.parquet but not for test.parquet too: the three files land together or not at all."""
+    """Room for train.parquet but not for test.parquet too: the four files land together or not at all."""
     folder = prepared.path / PROCESSED
     room = (folder / "train.parquet").stat().st_size + (folder / "test.parquet").stat().st_size // 2
-    done = _in_small_tmpfs(folder, f"{room // 1024}k", f'cd "{prepared.path}" && "{sys.executable}" cli.py house preprocess')
+    done = _in_small_tmpfs(folder, f"{room // 1024}k", f'cd "{prepared.path}" && "{sys.executable}" cli.py competition preprocess house-prices')
     assert done.returncode == 2, done.stdout + done.stderr
     assert _one_error_line(done) == f"error: {folder / 'test.parquet'}: No space left on device"
     assert done.stdout.strip().splitlines()[-1] == "left:"  # not train.parquet alone, no temporary file
@@ -216,11 +230,12 @@ def test_cli_damaged_parquet_and_a_submission_not_in_utf8_are_named(prepared, tm
     intact = train.read_bytes()
     try:
         train.write_bytes(intact[: len(intact) // 2])  # cut short, as a full disk or a killed copy leaves it
-        line = _one_error_line(prepared.run("python", "cli.py", "house", "train", "svr", check=False))
+        line = _one_error_line(prepared.run("python", "cli.py", "competition", "train", "house-prices", "svr",
+                                            check=False))
     finally:
         train.write_bytes(intact)
     assert line.startswith(f"error: {train}: not a readable parquet file (")
-    assert line.endswith("; rebuild it with `dvc repro house_preprocess`")
+    assert line.endswith("; rebuild it with `dvc repro house_prices_preprocess`")
 
     latin1 = tmp_path / "submission.csv"
     latin1.write_bytes("Id,SalePrice\n1461,169000\n1462,187000 \u00a3\n".encode("latin-1"))
@@ -259,11 +274,14 @@ def _statuses(experiment: str) -> list[str]:
 def test_a_stage_stops_when_its_dvc_is_killed_and_its_runs_end_killed(repo_copy):
     outs = ["data/interim/house-prices/oof_linear.csv", "models/house-prices/linear.pkl",
             "metrics/house-prices/cv_linear.json", "runs/house-prices/cv_linear.json", "plots/house-prices/cv_linear.csv"]
-    repo_copy.set_params(**{"house.blend.models": ["linear"], "house.cv.folds": 2,
-                            "house.models.linear.epochs": 100000, "house.models.linear.lr": 0.05})
-    repo_copy.dvc("repro", "house_preprocess")
+    repo_copy.set_params(**{"competitions.house-prices.blend.models": ["linear"],
+                            "competitions.house-prices.cv.folds": 2,
+                            "competitions.house-prices.models.linear.epochs": 100000,
+                            "competitions.house-prices.models.linear.lr": 0.05})
+    repo_copy.dvc("repro", "house_prices_preprocess")
     mlflow_client().search_experiments()  # the store exists before two processes open it
-    dvc = subprocess.Popen([shutil.which("dvc") or "dvc", "repro", "house_train@linear"], cwd=repo_copy.path,
+    dvc = subprocess.Popen([shutil.which("dvc") or "dvc", "repro", "house_prices_train@linear"],
+                           cwd=repo_copy.path,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 120
@@ -287,12 +305,12 @@ def test_a_stage_stops_when_its_dvc_is_killed_and_its_runs_end_killed(repo_copy)
             os.kill(pid, signal.SIGKILL)
     said = dvc.stdout.read()
     assert not left, f"stage process(es) {left} still running after dvc was killed:\n{said}"
-    assert "that ran stage house_train@linear is gone: stopping it" in said
+    assert "that ran stage house_prices_train@linear is gone: stopping it" in said
     assert not [p for p in outs if (repo_copy.path / p).exists()]
     statuses = _statuses("house-prices")
     assert statuses and set(statuses) == {"KILLED"}, statuses  # not FINISHED, not left RUNNING, not FAILED
     lock = yaml.safe_load((repo_copy.path / "dvc.lock").read_text())
-    assert "house_train@linear" not in lock["stages"]
+    assert "house_prices_train@linear" not in lock["stages"]
 
 
 # ---- a sweep worker killed mid-trial

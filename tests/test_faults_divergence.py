@@ -26,8 +26,8 @@ def test_house_torch_model_with_a_huge_lr_names_its_lr_param():
     X = rng.normal(size=(64, 5)).astype(np.float32)
     y = 12 + X @ rng.normal(size=5)
     params = models.model_params({"type": "linear", "lr": 1e30, "epochs": 5, "batch_size": 16,
-                                  "standardize_target": False}, "house.models.linear")
-    with pytest.raises(ParamError, match=r"training diverged .*lower 'house\.models\.linear\.lr'"):
+                                  "standardize_target": False}, "competitions.house-prices.models.linear")
+    with pytest.raises(ParamError, match=r"training diverged .*lower 'competitions\.house-prices\.models\.linear\.lr'"):
         models.create(params, 5, seed=0).fit(X, y)
 
 

@@ -24,12 +24,14 @@ import yaml
 from pipeline import REPO_ROOT, datasets
 from pipeline.errors import DataError, DownloadError, ParamError
 from pipeline.tabular import data
-from pipeline.tabular.config import load_house
+from pipeline.tabular.config import load_competition
 from pipeline.params import PARAMS_FILE
 from pipeline.rnn.corpus import Vocab, load_corpus
 from pipeline.rnn.models import ModelSpec, make_model, save_model
 
 TIMEMACHINE = datasets.DATASETS["timemachine"].files[0]
+HOUSE = load_competition("house-prices")
+TRAIN, TEST = HOUSE.files["train"].basename, HOUSE.files["test"].basename
 
 
 # ---- case 6: damaged data
@@ -38,8 +40,8 @@ TIMEMACHINE = datasets.DATASETS["timemachine"].files[0]
 def raw(mirror, tmp_path):
     folder = tmp_path / "raw"
     folder.mkdir()
-    for name in (data.TRAIN_FILE, data.TEST_FILE):
-        shutil.copy(mirror / name, folder / name)
+    for role in ("train", "test", "sample_submission"):
+        shutil.copy(mirror / HOUSE.files[role].name, folder / HOUSE.files[role].basename)
     return folder
 
 
@@ -50,24 +52,28 @@ def _edit(path: Path, change) -> None:
 
 
 def test_nan_price_and_duplicate_ids_name_the_file_and_column(raw):
-    train = raw / data.TRAIN_FILE
+    train = raw / TRAIN
     _edit(train, lambda f: f.__setitem__("SalePrice", f["SalePrice"].where(f["Id"] != 7)))
     with pytest.raises(DataError, match=r"kaggle_house_pred_train.csv: column SalePrice must be a positive.*Id \[7\]"):
-        data.load(raw)
-    shutil.copy(raw / data.TEST_FILE, raw / "test-copy.csv")
-    (raw / data.TRAIN_FILE).unlink()
-    shutil.copy(Path(os.environ["PIPELINE_DATA_MIRROR"]) / data.TRAIN_FILE, raw / data.TRAIN_FILE)
-    _edit(raw / data.TEST_FILE, lambda f: f.__setitem__("Id", f["Id"].where(f.index != 5, f["Id"][0])))
+        data.load(HOUSE, raw)
+    shutil.copy(raw / TEST, raw / "test-copy.csv")
+    (raw / TRAIN).unlink()
+    shutil.copy(Path(os.environ["PIPELINE_DATA_MIRROR"]) / HOUSE.files["train"].name, raw / TRAIN)
+    _edit(raw / TEST, lambda f: f.__setitem__("Id", f["Id"].where(f.index != 5, f["Id"][0])))
     with pytest.raises(DataError, match=r"kaggle_house_pred_test.csv: column Id has duplicate values"):
-        data.load(raw)
+        data.load(HOUSE, raw)
 
 
 def test_extra_columns_in_test_are_ignored_in_train_alone_are_named(raw):
-    _edit(raw / data.TEST_FILE, lambda f: f.__setitem__("Comment", "x"))
-    assert "Comment" not in data.load(raw).test.columns
-    _edit(raw / data.TRAIN_FILE, lambda f: f.__setitem__("PoolColour", "blue"))
-    with pytest.raises(DataError, match="kaggle_house_pred_test.csv: missing feature column.*PoolColour"):
-        data.load(raw)
+    _edit(raw / TEST, lambda f: f.__setitem__("Comment", "x"))
+    loaded = data.load(HOUSE, raw)
+    assert "Comment" not in loaded.test.columns and loaded.notes == []
+    _edit(raw / TRAIN, lambda f: f.__setitem__("PoolColour", "blue"))
+    loaded = data.load(HOUSE, raw)  # not known at prediction time: left out of both, and named
+    assert "PoolColour" not in loaded.train.columns and "PoolColour" not in loaded.test.columns
+    assert [n for n in loaded.notes if "PoolColour" in n] == [
+        ("PoolColour: in kaggle_house_pred_train.csv but not in kaggle_house_pred_test.csv: left out (not known at "
+         "prediction time)")]
 
 
 def test_empty_corpus_is_named(tmp_path):
@@ -128,25 +134,25 @@ def test_http_mirror_404_and_hang_are_bounded_named_and_leave_nothing(tmp_path, 
 # test_rnn_train)
 
 @pytest.mark.parametrize("key,value,message", [
-    ("cv.folds", "five", "house.cv.folds"),
-    ("cv.fold", 5, r"unknown param\(s\) house.cv.fold"),
-    ("models.mlp.lr", 0.0, r"'house.models.mlp.lr' must be > 0"),
-    ("models.mlp.lr", -0.1, r"'house.models.mlp.lr' must be > 0"),
-    ("models.mlp.epochs", 2.5, "house.models.mlp.epochs"),
-    ("models.mlp.type", "perceptron", "'house.models.mlp.type' must be one of"),
+    ("cv.folds", "five", r"competitions\.house-prices\.cv\.folds"),
+    ("cv.fold", 5, r"unknown param\(s\) competitions\.house-prices\.cv\.fold"),
+    ("models.mlp.lr", 0.0, r"'competitions\.house-prices\.models\.mlp\.lr' must be > 0"),
+    ("models.mlp.lr", -0.1, r"'competitions\.house-prices\.models\.mlp\.lr' must be > 0"),
+    ("models.mlp.epochs", 2.5, r"competitions\.house-prices\.models\.mlp\.epochs"),
+    ("models.mlp.type", "perceptron", r"'competitions\.house-prices\.models\.mlp\.type' must be one of"),
 ])
 def test_bad_house_params_name_the_param(tmp_path, key, value, message):
     """A model's own params are checked when a stage uses that model (its module, and library,
-    load then); the section and each model's type when any house stage starts."""
+    load then); the block and each model's type when any of the competition's stages starts."""
     params = yaml.safe_load(PARAMS_FILE.read_text())
-    node = params["house"]
+    node = params["competitions"]["house-prices"]
     *parents, leaf = key.split(".")
     for part in parents:
         node = node[part]
     node[leaf] = value
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(params))
     with pytest.raises(ParamError, match=message):
-        load_house(tmp_path / "p.yaml").model("mlp")
+        load_competition("house-prices", tmp_path / "p.yaml").model("mlp")
 
 
 # ---- case 9: `rnn generate`

@@ -67,34 +67,38 @@ def _absent(repo, *paths: str) -> None:
 def test_house_cv_killed_leaves_nothing_and_the_next_repro_rebuilds_it(repo_copy):
     outs = ("data/interim/house-prices/oof_linear.csv", "metrics/house-prices/cv_linear.json",
             "runs/house-prices/cv_linear.json", "plots/house-prices/cv_linear.csv")
-    repo_copy.set_params(**{"house.blend.models": ["linear"], "house.cv.folds": 2,
-                            "house.models.linear.epochs": 100000, "house.models.linear.lr": 0.05})
-    repo_copy.dvc("repro", "house_preprocess")
+    linear = "competitions.house-prices.models.linear"
+    repo_copy.set_params(**{"competitions.house-prices.blend.models": ["linear"],
+                            "competitions.house-prices.cv.folds": 2,
+                            f"{linear}.epochs": 100000, f"{linear}.lr": 0.05})
+    repo_copy.dvc("repro", "house_prices_preprocess")
     mlflow_client().search_experiments()  # the store exists before two processes open it
 
     # diverging: one line naming the param, nothing written, the run FAILED
-    repo_copy.set_params(**{"house.models.linear.lr": 1e30, "house.models.linear.epochs": 3})
-    diverged = repo_copy.run("python", "cli.py", "house", "cv", "linear", check=False)
+    repo_copy.set_params(**{f"{linear}.lr": 1e30, f"{linear}.epochs": 3})
+    diverged = repo_copy.run("python", "cli.py", "competition", "cv", "house-prices", "linear", check=False)
     assert diverged.returncode == 2 and "Traceback" not in diverged.stderr, diverged.stderr
     assert diverged.stderr.strip().splitlines()[-1].startswith("error: params.yaml: training diverged")
-    assert "'house.models.linear.lr'" in diverged.stderr
+    assert "'competitions.house-prices.models.linear.lr'" in diverged.stderr
     _absent(repo_copy, *outs)
     assert set(_statuses("house-prices")) == {"FAILED"}
 
-    repo_copy.set_params(**{"house.models.linear.lr": 0.05, "house.models.linear.epochs": 100000})
-    interrupted = _start_and_signal(repo_copy, ["house", "cv", "linear"], "house-prices", signal.SIGINT)
+    repo_copy.set_params(**{f"{linear}.lr": 0.05, f"{linear}.epochs": 100000})
+    interrupted = _start_and_signal(repo_copy, ["competition", "cv", "house-prices", "linear"], "house-prices",
+                                    signal.SIGINT)
     assert interrupted.returncode != 0
     _absent(repo_copy, *outs)
     assert "RUNNING" not in _statuses("house-prices")
 
-    killed = _start_and_signal(repo_copy, ["house", "cv", "linear"], "house-prices", signal.SIGKILL)
+    killed = _start_and_signal(repo_copy, ["competition", "cv", "house-prices", "linear"], "house-prices",
+                               signal.SIGKILL)
     assert killed.returncode == -signal.SIGKILL
     _absent(repo_copy, *outs)
     statuses = _wait_for_killed("house-prices")
     assert "RUNNING" not in statuses and statuses.count("KILLED") == 1, statuses
 
-    repo_copy.set_params(**{"house.models.linear.epochs": 2})
-    repo_copy.dvc("repro", "house_train@linear")
+    repo_copy.set_params(**{f"{linear}.epochs": 2})
+    repo_copy.dvc("repro", "house_prices_train@linear")
     for name in outs:
         assert (repo_copy.path / name).stat().st_size > 0, name
     statuses = _statuses("house-prices")

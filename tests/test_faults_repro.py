@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from pipeline.tabular import models
 from pipeline.tabular.evaluation import CVParams, fold_ids
+from pipeline.tabular.tasks import METRICS, Scorer
 from pipeline.tabular.train import cross_validate
 from pipeline.rnn.config import TrainConfig
 from pipeline.rnn.corpus import Vocab
@@ -32,9 +33,10 @@ rng = np.random.default_rng(0)
 X = rng.normal(size=(90, 6)).astype(np.float32)
 y = 12 + X @ rng.normal(scale=0.3, size=6)
 params = models.model_params({"type": "mlp", "hidden": [8], "dropout": 0.1, "lr": 0.01, "epochs": 3,
-                              "batch_size": 16}, "house.models.mlp")
+                              "batch_size": 16}, "competitions.house-prices.models.mlp")
 ids = fold_ids(len(y), CVParams(folds=3, seed=7))
-cv = cross_validate(params, X, y, ids, np.ones(len(y), bool), True, seed=1, progress=False)
+cv = cross_validate(params, X, y, ids, np.ones(len(y), bool), Scorer(METRICS["log_rmse"], "log"), seed=1,
+                    progress=False)
 text = "the time traveller was expounding a recondite matter to us " * 6
 vocab = Vocab(list(text))
 seed_everything(0)
@@ -42,7 +44,7 @@ model = make_model(ModelSpec("gru", "scratch", len(vocab), 16))
 cfg = TrainConfig(hidden=16, batch_size=4, num_steps=8, epochs=3, optimizer="adam", lr=0.01, clip=1.0, seed=0)
 history = train_language_model(model, torch.tensor(vocab.to_indices(text)), cfg, torch.device("cpu"),
                                progress=False)
-print(json.dumps({"house": [float(f.valid_log_rmse).hex() for f in cv.folds],
+print(json.dumps({"house": [float(f.valid_score).hex() for f in cv.folds],
                   "rnn": [float(p).hex() for p in history["perplexity"]]}))
 """
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.tabular.features.house_prices import FeatureParams, Preprocessor, engineer
+from pipeline.competitions.house_prices import FeatureParams, Preprocessor, engineer
 
 
 def _frame(**columns) -> pd.DataFrame:
@@ -151,7 +151,7 @@ def test_products_are_standardized_products_of_z_scores_same_for_any_frame():
     # a test frame is made with the statistics fitted above, row by row the same
     assert pre.transform(train.iloc[[2, 0]]).to_numpy().tolist() == out.iloc[[2, 0]].to_numpy().tolist()
     assert Preprocessor.from_dict(pre.to_dict()).transform(train).equals(out)
-    with pytest.raises(ParamError, match=r"house\.features\.products.*'C'"):
+    with pytest.raises(ParamError, match=r"competitions\.house-prices\.features\.products.*'C'"):
         Preprocessor.fit(train, FeatureParams(products=["A*C"]))  # C is a category, not a number
 
 
@@ -160,8 +160,8 @@ def test_bad_products_name_the_param(products):
     from pipeline.errors import ParamError
     from pipeline.params import build
 
-    with pytest.raises(ParamError, match=r"house\.features\.products"):
-        build(FeatureParams, {"products": products}, "house.features")
+    with pytest.raises(ParamError, match=r"competitions\.house-prices\.features\.products"):
+        build(FeatureParams, {"products": products}, "competitions.house-prices.features")
 
 
 def test_min_category_count_drops_rare_dummies_counted_on_the_stats_rows():
@@ -177,8 +177,8 @@ def test_min_category_count_drops_rare_dummies_counted_on_the_stats_rows():
     assert list(out.columns) == ["Roof_a", "Roof_b", "Roof_nan"]
     assert out.loc[1].tolist() == [0, 0, 0]  # a dropped category is like an unseen one
     assert Preprocessor.fit(stats, FeatureParams()).categories["Roof"] == ["a", "b", "c"]
-    with pytest.raises(ParamError, match=r"house\.features\.min_category_count"):
-        build(FeatureParams, {"min_category_count": -1}, "house.features")
+    with pytest.raises(ParamError, match=r"competitions\.house-prices\.features\.min_category_count"):
+        build(FeatureParams, {"min_category_count": -1}, "competitions.house-prices.features")
 
 
 def test_neighborhood_context_compares_a_number_with_its_neighbourhood_median():
@@ -200,9 +200,9 @@ def test_neighborhood_context_compares_a_number_with_its_neighbourhood_median():
     assert out["Area_vs_Neighborhood"].tolist() == pytest.approx(
         ((raw["Area_vs_Neighborhood"] - pre.means["Area_vs_Neighborhood"]) / pre.stds["Area_vs_Neighborhood"]).tolist())
     assert Preprocessor.from_dict(pre.to_dict()).transform(test).equals(out)
-    with pytest.raises(ParamError, match=r"house\.features\.neighborhood_context.*'Street'"):
+    with pytest.raises(ParamError, match=r"competitions\.house-prices\.features\.neighborhood_context.*'Street'"):
         Preprocessor.fit(stats, FeatureParams(neighborhood_context=["Street"]))
-    with pytest.raises(ParamError, match=r"house\.features\.neighborhood_context.*Neighborhood"):
+    with pytest.raises(ParamError, match=r"competitions\.house-prices\.features\.neighborhood_context.*Neighborhood"):
         Preprocessor.fit(stats.drop(columns="Neighborhood"), FeatureParams(neighborhood_context=["Area"]))
 
 

@@ -11,6 +11,7 @@ import yaml
 
 from pipeline import REPO_ROOT
 from pipeline.tabular import figures
+from pipeline.tabular.config import load_competition
 from pipeline.tabular.train import FoldResult
 
 
@@ -47,13 +48,15 @@ def _legend(ax) -> list[str]:
 
 def test_a_model_without_iterations_gets_each_folds_scores_against_the_fold(tmp_path, drawn):
     folds = _folds(history=False)
-    curve, per_fold = figures.write_tables(tmp_path / "cv_svr.csv", tmp_path / "cv_svr_folds.csv", folds)
+    curve, per_fold = figures.write_tables(tmp_path / "cv_svr.csv", tmp_path / "cv_svr_folds.csv", folds,
+                                           "log_rmse")
     assert curve.read_text() == "step,train_log_rmse,valid_log_rmse\n"  # no curve: the header alone
     rows = list(csv.DictReader(per_fold.open()))
     assert [(r["fold"], float(r["valid_log_rmse"]), float(r["train_log_rmse"])) for r in rows] == [
         ("1", 0.12, 0.07), ("2", 0.13, 0.071), ("3", 0.14, 0.072)]
 
-    figures.plot_fold_curves(tmp_path / "cv_svr.png", folds, title="svr: 3-fold log-RMSE")
+    figures.plot_fold_curves(tmp_path / "cv_svr.png", folds, title="svr: 3-fold log_rmse", metric="log_rmse",
+                             label="log_rmse")
     ax = drawn[0].axes[0]
     assert ax.get_xlabel() == "fold" and list(ax.get_xticks()) == [1, 2, 3]  # not an "epoch" axis
     assert _legend(ax) == ["valid (held-out fold)", "train (other folds)"]
@@ -65,10 +68,12 @@ def test_a_model_without_iterations_gets_each_folds_scores_against_the_fold(tmp_
 
 def test_curves_name_the_dashed_train_line_only_where_one_is_drawn(tmp_path, drawn):
     folds = _folds(history=True)
-    curve, _ = figures.write_tables(tmp_path / "cv_mlp.csv", tmp_path / "cv_mlp_folds.csv", folds)
+    curve, _ = figures.write_tables(tmp_path / "cv_mlp.csv", tmp_path / "cv_mlp_folds.csv", folds, "log_rmse")
     assert [r["step"] for r in csv.DictReader(curve.open())] == ["1", "2", "3"]
-    figures.plot_fold_curves(tmp_path / "cv_mlp.png", folds, title="mlp", xlabel="epoch")
-    figures.plot_fold_curves(tmp_path / "cv_x.png", _folds(history=True, train=False), title="x", xlabel="epoch")
+    figures.plot_fold_curves(tmp_path / "cv_mlp.png", folds, title="mlp", metric="log_rmse", label="log_rmse",
+                             xlabel="epoch")
+    figures.plot_fold_curves(tmp_path / "cv_x.png", _folds(history=True, train=False), title="x",
+                             metric="log_rmse", label="log_rmse", xlabel="epoch")
     with_train, valid_only = (fig.axes[0] for fig in drawn)
     assert with_train.get_xlabel() == "epoch"
     assert _legend(with_train) == ["fold 1 valid", "fold 2 valid", "fold 3 valid", "train (dashed, fold colour)"]
@@ -78,12 +83,17 @@ def test_curves_name_the_dashed_train_line_only_where_one_is_drawn(tmp_path, dra
 
 
 def test_dvc_yaml_plots_of_house_train_read_columns_its_tables_have(tmp_path):
-    plots = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"]["house_train"]["do"]["plots"]
-    drawn = {path.removeprefix("plots/house-prices/cv_${item}"): props for entry in plots
-             for path, props in entry.items() if props.get("x")}
+    plots = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"]["house_prices_train"]["do"]["plots"]
+    metric = load_competition("house-prices").metric
+    assert metric == "log_rmse"  # the metric the tables below are written with
+    # DVC interpolates the competition's metric into the column names: resolved as it does
+    drawn = {path.removeprefix("plots/house-prices/cv_${item}"):
+             {k: v.replace("${competitions.house-prices.metric}", metric) if isinstance(v, str) else v
+              for k, v in props.items()}
+             for entry in plots for path, props in entry.items() if props.get("x")}
     assert set(drawn) == {".csv", "_folds.csv"}
     for history in (True, False):
-        written = figures.write_tables(tmp_path / "cv_m.csv", tmp_path / "cv_m_folds.csv", _folds(history))
+        written = figures.write_tables(tmp_path / "cv_m.csv", tmp_path / "cv_m_folds.csv", _folds(history), metric)
         for suffix, path in zip((".csv", "_folds.csv"), written):
             header = path.read_text().splitlines()[0].split(",")
             assert {drawn[suffix]["x"], drawn[suffix]["y"]} <= set(header), (suffix, header)

@@ -1,4 +1,4 @@
-"""The `lightgbm` (constant or linear leaves) and `svr` house model types on small synthetic data:
+"""The `lightgbm` (constant or linear leaves) and `svr` tabular model types on small synthetic data:
 fit, curves, save/load, clipping, params."""
 
 from __future__ import annotations
@@ -9,7 +9,10 @@ import pytest
 from pipeline.errors import ParamError
 from pipeline.tabular import models
 from pipeline.tabular.evaluation import CVParams, fold_ids
-from pipeline.tabular.train import cross_validate, fit_all, scorer
+from pipeline.tabular.tasks import METRICS, Scorer
+from pipeline.tabular.train import cross_validate, fit_all
+
+LOG_PRICES = Scorer(METRICS["log_rmse"], "log")  # targets are log prices: scored as prices, as House Prices is
 
 
 def _data(n=300, p=5, seed=0):
@@ -32,10 +35,10 @@ def test_learns_the_interaction_beyond_a_linear_model(config):
     ids = fold_ids(len(y), CVParams(folds=4))
     rows = np.ones(len(y), bool)
     linear = cross_validate(models.model_params({"type": "elastic_net", "alpha": 1e-4}, "m"), X, y, ids, rows,
-                            True, 0, curves=False, progress=False)
-    result = cross_validate(models.model_params(config, "m"), X, y, ids, rows, True, 0, progress=False)
-    ours = np.mean([f.valid_log_rmse for f in result.folds])
-    assert ours < 0.7 * np.mean([f.valid_log_rmse for f in linear.folds])
+                            LOG_PRICES, 0, curves=False, progress=False)
+    result = cross_validate(models.model_params(config, "m"), X, y, ids, rows, LOG_PRICES, 0, progress=False)
+    ours = np.mean([f.valid_score for f in result.folds])
+    assert ours < 0.7 * np.mean([f.valid_score for f in linear.folds])
     assert not np.isnan(result.oof).any()
 
 
@@ -43,7 +46,7 @@ def test_learns_the_interaction_beyond_a_linear_model(config):
 def test_saved_state_predicts_the_same(config):
     X, y = _data()
     params = models.model_params(config, "m")
-    fitted, _ = fit_all(params, X, y, np.ones(len(y), bool), True, seed=3)
+    fitted, _ = fit_all(params, X, y, np.ones(len(y), bool), LOG_PRICES, seed=3)
     fresh = models.create(params, X.shape[1], seed=3)
     fresh.load_state(fitted.state())
     assert np.array_equal(fresh.predict(X[:20]), fitted.predict(X[:20]))
@@ -52,7 +55,7 @@ def test_saved_state_predicts_the_same(config):
 def test_lightgbm_curves_every_n_trees_fall_and_end_at_the_model():
     X, y = _data()
     model = models.create(models.model_params(LIGHTGBM, "m"), X.shape[1], seed=0)
-    score = scorer(True)
+    score = LOG_PRICES
     history = model.fit(X[:250], y[:250], {"train": (X[:250], y[:250]), "valid": (X[250:], y[250:])}, score)
     assert set(history) == {"step", "train_log_rmse", "valid_log_rmse"}
     assert len(history["train_log_rmse"]) == 200 // 20  # one point per 20 trees
@@ -82,9 +85,9 @@ def test_linear_leaves_follow_a_slope_that_constant_leaves_can_only_step():
     few = {"n_estimators": 20, "learning_rate": 0.3}
     scores = {}
     for name, config in (("constant", {**LIGHTGBM, **few}), ("linear", {**LINEAR_TREES, **few})):
-        result = cross_validate(models.model_params(config, "m"), X, y, ids, rows, True, 0, curves=False,
-                                progress=False)
-        scores[name] = np.mean([f.valid_log_rmse for f in result.folds])
+        result = cross_validate(models.model_params(config, "m"), X, y, ids, rows, LOG_PRICES, 0,
+                                curves=False, progress=False)
+        scores[name] = np.mean([f.valid_score for f in result.folds])
     assert scores["linear"] < 0.75 * scores["constant"], scores  # measured: 0.016 against 0.025
 
 
@@ -121,5 +124,5 @@ def test_clip_prices_a_house_beyond_the_training_range_like_the_largest_seen(cli
     ({**SVR, "scale": "minmax"}, "scale"),
 ])
 def test_bad_params_name_the_param(config, param):
-    with pytest.raises(ParamError, match=rf"house\.models\.x\.{param}"):
-        models.model_params(config, "house.models.x")
+    with pytest.raises(ParamError, match=rf"competitions\.house-prices\.models\.x\.{param}"):
+        models.model_params(config, "competitions.house-prices.models.x")

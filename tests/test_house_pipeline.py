@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pandas as pd
@@ -9,16 +10,17 @@ import pytest
 
 from helpers import base_name, mlflow_client
 from pipeline.files import rounded  # metrics files hold 10 digits, MLflow every bit
-from pipeline.tabular.submission import validate_submission
+from pipeline.tabular.config import load_competition
+from pipeline.tabular.upload import Layout, validate
 
 pytestmark = pytest.mark.slow
 
 TINY = {
-    "house.blend.models": ["linear", "elastic_net"],
-    "house.models.linear.epochs": 3,
-    "house.models.linear.lr": 0.05,
-    "house.models.elastic_net.max_iter": 300,
-    "house.cv.folds": 3,
+    "competitions.house-prices.blend.models": ["linear", "elastic_net"],
+    "competitions.house-prices.models.linear.epochs": 3,
+    "competitions.house-prices.models.linear.lr": 0.05,
+    "competitions.house-prices.models.elastic_net.max_iter": 300,
+    "competitions.house-prices.cv.folds": 3,
 }
 
 
@@ -34,11 +36,16 @@ def _runs(experiment: str = "house-prices"):
 
 def test_dvc_repro_builds_a_valid_submission_and_reruns_only_what_changed(repo_copy, mirror):
     repo_copy.set_params(**TINY)
-    first = repo_copy.dvc("repro", "house_submission")
-    assert _ran(first.stdout) == ["download@house-prices", "house_blend", "house_preprocess", "house_submission",
-                                  "house_train@elastic_net", "house_train@linear"]
+    first = repo_copy.dvc("repro", "house_prices_submission")
+    assert _ran(first.stdout) == ["house_prices_blend", "house_prices_download", "house_prices_preprocess",
+                                  "house_prices_submission", "house_prices_train@elastic_net",
+                                  "house_prices_train@linear"]
     root = repo_copy.path
-    submission = validate_submission(root / "data" / "submission.csv", mirror / "house_prices_sample_submission.csv")
+    house = load_competition("house-prices", root / "params.yaml")
+    # checked against the mirror's sample submission, not the copy the pipeline downloaded
+    layout = dataclasses.replace(Layout.of(house, root), sample=mirror / house.files["sample_submission"].name)
+    assert layout.submission == root / "data" / "submission.csv"
+    submission = validate(layout.submission, house, layout)
     assert len(submission) == 1459 and (submission["SalePrice"] > 0).all()
 
     cv = json.loads((root / "metrics" / "house-prices" / "cv.json").read_text())
@@ -54,7 +61,7 @@ def test_dvc_repro_builds_a_valid_submission_and_reruns_only_what_changed(repo_c
     assert names.count("cv:linear") == 1 and names.count("fit:elastic_net") == 1
     assert {f"cv:linear:fold{k}" for k in (1, 2, 3)} <= set(names)
     cv_run = next(r for r in runs if base_name(r) == "cv:linear")
-    assert cv_run.data.tags["dvc_stage"] == "house_train@linear"
+    assert cv_run.data.tags["dvc_stage"] == "house_prices_train@linear"
     assert cv_run.data.tags["device"] == "cpu" and cv_run.data.params["seed"] == "42"
     assert "valid_log_rmse_mean" in cv_run.data.metrics
     assert cv_run.data.params["model.lr"] == "0.05" and cv_run.data.params["model.type"] == "linear"
@@ -74,15 +81,15 @@ def test_dvc_repro_builds_a_valid_submission_and_reruns_only_what_changed(repo_c
     record = json.loads((root / "runs" / "house-prices" / "cv_linear.json").read_text())
     assert record["run_id"] == cv_run.info.run_id
 
-    assert _ran(repo_copy.dvc("repro", "house_submission").stdout) == []  # nothing changed: nothing runs
+    assert _ran(repo_copy.dvc("repro", "house_prices_submission").stdout) == []  # nothing changed: nothing runs
 
-    repo_copy.set_params(**{"house.models.linear.lr": 0.04})
-    changed = repo_copy.dvc("repro", "house_submission").stdout
-    assert _ran(changed) == ["house_blend", "house_submission", "house_train@linear"]
+    repo_copy.set_params(**{"competitions.house-prices.models.linear.lr": 0.04})
+    changed = repo_copy.dvc("repro", "house_prices_submission").stdout
+    assert _ran(changed) == ["house_prices_blend", "house_prices_submission", "house_prices_train@linear"]
 
     # Back to the old value: DVC must not restore from its run cache without logging a run.
-    repo_copy.set_params(**{"house.models.linear.lr": 0.05})
-    back = repo_copy.dvc("repro", "house_submission").stdout
-    assert "house_train@linear" in _ran(back) and "run-cache" not in back
+    repo_copy.set_params(**{"competitions.house-prices.models.linear.lr": 0.05})
+    back = repo_copy.dvc("repro", "house_prices_submission").stdout
+    assert "house_prices_train@linear" in _ran(back) and "run-cache" not in back
     assert sorted(base_name(r) for r in _runs()).count("cv:linear") == 3
     assert len({r.info.run_name for r in _runs()}) == len(_runs())  # every run name unique

@@ -1,4 +1,4 @@
-"""The `spline_net` house model type (elastic net + B-spline bases) and the SVR's `clip`:
+"""The `spline_net` tabular model type (elastic net + B-spline bases) and the SVR's `clip`:
 fit, shapes beyond a straight line, no extrapolation past the training range, save/load, params."""
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ from pipeline import REPO_ROOT
 from pipeline.errors import ParamError
 from pipeline.tabular import models
 from pipeline.tabular.evaluation import CVParams, fold_ids
+from pipeline.tabular.tasks import METRICS, Scorer
 from pipeline.tabular.train import cross_validate, fit_all
 
 SPLINE = {"type": "spline_net", "alpha": 0.0002, "knots": 6, "min_unique": 20}
 SVR = {"type": "svr", "C": 10.0, "epsilon": 0.01, "gamma": 0.05}
+LOG_RMSE = Scorer(METRICS["log_rmse"], "log")  # targets are log prices, scored as House Prices is
 
 
 def _data(n=400, seed=0):
@@ -33,10 +35,10 @@ def _data(n=400, seed=0):
 
 def _cv_score(config, X, y):
     ids = fold_ids(len(y), CVParams(folds=4))
-    result = cross_validate(models.model_params(config, "m"), X, y, ids, np.ones(len(y), bool), True, 0,
-                            curves=False, progress=False)
+    result = cross_validate(models.model_params(config, "m"), X, y, ids, np.ones(len(y), bool), LOG_RMSE,
+                            0, curves=False, progress=False)
     assert not np.isnan(result.oof).any()
-    return float(np.mean([f.valid_log_rmse for f in result.folds]))
+    return float(np.mean([f.valid_score for f in result.folds]))
 
 
 def test_splines_fit_the_curves_a_straight_elastic_net_cannot():
@@ -76,7 +78,7 @@ def test_clip_prices_beyond_the_training_range_like_its_edge(config):
 def test_saved_state_predicts_the_same(config):
     X, y = _data()
     params = models.model_params(config, "m")
-    fitted, _ = fit_all(params, X, y, np.ones(len(y), bool), True, seed=3)
+    fitted, _ = fit_all(params, X, y, np.ones(len(y), bool), LOG_RMSE, seed=3)
     fresh = models.create(params, X.shape[1], seed=3)
     fresh.load_state(pickle.loads(pickle.dumps(fitted.state())))  # as the fit stage saves it
     rows = X[:20].copy()
@@ -87,7 +89,7 @@ def test_saved_state_predicts_the_same(config):
 def test_svr_saved_before_clip_existed_still_loads():
     X, y = _data()
     params = models.model_params(SVR, "m")
-    fitted, _ = fit_all(params, X, y, np.ones(len(y), bool), True, seed=0)
+    fitted, _ = fit_all(params, X, y, np.ones(len(y), bool), LOG_RMSE, seed=0)
     fresh = models.create(params, X.shape[1], seed=0)
     fresh.load_state({"model": fitted.state()["model"]})  # an older pickle: no training range
     assert np.array_equal(fresh.predict(X[:5]), fitted.predict(X[:5]))
@@ -95,19 +97,20 @@ def test_svr_saved_before_clip_existed_still_loads():
 
 def test_spline_net_on_the_real_features_beats_the_elastic_net():
     """The shipped spline_net against the shipped elastic_net, 3 folds of the preprocessed features."""
-    from pipeline.tabular.config import load_house
+    from pipeline.tabular.config import load_competition
     from pipeline.tabular.prepared import Prepared
 
+    house = load_competition("house-prices")
     try:
-        data = Prepared.load()
+        data = Prepared.load(house.paths.processed, house.key)
     except Exception as exc:  # noqa: BLE001 - DataError: features not made in this checkout
         pytest.skip(f"no preprocessed features ({exc})")
-    house = load_house()
+    score = Scorer(house.metric_spec, house.target_transform)
     X, y, mask = data.X(), data.y(), ~data.outliers()
     ids = fold_ids(len(y), CVParams(folds=3, seed=0))
     scores = {}
     for name in ("elastic_net", "spline_net"):
-        result = cross_validate(house.model(name), X, y, ids, mask, data.log_target, 0, curves=False,
+        result = cross_validate(house.model(name), X, y, ids, mask, score, 0, curves=False,
                                 progress=False)
         scores[name] = float(np.sqrt(np.mean((result.oof - y)[mask] ** 2)))
     assert scores["spline_net"] < scores["elastic_net"] - 0.001, scores
@@ -136,8 +139,8 @@ def test_spline_net_imports_neither_torch_nor_at_registry_time_scikit_learn():
     ({**SVR, "clip": "yes"}, "clip"),
 ])
 def test_bad_params_name_the_param(config, param):
-    with pytest.raises(ParamError, match=rf"house\.models\.x\.{param}"):
-        models.model_params(config, "house.models.x")
+    with pytest.raises(ParamError, match=rf"competitions\.house-prices\.models\.x\.{param}"):
+        models.model_params(config, "competitions.house-prices.models.x")
 
 
 def test_every_registered_model_type_lives_in_the_models_folder_the_stages_depend_on():
@@ -146,8 +149,9 @@ def test_every_registered_model_type_lives_in_the_models_folder_the_stages_depen
     import yaml
 
     stages = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"]
-    folder = REPO_ROOT / "pipeline" / "house" / "models"
+    folder = REPO_ROOT / "pipeline" / "tabular" / "models"
     for target in models.MODEL_TYPES.values():
         assert (folder / f"{target.partition(':')[0]}.py").is_file(), target
-    for stage in (stages["house_train"]["do"], stages["house_submission"]):
-        assert "pipeline/tabular/models" in stage["deps"]
+    for stem in ("house_prices", "titanic"):  # every competition's stage block, from one template
+        for stage in (stages[f"{stem}_train"]["do"], stages[f"{stem}_submission"]):
+            assert "pipeline/tabular/models" in stage["deps"], stem

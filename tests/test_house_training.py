@@ -8,8 +8,13 @@ import pytest
 from pipeline.errors import ParamError
 from pipeline.tabular import models
 from pipeline.tabular.blend import fit_weights, out_of_fold_blend
-from pipeline.tabular.evaluation import CVParams, fold_ids, log_rmse
+from pipeline.tabular.evaluation import CVParams, fold_ids
+from pipeline.tabular.tasks import METRICS, Scorer
 from pipeline.tabular.train import cross_validate
+
+log_rmse = METRICS["log_rmse"]
+LOG_PRICES = Scorer(log_rmse, "log")  # targets are log prices: scored as prices, as House Prices is
+PRICES = Scorer(log_rmse, "none")  # targets are prices
 
 
 def _data(n=120, p=6, seed=0):
@@ -25,7 +30,7 @@ def test_every_row_validated_exactly_once(shuffle):
     assert sorted(np.bincount(ids).tolist()) == [20, 20, 21, 21, 21]
     X, y = _data(103)
     result = cross_validate(models.model_params({"type": "elastic_net", "alpha": 0.001}, "m"), X, y, ids,
-                            np.ones(103, bool), log_target=True, seed=0, progress=False)
+                            np.ones(103, bool), score=LOG_PRICES, seed=0, progress=False)
     assert not np.isnan(result.oof).any()
     assert sum(f.n_valid for f in result.folds) == 103
 
@@ -41,12 +46,14 @@ def test_same_seed_same_folds_and_scores():
     runs = []
     for _ in range(2):
         ids = fold_ids(len(y), CVParams(seed=7))
-        runs.append((ids, cross_validate(params, X, y, ids, np.ones(len(y), bool), True, seed=1, progress=False)))
+        runs.append((ids, cross_validate(params, X, y, ids, np.ones(len(y), bool), LOG_PRICES, seed=1,
+                                              progress=False)))
     (ids_a, a), (ids_b, b) = runs
     assert np.array_equal(ids_a, ids_b)
-    assert [f.valid_log_rmse for f in a.folds] == [f.valid_log_rmse for f in b.folds]
+    assert [f.valid_score for f in a.folds] == [f.valid_score for f in b.folds]
     # folds fitted two at a time in forked workers: the very same models and curves
-    parallel = cross_validate(params, X, y, ids_a, np.ones(len(y), bool), True, seed=1, progress=False, workers=2)
+    parallel = cross_validate(params, X, y, ids_a, np.ones(len(y), bool), LOG_PRICES, seed=1, progress=False,
+                              workers=2)
     assert np.array_equal(parallel.oof, a.oof)
     assert [f.history for f in parallel.folds] == [f.history for f in a.folds]
     assert not np.array_equal(fold_ids(len(y), CVParams(seed=8)), ids_a)
@@ -60,8 +67,8 @@ def test_excluded_rows_are_not_trained_on_but_still_predicted():
     y_bad[:2] = 1e6  # wild targets: if they were trained on, the others' predictions would move
     ids = fold_ids(len(y), CVParams())
     params = models.model_params({"type": "elastic_net", "alpha": 0.001}, "m")
-    clean = cross_validate(params, X, y, ids, mask, False, 0, progress=False)
-    poisoned = cross_validate(params, X, y_bad, ids, mask, False, 0, progress=False)
+    clean = cross_validate(params, X, y, ids, mask, PRICES, 0, progress=False)
+    poisoned = cross_validate(params, X, y_bad, ids, mask, PRICES, 0, progress=False)
     assert np.allclose(clean.oof, poisoned.oof)
     assert not np.isnan(poisoned.oof[:2]).any()
 
@@ -96,12 +103,13 @@ def test_weight_decay_shrinks_the_torch_linear_model():
 
 
 def test_bad_model_params_name_the_param():
-    with pytest.raises(ParamError, match="house.models.x.lr"):
-        models.model_params({"type": "mlp", "hidden": [4], "lr": -1}, "house.models.x")
-    with pytest.raises(ParamError, match="house.models.x.type"):
-        models.model_params({"type": "forest"}, "house.models.x")
-    with pytest.raises(ParamError, match="house.models.x.epochs"):
-        models.model_params({"type": "linear", "epochs": "many"}, "house.models.x")
+    where = "competitions.house-prices.models.x"
+    with pytest.raises(ParamError, match=r"competitions\.house-prices\.models\.x\.lr"):
+        models.model_params({"type": "mlp", "hidden": [4], "lr": -1}, where)
+    with pytest.raises(ParamError, match=r"competitions\.house-prices\.models\.x\.type"):
+        models.model_params({"type": "forest"}, where)
+    with pytest.raises(ParamError, match=r"competitions\.house-prices\.models\.x\.epochs"):
+        models.model_params({"type": "linear", "epochs": "many"}, where)
     with pytest.raises(ParamError, match="kernel_ridge"):
         models.create(models.model_params({"type": "kernel_ridge", "options": {"kernal": "rbf"}}, "k"), 3, 0)
 
@@ -137,10 +145,8 @@ def test_blender_never_sees_a_validation_rows_target_while_fitting_that_fold():
 
 def test_model_curves_have_steps_iterations_and_trees():
     """Iterative models log real curves: FISTA per (log-spaced) iteration, boosting per number of trees."""
-    from pipeline.tabular.train import scorer
-
     X, y = _data(150, 8)
-    sets, score = {"train": (X[:100], y[:100]), "valid": (X[100:], y[100:])}, scorer(True)
+    sets, score = {"train": (X[:100], y[:100]), "valid": (X[100:], y[100:])}, LOG_PRICES
     net = models.create(models.model_params({"type": "elastic_net", "alpha": 0.001}, "m"), 8, 0)
     curve = net.fit(X[:100], y[:100], sets, score)
     assert curve["step"][0] == 1 and curve["step"] == sorted(curve["step"]) and len(curve["step"]) > 5
@@ -160,7 +166,8 @@ def test_registry_and_non_torch_models_do_not_import_torch():
     import subprocess
     import sys
 
-    code = ("import sys, numpy as np; from pipeline.tabular import config, models; config.load_house(); "
+    code = ("import sys, numpy as np; from pipeline.tabular import config, models; "
+            "config.load_competition('house-prices'); "
             "X = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32); "
             "[models.create(models.model_params(v, 'm'), 3, 0).fit(X, X.sum(1)) for v in "
             "({'type': 'elastic_net'}, {'type': 'gradient_boosting', 'options': {'n_estimators': 5}})]; "

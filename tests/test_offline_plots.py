@@ -49,13 +49,29 @@ def test_the_offline_page_draws_its_chart_in_a_browser_with_the_network_off(repo
 
 def _plot_definitions() -> list[tuple[str, str | None, list[str]]]:
     """(file, x, [y...]) of every data plot dvc.yaml defines: top-level ones, and the stages' own,
-    with `foreach` items (`${item}`, `${key}`) filled in from params.yaml."""
+    with `foreach` items (`${item}`, `${key}`) and params (`${competitions.house-prices.metric}`)
+    filled in from params.yaml, as DVC fills them in."""
+    import re
+
     import yaml
 
     from pipeline import REPO_ROOT
 
     dvc_yaml = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())
     params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
+
+    def param(dotted: str):
+        node = params
+        for part in dotted.split("."):
+            node = node[part]
+        return node
+
+    def filled(text, key, item):
+        if not isinstance(text, str):
+            return text
+        text = text.replace("${item}", str(item)).replace("${key}", str(key))
+        return re.sub(r"\$\{([\w.-]+)\}", lambda m: str(param(m.group(1))), text)
+
     found = []
     for entry in dvc_yaml.get("plots", []):  # {title: {x: ..., y: {file: [columns]}}}, or an image's path
         for props in entry.values() if isinstance(entry, dict) else ():
@@ -65,18 +81,15 @@ def _plot_definitions() -> list[tuple[str, str | None, list[str]]]:
         items: list = [(None, None)]
         if "foreach" in stage:
             each = stage["foreach"]
-            if isinstance(each, str):  # ${house.blend.models}
-                node = params
-                for part in each.strip("${}").split("."):
-                    node = node[part]
-                each = node
+            if isinstance(each, str):  # ${competitions.house-prices.blend.models}
+                each = param(each.strip("${}"))
             items = list(each.items()) if isinstance(each, dict) else [(None, item) for item in each]
         for key, item in items:
             for entry in stage.get("do", stage).get("plots", []):
                 for path, props in entry.items() if isinstance(entry, dict) else ():
                     if props and props.get("y"):
-                        file = path.replace("${item}", str(item)).replace("${key}", str(key))
-                        found.append((file, props.get("x"), [props["y"]]))
+                        found.append((filled(path, key, item), filled(props.get("x"), key, item),
+                                      [filled(props["y"], key, item)]))
     return found
 
 
@@ -86,7 +99,10 @@ def test_dvc_yaml_plot_definitions_name_columns_of_the_csv_files_the_stages_wrot
     from pipeline import REPO_ROOT
 
     checked = 0
-    for file, x, ys in _plot_definitions():
+    definitions = _plot_definitions()
+    assert ("plots/titanic/cv_lightgbm_folds.csv", "fold", ["valid_accuracy"]) in definitions  # params filled in
+    for file, x, ys in definitions:
+        assert "${" not in file + str(x) + str(ys), (file, x, ys)
         path = REPO_ROOT / file
         if not path.is_file():  # a new output not built here yet; tests/test_house_figures.py checks house's
             continue

@@ -18,13 +18,14 @@ from pipeline import REPO_ROOT
 def test_dvc_rewrites_params_yaml_byte_for_byte(tmp_path):
     params = tmp_path / "params.yaml"
     shutil.copy(REPO_ROOT / "params.yaml", params)
-    apply_overrides(params, ["house.seed=42"])  # a no-op change: DVC still re-dumps the whole file
+    apply_overrides(params, ["competitions.house-prices.seed=42"])  # a no-op change: DVC still re-dumps the whole file
     assert params.read_text() == (REPO_ROOT / "params.yaml").read_text()
 
 
 @pytest.mark.parametrize("override, expected", [
-    ("house.models.mlp.lr=0.002", "      lr: 0.002"),
-    ("house.cv.folds=3", "    folds: 3"),
+    ("competitions.house-prices.models.mlp.lr=0.002", "        lr: 0.002"),
+    ("competitions.house-prices.cv.folds=3", "      folds: 3"),
+    ("competitions.titanic.models.lightgbm.n_estimators=500", "        n_estimators: 500"),
     ("regularization.dropout.epochs=5", "    epochs: 5"),
     ("rnn.train.hidden=128", "    hidden: 128"),
 ])

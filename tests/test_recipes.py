@@ -9,7 +9,7 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("mirror")]
 
-# Step 1 of "Add a house model type": its module in pipeline/tabular/models/, params and class.
+# Step 1 of CONTRIBUTING.md's "Add a model type": its module in pipeline/tabular/models/, params and class.
 RIDGE_TOY = '''"""A toy model type: closed-form ridge regression (CONTRIBUTING.md's example)."""
 
 from __future__ import annotations
@@ -64,10 +64,10 @@ def test_a_new_house_model_type_needs_its_module_registry_line_and_params_block(
     anchor = '    "spline_net": "spline_net:SplineNet",\n'
     assert anchor in text, "the recipe's registry line no longer fits MODEL_TYPES"
     registry.write_text(text.replace(anchor, anchor + '    "ridge_toy": "ridge_toy:RidgeToy",\n'))
-    repo_copy.set_params(**{"house.models.toy": {"type": "ridge_toy", "alpha": 30.0},
-                            "house.blend.models": ["toy", "svr"]})
+    repo_copy.set_params(**{"competitions.house-prices.models.toy": {"type": "ridge_toy", "alpha": 30.0},
+                            "competitions.house-prices.blend.models": ["toy", "svr"]})
 
-    repo_copy.dvc("repro", "house_submission")
+    repo_copy.dvc("repro", "house_prices_submission")
 
     assert (root / "dvc.yaml").read_bytes() == dvc_yaml  # nothing to edit there
     cv = json.loads((root / "metrics/house-prices/cv_toy.json").read_text())
@@ -82,5 +82,6 @@ def test_a_new_house_model_type_needs_its_module_registry_line_and_params_block(
     module = root / "pipeline/tabular/models/ridge_toy.py"
     module.write_text(module.read_text().replace("alpha: float = 1.0", "alpha: float = 2.0"))
     status = json.loads(repo_copy.dvc("status", "--json").stdout)
-    assert {"house_train@toy", "house_train@svr", "house_submission"} <= set(status), sorted(status)
-    assert "house_blend" not in status  # it never loads a model
+    assert {"house_prices_train@toy", "house_prices_train@svr", "house_prices_submission"} <= set(status), \
+        sorted(status)
+    assert "house_prices_blend" not in status  # it never loads a model

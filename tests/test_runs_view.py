@@ -72,7 +72,7 @@ def test_the_server_lists_project_runs_with_params_metrics_and_tags_and_the_comp
     assert {k: tags[k] for k in ("pipeline", "stage", "model", "dataset", "device", "dvc_stage", "dvc_exp_name",
                                  "dvc_exp", "mlflow.runName")} == {
         "pipeline": "house-prices", "stage": "cv", "model": "elastic_net", "dataset": "house-prices",
-        "device": "cpu", "dvc_stage": "house_cv@elastic_net", "dvc_exp_name": "brisk-lion", "dvc_exp": "true",
+        "device": "cpu", "dvc_stage": "house_prices_train@elastic_net", "dvc_exp_name": "brisk-lion", "dvc_exp": "true",
         "mlflow.runName": "cv:elastic_net@brisk-lion"}
     assert tags["git_commit"] == tracking.git_commit() and tags["git_commit_short"] == tags["git_commit"][:8]
     assert {t["key"]: t["value"] for t in by_id[second]["data"]["tags"]}["dvc_exp"] == "false"
@@ -168,7 +168,7 @@ def _log_cv(model: str, model_params: dict, score: float) -> None:
 
 
 def test_runs_puts_the_changed_param_first_fits_the_width_and_says_what_it_left_out():
-    for lr in (0.003, 0.002):  # a user's `-S house.models.mlp.lr=0.002` beside the default
+    for lr in (0.003, 0.002):  # a user's `-S competitions.house-prices.models.mlp.lr=0.002` beside the default
         _log_cv("mlp", {"type": "mlp", "lr": lr, "epochs": 60, "batch_size": 64, "dropout": 0.2}, 0.12 + lr)
     _log_cv("elastic_net", {"type": "elastic_net", "alpha": 0.0005, "l1_ratio": 1.0, "max_iter": 20000}, 0.118)
 
@@ -201,6 +201,13 @@ def test_runs_puts_the_changed_param_first_fits_the_width_and_says_what_it_left_
     records = list(csv.DictReader(io.StringIO(out.stdout)))
     assert [row["metrics.valid_log_rmse_mean"] for row in records] == ["0.123", "0.122", "0.118"]  # --desc: a flag
     assert "params.model.alpha" in records[0]  # csv keeps every param that differs
+
+
+def test_each_competition_is_judged_by_its_own_metric():
+    assert runs_view.experiment_headline("house-prices") == ("oof_log_rmse_without_outliers", "valid_log_rmse_mean")
+    assert runs_view.experiment_headline("titanic") == ("oof_accuracy", "valid_accuracy_mean")  # its block's metric
+    assert runs_view.experiment_headline("rnn") == ("perplexity",)
+    assert runs_view.experiment_headline("nope") == ()
 
 
 def _log(experiment: str, name: str, params: dict, metrics: dict, tags: dict, monkeypatch, exp_name: str = "",

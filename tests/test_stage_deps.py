@@ -17,6 +17,8 @@ import pytest
 import yaml
 from stage_imports import REPO, covers, is_allowed, project_files, stage_commands, traced_imports, uncovered
 
+from pipeline.tabular.paths import stage_stem
+
 # Project files a stage may import without depending on them: each cannot change any output a
 # stage writes (data, models, metrics, plots). Keep it short; every entry needs its reason.
 ALLOWED: dict[str, str] = {
@@ -31,12 +33,27 @@ ALLOWED: dict[str, str] = {
 
 MISSING_HINT = "add them to the stage's deps in dvc.yaml (or a folder above them)"
 
-# Stage-name prefix -> the package of that pipeline. A stage may import its own pipeline's package
-# and the shared plumbing (modules directly under pipeline/), never another pipeline's package.
-OWN_PACKAGE = {"house_": "pipeline/tabular", "reg_": "pipeline/regularization", "rnn_": "pipeline/rnn"}
-PIPELINE_PACKAGES = (*OWN_PACKAGE.values(), "pipeline/tune")
+COMPETITIONS: dict[str, dict] = yaml.safe_load((REPO / "params.yaml").read_text())["competitions"]
 
-# Settings that make each house model type fit in a second or two (keys of its params dataclass).
+
+def _own_competition_code(block: dict) -> tuple[str, ...]:
+    """What a competition's stages may import: the tabular pipeline and its own features module."""
+    module = (block.get("features") or {}).get("module") or ""
+    return ("pipeline/tabular", "pipeline/competitions/__init__.py",
+            *([f"pipeline/competitions/{module}.py"] if module else []))
+
+
+# Stage-name prefix -> the code of that pipeline. A stage may import its own pipeline's package
+# and the shared plumbing (modules directly under pipeline/), never another pipeline's package;
+# a competition's stages (`house_prices_*`, `titanic_*`) never another competition's features module.
+OWN_PACKAGE: dict[str, tuple[str, ...]] = {
+    "reg_": ("pipeline/regularization",), "rnn_": ("pipeline/rnn",),
+    **{f"{stage_stem(key)}_": _own_competition_code(block) for key, block in COMPETITIONS.items()},
+}
+PIPELINE_PACKAGES = ("pipeline/tabular", "pipeline/competitions", "pipeline/regularization", "pipeline/rnn",
+                     "pipeline/tune")
+
+# Settings that make each tabular model type fit in a second or two (keys of its params dataclass).
 TINY_MODEL = {
     "linear": {"epochs": 2},
     "mlp": {"epochs": 2},
@@ -139,12 +156,22 @@ def test_stage_commands_resolves_foreach_and_orders_producers_first(tmp_path):
 
 
 def test_a_stage_may_import_its_own_pipeline_and_the_shared_plumbing_only():
+    assert {"house_prices_", "titanic_"} <= set(OWN_PACKAGE)  # every competition's stages, named by its key
+    assert COMPETITIONS["house-prices"]["features"]["module"] == "house_prices"
     imported = {"cli.py", "pipeline/params.py", "pipeline/tabular/train.py", "pipeline/tabular/models/svr.py",
-                "pipeline/rnn/__init__.py", "pipeline/regularization/fit.py", "pipeline/tune/house.py"}
-    assert foreign_imports("house_train@svr", imported) == {"pipeline/rnn/__init__.py",
-                                                            "pipeline/regularization/fit.py", "pipeline/tune/house.py"}
-    assert foreign_imports("reg_dropout", imported) == {"pipeline/rnn/__init__.py", "pipeline/tabular/train.py",
-                                                        "pipeline/tabular/models/svr.py", "pipeline/tune/house.py"}
+                "pipeline/rnn/__init__.py", "pipeline/regularization/fit.py", "pipeline/tune/competition.py",
+                "pipeline/competitions/__init__.py", "pipeline/competitions/house_prices.py",
+                "pipeline/competitions/nobodys_features.py"}  # a features module no competition names
+    other_pipelines = {"pipeline/rnn/__init__.py", "pipeline/regularization/fit.py", "pipeline/tune/competition.py"}
+    assert foreign_imports("house_prices_train@svr", imported) == {
+        *other_pipelines, "pipeline/competitions/nobodys_features.py"}
+    assert foreign_imports("house_prices_preprocess", imported) == foreign_imports("house_prices_train@svr", imported)
+    assert foreign_imports("titanic_preprocess", imported) == {  # House Prices' features are not Titanic's
+        *other_pipelines, "pipeline/competitions/house_prices.py", "pipeline/competitions/nobodys_features.py"}
+    assert foreign_imports("reg_dropout", imported) == {
+        "pipeline/rnn/__init__.py", "pipeline/tabular/train.py", "pipeline/tabular/models/svr.py",
+        "pipeline/tune/competition.py", "pipeline/competitions/__init__.py", "pipeline/competitions/house_prices.py",
+        "pipeline/competitions/nobodys_features.py"}
     assert foreign_imports("rnn_train@tm-lstm-bi", {"pipeline/rnn/train.py", "pipeline/files.py"}) == set()
     assert foreign_imports("download@timemachine", imported) == imported - {"cli.py", "pipeline/params.py"}
 
@@ -179,7 +206,7 @@ def test_every_code_dep_names_an_existing_file():
 
 
 def registered_model_types(repo: Path) -> list[str]:
-    """The keys of the house model registry (`MODEL_TYPES = {...}` in pipeline/tabular/models*),
+    """The keys of the tabular model registry (`MODEL_TYPES = {...}` in pipeline/tabular/models*),
     read from the source so that a moved or renamed module does not break this test."""
     sources = sorted({*repo.glob("pipeline/tabular/models*.py"), *repo.glob("pipeline/tabular/models*/**/*.py")})
     for source in sources:
@@ -207,26 +234,44 @@ def _covering_experiments(experiments: dict) -> list[str]:
     return chosen
 
 
+def _model_tasks(kind: str) -> tuple[str, ...]:
+    """The tasks model type `kind` learns (its class's TASKS; imports the type's module)."""
+    from pipeline.tabular import models
+
+    return models.model_tasks(kind)
+
+
 def shrink_params(copy) -> dict[str, object]:
     """Params that make every stage of the copy run in seconds while still importing every code
-    path: every registered house model type in the blend, rnn experiments covering every option."""
+    path: in every competition's blend every registered model type that can learn its task (so
+    each type runs in regression and in classification where it can), rnn experiments covering
+    every option."""
     params = yaml.safe_load((copy.path / "params.yaml").read_text())
-    models = {name: dict(cfg) for name, cfg in params["house"]["models"].items()}
-    blend = list(params["house"]["blend"]["models"])
-    for kind in registered_model_types(copy.path):
-        if not any(models[name].get("type") == kind for name in blend):
-            name = next((name for name, cfg in models.items() if cfg.get("type") == kind), f"tiny_{kind}")
-            models.setdefault(name, {"type": kind})
-            blend.append(name)
-    for name in blend:
-        for key, value in TINY_MODEL.get(models[name]["type"], {}).items():
-            models[name][key] = {**models[name].get(key, {}), **value} if isinstance(value, dict) else value
+    competitions: dict[str, object] = {}
+    blended_types: set[str] = set()
+    for key, block in params["competitions"].items():
+        models = {name: dict(cfg) for name, cfg in block["models"].items()}
+        blend = list(block["blend"]["models"])
+        for kind in registered_model_types(copy.path):
+            if block["task"] in _model_tasks(kind) and not any(models[name].get("type") == kind for name in blend):
+                name = next((name for name, cfg in models.items() if cfg.get("type") == kind), f"tiny_{kind}")
+                models.setdefault(name, {"type": kind})
+                blend.append(name)
+        for name in blend:
+            for option, value in TINY_MODEL.get(models[name]["type"], {}).items():
+                models[name][option] = ({**models[name].get(option, {}), **value} if isinstance(value, dict)
+                                        else value)
+        blended_types |= {models[name]["type"] for name in blend}
+        competitions.update({f"competitions.{key}.models": models, f"competitions.{key}.blend.models": blend,
+                             f"competitions.{key}.cv.folds": 2})
+    unused = set(registered_model_types(copy.path)) - blended_types
+    assert not unused, f"model types no competition's task lets a stage run: {sorted(unused)}"
 
     experiments = params["rnn"]["experiments"]
     tiny_experiments = {name: {**experiments[name], "train": {**experiments[name].get("train", {}), "epochs": 1}}
                         for name in _covering_experiments(experiments)}
     changes = {
-        "house.models": models, "house.blend.models": blend, "house.cv.folds": 2,
+        **competitions,
         "regularization.polynomial.epochs": 2,
         "regularization.weight_decay.epochs": 2,
         "regularization.dropout.epochs": 1,
@@ -247,10 +292,13 @@ def shrink_params(copy) -> dict[str, object]:
 
 
 def foreign_imports(stage: str, imported: set[str]) -> set[str]:
-    """Files of another pipeline's package a stage imported (`house_*` stages: not pipeline/rnn/...)."""
-    own = next((package for prefix, package in OWN_PACKAGE.items() if stage.startswith(prefix)), None)
-    return {path for path in imported for package in PIPELINE_PACKAGES
-            if package != own and covers(package, path)}
+    """Files of another pipeline's code a stage imported (`house_prices_*` stages: not pipeline/rnn/...,
+    nor another competition's features module)."""
+    prefixes = sorted((prefix for prefix in OWN_PACKAGE if stage.startswith(prefix)), key=len)
+    own = OWN_PACKAGE[prefixes[-1]] if prefixes else ()
+    return {path for path in imported
+            if any(covers(package, path) for package in PIPELINE_PACKAGES)
+            and not any(covers(mine, path) for mine in own)}
 
 
 def _report(by_stage: dict[str, set[str]]) -> str:
@@ -261,7 +309,8 @@ def _report(by_stage: dict[str, set[str]]) -> str:
 @pytest.mark.slow
 def test_every_stage_depends_on_every_project_module_it_imports(repo_copy, tmp_path):
     changes = shrink_params(repo_copy)
-    print(f"\nhouse.blend.models: {changes['house.blend.models']}; rnn experiments: {list(changes['rnn.experiments'])}")
+    blends = {k: v for k, v in changes.items() if k.endswith(".blend.models")}
+    print(f"\n{blends}; rnn experiments: {list(changes['rnn.experiments'])}")
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'stage-deps-mlflow.db'}"}
     env.pop("DVC_STAGE", None)  # not under `dvc repro`: no prestart of the tracking service for a next stage
 

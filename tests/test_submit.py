@@ -22,6 +22,9 @@ from helpers import base_name
 
 from pipeline.errors import DataError
 from pipeline.tabular import upload as shipping
+from pipeline.tabular.config import load_competition
+
+HOUSE = load_competition("house-prices")
 
 KAGGLE_TEST_PORT = 7777  # fixed by kagglesdk: KAGGLE_API_ENVIRONMENT=TEST -> http://localhost:7777
 FAKE_USER, FAKE_KEY = "fake-user", "fake-key-0123456789abcdef"
@@ -31,18 +34,24 @@ SERVICE = "/api/v1/competitions.CompetitionApiService/"
 def _write_inputs(root: Path, n: int = 20) -> shipping.Layout:
     """A sample submission, a valid submission, blend weights, one model file and the CV score under `root`.
 
-    In a DVC project (a repo copy) the submission is then made by a stand-in `house_submission`
+    In a DVC project (a repo copy) the submission is then made by a stand-in `house_prices_submission`
     stage (`_stand_in_stage`), so dvc.lock records what made it, as after a real `dvc repro`."""
-    layout = shipping.Layout(submission=root / "data" / "submission.csv",
-                             sample=root / "data" / "raw" / "house-prices" / "house_prices_sample_submission.csv",
-                             blend=root / "models" / "house-prices" / "blend.json",
-                             models=root / "models" / "house-prices",
-                             cv=root / "metrics" / "house-prices" / "cv.json", root=root)
-    for path in (layout.submission, layout.sample, layout.blend, layout.cv):
+    layout = shipping.Layout.of(HOUSE, root)
+    assert layout == shipping.Layout(  # House Prices' files, where its stages write them
+        submission=root / "data" / "submission.csv",
+        sample=root / "data" / "raw" / "house-prices" / "house_prices_sample_submission.csv",
+        blend=root / "models" / "house-prices" / "blend.json", models=root / "models" / "house-prices",
+        cv=root / "metrics" / "house-prices" / "cv.json",
+        meta=root / "data" / "processed" / "house-prices" / "meta.json",
+        metric="log_rmse", experiment="house-prices", root=root, stage="house_prices_submission")
+    for path in (layout.submission, layout.sample, layout.blend, layout.cv, layout.meta):
         path.parent.mkdir(parents=True, exist_ok=True)
     ids = np.arange(1461, 1461 + n)
     pd.DataFrame({"Id": ids, "SalePrice": 169277.05}).to_csv(layout.sample, index=False)
-    layout.blend.write_text(json.dumps({"models": ["elastic_net"], "weights": [1.0], "log_target": True}))
+    layout.meta.write_text(json.dumps({"id": "Id", "target": "SalePrice", "task": "regression", "classes": [],
+                                       "target_transform": "log", "columns": [], "notes": []}))
+    layout.blend.write_text(json.dumps({"models": ["elastic_net"], "weights": [1.0], "threshold": 0.5,
+                                        "task": "regression", "target_transform": "log"}))
     (layout.models / "elastic_net.pkl").write_bytes(b"not really a model")
     layout.cv.write_text(json.dumps({"oof_log_rmse": 0.123456, "oof_log_rmse_without_outliers": 0.109876}))
     pd.DataFrame({"Id": ids, "SalePrice": np.linspace(90000, 250000, n)}).to_csv(layout.submission, index=False)
@@ -69,18 +78,18 @@ pd.DataFrame({"Id": ids, "SalePrice": prices}).to_csv("data/submission.csv", ind
 
 
 def _stand_in_stage(root: Path) -> None:
-    """Make `root` (git + DVC) a project whose only stage is a small `house_submission`, and run it."""
+    """Make `root` (git + DVC) a project whose only stage is a small `house_prices_submission`, and run it."""
     if not (root / ".git").is_dir():
         subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     if not (root / ".dvc").is_dir():
         subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=root, check=True)
     (root / "make_submission.py").write_text(MAKE_SUBMISSION)
-    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"house_submission": {
+    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"house_prices_submission": {
         "cmd": f"{sys.executable} make_submission.py",
         "deps": ["make_submission.py", "models/house-prices", "data/raw/house-prices"],
         "outs": ["data/submission.csv"]}}}))
     (root / "data" / "submission.csv").unlink(missing_ok=True)
-    _dvc(root, "repro", "house_submission")
+    _dvc(root, "repro", "house_prices_submission")
 
 
 def _dvc(root: Path, *args: str) -> subprocess.CompletedProcess:
@@ -144,19 +153,19 @@ def test_freshness_is_decided_by_content_as_dvc_decides_it(tmp_path):
     model.write_bytes(b"a model trained on other params")
     with pytest.raises(DataError) as stale:
         shipping.plan(layout=layout)
-    assert "house_submission: dep models/house-prices modified" in str(stale.value)
-    assert _suggested(stale.value) == ["dvc", "repro", "house_submission"]
+    assert "house_prices_submission: dep models/house-prices modified" in str(stale.value)
+    assert _suggested(stale.value) == ["dvc", "repro", "house_prices_submission"]
     _dvc(root, *_suggested(stale.value)[1:])
     assert shipping.plan(layout=layout).sha256 != plan.sha256  # made again, from the new model
 
     copy = tmp_path / "copy.csv"
     copy.write_bytes(layout.submission.read_bytes())
-    assert shipping.plan(copy, layout=layout).file == str(copy)  # --file: the same bytes are the same submission
+    assert shipping.plan(file=copy, layout=layout).file == str(copy)  # --file: the same bytes are the same submission
     copy.write_text(copy.read_text().replace("1461,", "1461,1", 1))
     with pytest.raises(DataError, match=r"copy.csv differs from .*submission.csv, the submission the pipeline made"):
-        shipping.plan(copy, layout=layout)
+        shipping.plan(file=copy, layout=layout)
     layout.submission.write_text(copy.read_text())  # edited by hand in place: DVC sees it too
-    with pytest.raises(DataError, match=r"house_submission: out data/submission.csv modified.*`dvc repro"):
+    with pytest.raises(DataError, match=r"house_prices_submission: out data/submission.csv modified.*`dvc repro"):
         shipping.plan(layout=layout)
 
 
@@ -214,10 +223,11 @@ def test_dry_run_and_missing_credentials_work_without_importing_kaggle(repo_copy
     (repo_copy.path / "models" / "house-prices" / "elastic_net.pkl").write_bytes(b"retrained")
     stale = _cli(repo_copy, env, "submit", "--dry-run")
     assert stale.returncode == 2 and stale.stderr.startswith("error: ") and len(stale.stderr.splitlines()) == 1
-    assert "was not made by the current models" in stale.stderr and "`dvc repro house_submission`" in stale.stderr
+    assert "was not made by the current models" in stale.stderr
+    assert "`dvc repro house_prices_submission`" in stale.stderr
 
 
-TINY = {"house.blend.models": ["svr"], "house.cv.folds": 2}
+TINY = {"competitions.house-prices.blend.models": ["svr"], "competitions.house-prices.cv.folds": 2}
 
 
 @pytest.mark.slow
@@ -227,7 +237,7 @@ def test_a_real_submission_stays_current_through_checkout_and_touch_and_the_fix_
     (DVC would rebuild nothing); a changed model param makes it stale, and the command the refusal
     names makes it current again."""
     repo_copy.set_params(**TINY)
-    repo_copy.dvc("repro", "house_submission")
+    repo_copy.dvc("repro", "house_prices_submission")
     env = _env(tmp_path)
     assert _cli(repo_copy, env, "submit", "--dry-run").returncode == 0
 
@@ -235,21 +245,21 @@ def test_a_real_submission_stays_current_through_checkout_and_touch_and_the_fix_
     assert [m.name for m in models] == ["svr.pkl"]
     for model in models:
         model.unlink()
-    repo_copy.dvc("checkout", "house_submission", "--with-deps")  # back from DVC's cache, new file times
+    repo_copy.dvc("checkout", "house_prices_submission", "--with-deps")  # back from DVC's cache, new file times
     checked_out = _cli(repo_copy, env, "submit", "--dry-run")
     assert checked_out.returncode == 0, checked_out.stderr
     for model in models:
         os.utime(model)
     assert _cli(repo_copy, env, "submit", "--dry-run").returncode == 0
-    assert "Running stage" not in repo_copy.dvc("repro", "house_submission").stdout  # DVC agrees: nothing to do
+    assert "Running stage" not in repo_copy.dvc("repro", "house_prices_submission").stdout  # DVC agrees: nothing to do
 
-    repo_copy.set_params(**{"house.models.svr.C": 30.0})
+    repo_copy.set_params(**{"competitions.house-prices.models.svr.C": 30.0})
     stale = _cli(repo_copy, env, "submit", "--dry-run")
     assert stale.returncode == 2 and len(stale.stderr.splitlines()) == 1, stale.stderr
-    assert "house_train@svr: param house.models.svr modified" in stale.stderr
+    assert "house_prices_train@svr: param competitions.house-prices.models.svr modified" in stale.stderr
     command = _suggested(stale.stderr)
     assert command[0] == "dvc"
-    assert "Running stage 'house_train@svr'" in repo_copy.dvc(*command[1:]).stdout
+    assert "Running stage 'house_prices_train@svr'" in repo_copy.dvc(*command[1:]).stdout
     fixed = _cli(repo_copy, env, "submit", "--dry-run")
     assert fixed.returncode == 0 and "dry run: nothing sent" in fixed.stdout, fixed.stderr
 
@@ -395,13 +405,13 @@ def test_submit_uploads_the_exact_bytes_and_message_with_the_official_client(rep
 
 def test_download_reads_a_competition_file_through_the_kaggle_api(tmp_path, kaggle_api, mirror):
     """The download stage's third source (the Kaggle API) against the stand-in, checksum-verified."""
-    sample = (mirror / "house_prices_sample_submission.csv").read_bytes()
+    sample = (mirror / HOUSE.files["sample_submission"].name).read_bytes()
     kaggle_api.files["sample_submission.csv"] = sample
     dest = tmp_path / "raw"
     env = _env(tmp_path, KAGGLE_API_ENVIRONMENT="TEST", KAGGLE_USERNAME=FAKE_USER, KAGGLE_KEY=FAKE_KEY)
     env.pop("PIPELINE_DATA_MIRROR", None)
     code = ("import sys; from pathlib import Path; from pipeline import datasets\n"
-            "house = datasets.DATASETS['house-prices']\n"
+            "house = datasets.find('house-prices')  # the competition's block in params.yaml\n"
             "file = next(f for f in house.files if f.kaggle_file == 'sample_submission.csv')\n"
             "assert not file.urls  # the Kaggle API is this file's only source besides a mirror\n"
             "print(datasets.fetch_file(house, file, Path(sys.argv[1])))\n")

@@ -18,7 +18,8 @@ from pipeline import tracking, ui
 from pipeline.commands import app
 from pipeline.errors import TrackingError
 
-SWEEP = {"house.blend.models": ["elastic_net"], "house.models.elastic_net.max_iter": 200, "house.cv.folds": 2}
+SWEEP = {"competitions.house-prices.blend.models": ["elastic_net"],
+         "competitions.house-prices.models.elastic_net.max_iter": 200, "competitions.house-prices.cv.folds": 2}
 
 
 # ---- PostgreSQL-backed tracking server (the `postgres` fixture is in conftest.py)
@@ -79,15 +80,16 @@ def test_queued_sweep_runs_each_experiment_as_its_own_mlflow_run(repo_copy, mirr
     # must still log to the repo's own default store (pipeline.tracking.default_store).
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     repo_copy.set_params(**SWEEP)
-    repo_copy.dvc("repro", "house_preprocess")
+    repo_copy.dvc("repro", "house_prices_preprocess")
     repo_copy.run("git", "add", "-A")
     repo_copy.run("git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", "commit", "-qm", "baseline")
     baseline = repo_copy.run("git", "rev-parse", "HEAD").stdout.strip()
 
     alphas = {0.001: None, 0.002: None}
     for alpha in alphas:
-        queued = repo_copy.dvc("exp", "run", "--queue", "-S", f"house.models.elastic_net.alpha={alpha}",
-                               "house_train@elastic_net")
+        queued = repo_copy.dvc("exp", "run", "--queue", "-S",
+                               f"competitions.house-prices.models.elastic_net.alpha={alpha}",
+                               "house_prices_train@elastic_net")
         alphas[alpha] = queued.stdout.split("Queued experiment '")[1].split("'")[0]
     finished = False
     try:
@@ -111,7 +113,7 @@ def test_queued_sweep_runs_each_experiment_as_its_own_mlflow_run(repo_copy, mirr
     for alpha, name in alphas.items():
         assert experiments[name]["executor"]["state"] == "success", status
         data = experiments[name]["revs"][0]["data"]
-        params = data["params"]["params.yaml"]["data"]["house"]["models"]["elastic_net"]
+        params = data["params"]["params.yaml"]["data"]["competitions"]["house-prices"]["models"]["elastic_net"]
         assert params["alpha"] == alpha
         assert data["metrics"]["metrics/house-prices/cv_elastic_net.json"]["data"]["valid_log_rmse_mean"] > 0
 
@@ -128,7 +130,7 @@ def test_queued_sweep_runs_each_experiment_as_its_own_mlflow_run(repo_copy, mirr
         run = by_exp[name]
         assert run.data.params["model.alpha"] == str(alpha) and run.info.status == "FINISHED"
         assert run.data.tags["dvc_exp"] == "true" and run.data.tags["git_commit"] == baseline
-        assert run.data.tags["dvc_stage"] == "house_train@elastic_net"
+        assert run.data.tags["dvc_stage"] == "house_prices_train@elastic_net"
         assert "valid_log_rmse_mean" in run.data.metrics
 
 
@@ -157,7 +159,7 @@ def _digests(*folders: Path) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_dvc_push_and_pull_round_trip_through_a_local_remote(repo_copy, mirror, tmp_path):
-    repo_copy.dvc("repro", "house_preprocess")
+    repo_copy.dvc("repro", "house_prices_preprocess")
     root = repo_copy.path
     outputs = [root / "data" / "raw" / "house-prices", root / "data" / "processed" / "house-prices"]
     before = _digests(*outputs)
@@ -165,7 +167,7 @@ def test_dvc_push_and_pull_round_trip_through_a_local_remote(repo_copy, mirror, 
 
     remote = tmp_path / "remote"
     repo_copy.dvc("remote", "add", "--default", "team", str(remote))
-    stages = ("download@house-prices", "house_preprocess")  # only these ran: push what they made
+    stages = ("house_prices_download", "house_prices_preprocess")  # only these ran: push what they made
     repo_copy.dvc("push", *stages)
     assert sum(1 for p in remote.rglob("*") if p.is_file()) >= len(before)
 
@@ -174,4 +176,4 @@ def test_dvc_push_and_pull_round_trip_through_a_local_remote(repo_copy, mirror, 
         shutil.rmtree(folder)
     repo_copy.dvc("pull", *stages)
     assert _digests(*outputs) == before
-    assert "up to date" in repo_copy.dvc("status", "house_preprocess").stdout
+    assert "up to date" in repo_copy.dvc("status", "house_prices_preprocess").stdout

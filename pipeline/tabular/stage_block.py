@@ -56,7 +56,8 @@ def render(key: str, features_module: str = "") -> str:
     cmd: python cli.py competition preprocess {key}
     deps:
       - data/raw/{key}
-{_list(features, 6)}{tabular}{_list(_PLUMBING, 6)}\
+{_list(features, 6)}      - pipeline/tabular/models/__init__.py   # the registry: config checks model types
+{tabular}{_list(_PLUMBING, 6)}\
     params:
 {_params(key, ("id", "target", "task", "metric", "target_transform", "features"), 6)}\
     outs:

@@ -60,6 +60,7 @@ def _model_stage(p: CompetitionParams, model: str, stage: str):
 
     torch is imported (seeded, threads capped, device checked) only for torch models.
     """
+    p.model(model)  # a bad param fails naming it before any data is read
     prepared = _load_prepared(p)
     task = _task(p, prepared)
     model_params = p.model(model, task)

@@ -32,12 +32,19 @@ BASE_COLUMNS = ("run_id", "run_name", "experiment", "status", "start")
 FORMATS = ("table", "csv", "json")
 _SCORE_WORDS = ("rmse", "loss", "perplexity", "acc", "error", "score", "auc", "mae")
 _HELD_OUT_WORDS = ("valid", "test", "oof", "perplexity", "acc")
-# The score each experiment is judged by, its first one the one runs are ranked by (lower is better).
+# The score each experiment is judged by, its first one the one runs are ranked by (lower is better
+# unless `higher_is_better` says otherwise: accuracy, AUC).
 HEADLINE_METRICS = {
     "house-prices": ("oof_log_rmse_without_outliers", "valid_log_rmse_mean"),
     "regularization": ("test_loss", "test_acc"),
     "rnn": ("perplexity",),
 }
+
+
+def higher_is_better(metric: str) -> bool:
+    """Whether a score's best value is its highest: accuracies and AUCs, not losses or errors."""
+    name = metric.lower()
+    return any(word in name for word in ("acc", "auc")) and "loss" not in name
 
 
 def experiment_headline(experiment: str) -> tuple[str, ...]:

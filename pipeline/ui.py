@@ -85,7 +85,8 @@ def compare_url(base: str, experiment_id: str, run_ids: Sequence[str]) -> str:
 def view_state(rows) -> dict:
     """The runs table `cli.py ui` opens on (a saved view's state): the experiment's headline scores,
     the params that tell its runs apart (the ones `cli.py runs` shows, at most `MAX_VIEW_PARAMS`),
-    the tags the run names do not say, sorted by the first score, best (lowest) first."""
+    the tags the run names do not say, sorted by the first score, best first (lowest, or highest
+    for an accuracy or AUC)."""
     from pipeline import runs_view
 
     metrics = runs_view.headline_metrics(rows) or runs_view.default_metrics(rows, most=2)
@@ -98,7 +99,7 @@ def view_state(rows) -> dict:
     state = {"searchFilter": "", "startTime": "ALL", "lifecycleFilter": "Active", "datasetsFilter": [],
              "modelVersionFilter": "All Runs", "selectedColumns": columns}
     if metrics:
-        state.update(orderByKey=f"metrics.`{metrics[0]}`", orderByAsc=True)
+        state.update(orderByKey=f"metrics.`{metrics[0]}`", orderByAsc=not runs_view.higher_is_better(metrics[0]))
     else:
         state.update(orderByKey="attributes.start_time", orderByAsc=False)
     return state

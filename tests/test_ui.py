@@ -136,6 +136,16 @@ def test_the_saved_view_shows_the_score_and_what_differs_best_first():
     assert json.loads(saved["state"]) == state
 
 
+def test_a_competition_ranked_by_accuracy_opens_highest_first():
+    rows = [runs_view.RunRow({"run_id": str(i), "run_name": f"cv:lightgbm@{i}", "experiment": "titanic",
+                              "stage": "cv", "model": "lightgbm", "dataset": "titanic"},
+                             {"model.num_leaves": leaves}, {"oof_accuracy": accuracy, "valid_accuracy_mean": accuracy})
+            for i, (leaves, accuracy) in enumerate((("8", 0.83), ("31", 0.81)))]
+    state = ui.view_state(rows)
+    assert state["selectedColumns"][:2] == ["metrics.`oof_accuracy`", "metrics.`valid_accuracy_mean`"]
+    assert (state["orderByKey"], state["orderByAsc"]) == ("metrics.`oof_accuracy`", False)  # highest first
+
+
 def _asgi(app, path: str) -> tuple[dict, bytes]:
     sent: list[dict] = []
 

@@ -28,12 +28,12 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.tabular.blend import out_of_fold_blend  # noqa: E402
-from pipeline.tabular.config import load_competition  # noqa: E402
-from pipeline.tabular.data import load  # noqa: E402
-from pipeline.tabular.evaluation import CVParams, fold_ids  # noqa: E402
-from pipeline.tabular.tasks import Scorer, class_index  # noqa: E402
-from pipeline.tabular.train import cross_validate  # noqa: E402
+from pipeline.tabular.blend import out_of_fold_blend
+from pipeline.tabular.config import load_competition
+from pipeline.tabular.data import load
+from pipeline.tabular.evaluation import CVParams, fold_ids
+from pipeline.tabular.tasks import Scorer, class_index
+from pipeline.tabular.train import cross_validate
 
 KEY = "titanic"
 

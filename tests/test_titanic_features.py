@@ -30,7 +30,7 @@ def _stats_rows(train: pd.DataFrame, test: pd.DataFrame, params: Params) -> pd.D
 @pytest.mark.parametrize("params", [Params(), Params(stats_from="train"), ALL_ON,
                                     Params(title=False, family=False, ticket_group=False, cabin="none",
                                            fare_per_person=False, log_fare=False, age_fill="none",
-                                           pclass="number", embarked_mode=False)],
+                                           pclass="number", sex_class=False, embarked_mode=False)],
                          ids=["defaults", "stats_from_train", "all_on", "all_off"])
 def test_real_files_make_finite_features_with_the_same_columns(frames, params):
     train, test = frames

@@ -54,7 +54,7 @@ class Params:
     age_fill: Literal["none", "median", "title_median"] = "title_median"  # none: the generic mean fill
     age_missing: bool = False  # AgeMissing flag, set before the fill
     pclass: Literal["number", "category", "both"] = "category"  # both: Pclass and Pclass_1..3
-    sex_class: bool = False  # SexClass category: female_1 .. male_3
+    sex_class: bool = True  # SexClass category: female_1 .. male_3 (the interaction linear models lack)
     embarked_mode: bool = True  # a missing Embarked -> the most common port (else Embarked_nan)
     max_categories: int = 30  # the generic encoder's settings
     min_category_count: int = 1
@@ -143,12 +143,19 @@ class Stats:
             fare = pd.to_numeric(rows["Fare"], errors="coerce")
             stats.fare_default = _median(fare)
             if "Pclass" in rows:
-                medians = fare.groupby(rows["Pclass"].map(generic._label, na_action="ignore").to_numpy()).median()
+                medians = fare.groupby(_class_label(rows["Pclass"]).to_numpy()).median()
                 stats.fare_medians = {str(k): float(v) for k, v in medians.dropna().items()}
         if "Embarked" in rows and rows["Embarked"].notna().any():
             counts = rows["Embarked"].dropna().astype(str).value_counts()
-            stats.embarked_mode = str(sorted(counts[counts == counts.max()].index)[0])  # ties: by name
+            stats.embarked_mode = str(min(counts[counts == counts.max()].index))  # ties: by name
         return stats
+
+
+def _class_label(values: pd.Series) -> pd.Series:
+    """Pclass as a label: 3, 3.0 and "3" all read "3"; missing (or not a number) -> None."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    labels = numbers.round().astype("Int64").astype("string")
+    return labels.astype(object).where(numbers.notna(), None)
 
 
 def _median(values: pd.Series) -> float:
@@ -182,7 +189,7 @@ def engineer(frame: pd.DataFrame, p: Params, stats: Stats) -> pd.DataFrame:
     if "Fare" in df:
         fare = pd.to_numeric(df["Fare"], errors="coerce")
         if fare.isna().any():  # one test passenger has no fare: the median of the class
-            by_class = df["Pclass"].map(generic._label, na_action="ignore").map(stats.fare_medians) \
+            by_class = _class_label(df["Pclass"]).map(stats.fare_medians) \
                 if "Pclass" in df else pd.Series(np.nan, index=df.index)
             fare = fare.fillna(by_class.astype(float)).fillna(stats.fare_default)
         per_person = fare / group if p.fare_per_person and group is not None else None
@@ -199,12 +206,12 @@ def engineer(frame: pd.DataFrame, p: Params, stats: Stats) -> pd.DataFrame:
             age = age.fillna(stats.age_default)
         df["Age"] = age
     if p.sex_class:
-        sex_class = df["Sex"].astype("string") + "_" + df["Pclass"].map(generic._label, na_action="ignore").astype("string")
+        sex_class = df["Sex"].astype("string") + "_" + _class_label(df["Pclass"]).astype("string")
         df["SexClass"] = sex_class.astype(object).where(sex_class.notna(), None)
     if p.embarked_mode and stats.embarked_mode is not None:
         df["Embarked"] = df["Embarked"].astype(object).where(df["Embarked"].notna(), stats.embarked_mode)
     if p.pclass == "both" and "Pclass" in df:
-        df["PclassLevel"] = df["Pclass"].map(generic._label, na_action="ignore")
+        df["PclassLevel"] = _class_label(df["Pclass"])
     return df.drop(columns=[c for c in CONSUMED if c in df])
 
 

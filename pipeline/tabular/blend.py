@@ -86,12 +86,24 @@ def combine(predictions: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 def best_threshold(probability: np.ndarray, classes: np.ndarray) -> float:
-    """The P(class 1) cut that maximises accuracy on these rows; ties go to the cut nearest 0.5."""
-    order = np.sort(np.unique(probability))
-    cuts = np.concatenate([[0.5], (order[:-1] + order[1:]) / 2]) if len(order) > 1 else np.array([0.5])
-    accuracy = np.array([np.mean((probability >= c) == (classes == 1)) for c in cuts])
-    best = np.flatnonzero(accuracy == accuracy.max())
-    return float(cuts[best[np.argmin(np.abs(cuts[best] - 0.5))]])
+    """The P(class 1) cut for accuracy, chosen on these (out-of-fold) rows: 0.5, the best cut for
+    calibrated probabilities (the blend minimises log loss), unless another cut is clearly better
+    here. A cut that flips n rows' labels must win at least 2 * sqrt(n) more of them than it loses
+    (a sign test at about two standard errors): picking the best of ~800 cuts by accuracy alone
+    follows noise, and on Titanic cost 0.005 of accuracy over 13 fold seeds (docs/competitions.md)."""
+    probability, truth = np.asarray(probability, np.float64), np.asarray(classes) == 1
+    at_half = probability >= 0.5
+    order = np.unique(probability)
+    best, best_gain = 0.5, 0.0
+    for cut in (order[:-1] + order[1:]) / 2:
+        predicted = probability >= cut
+        flipped = predicted != at_half
+        if not flipped.any():
+            continue
+        gain = int(np.sum(predicted[flipped] == truth[flipped])) - int(np.sum(at_half[flipped] == truth[flipped]))
+        if gain >= 2 * np.sqrt(flipped.sum()) and gain > best_gain:
+            best, best_gain = float(cut), gain
+    return best
 
 
 def out_of_fold_blend(predictions: np.ndarray, target: np.ndarray, fold_ids: np.ndarray,

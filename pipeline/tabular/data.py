@@ -30,29 +30,32 @@ class CompetitionData:
         return self.train[target].to_numpy()
 
 
-def _columns(frame: pd.DataFrame) -> str:
+def columns_of(frame: pd.DataFrame) -> str:
+    """A file's columns for an error line: the first 30 and how many more."""
     names = [str(c) for c in frame.columns]
     return ", ".join(names[:30]) + (f" and {len(names) - 30} more" if len(names) > 30 else "")
 
 
-def read_csv(path: Path, key: str) -> pd.DataFrame:
-    """Read a CSV, failing clearly when it is missing, empty or not a CSV."""
+def read_csv(path: Path, key: str = "", label: str = "") -> pd.DataFrame:
+    """Read a CSV, failing in one line naming it (`label`, else its path) when it is missing,
+    empty or not a CSV."""
+    label = label or str(path)
     if not path.is_file():
-        raise DataError(f"{path}: file not found (run `python cli.py download {key}` or `dvc repro`)")
+        raise DataError(f"{label}: file not found (run `python cli.py download {key or 'KEY'}` or `dvc repro`)")
     try:
         frame = pd.read_csv(path)
     except pd.errors.EmptyDataError as exc:
-        raise DataError(f"{path}: file is empty") from exc
+        raise DataError(f"{label}: file is empty") from exc
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not a readable CSV ({exc})") from exc
+        raise DataError(f"{label}: not a readable CSV ({exc})") from exc
     if frame.empty:
-        raise DataError(f"{path}: has a header but no rows")
+        raise DataError(f"{label}: has a header but no rows")
     return frame
 
 
 def _require_column(frame: pd.DataFrame, column: str, path: Path, param: str) -> None:
     if column not in frame.columns:
-        raise DataError(f"{path}: no column {column!r} (params.yaml '{param}'); its columns: {_columns(frame)}")
+        raise DataError(f"{path}: no column {column!r} (params.yaml '{param}'); its columns: {columns_of(frame)}")
 
 
 def _unique_ids(frame: pd.DataFrame, column: str, path: Path) -> None:
@@ -104,10 +107,10 @@ def load(p: CompetitionParams, raw_dir: Path | None = None) -> CompetitionData:
         _unique_ids(frame, p.id, paths[role])
     if p.target in test.columns:
         raise DataError(f"{paths['test']}: has the target column {p.target!r} ('{p.where}.target'); a "
-                        f"competition's test set must not: is the target right? test's columns: {_columns(test)}")
+                        f"competition's test set must not: is the target right? test's columns: {columns_of(test)}")
     if sample.columns[0] != p.id:
         raise DataError(f"{paths['sample_submission']}: first column is {sample.columns[0]!r}, not the id "
-                        f"column {p.id!r} ('{p.where}.id'); its columns: {_columns(sample)}")
+                        f"column {p.id!r} ('{p.where}.id'); its columns: {columns_of(sample)}")
     _check_sample_ids(sample, test, p, paths)
     classes = _check_target(train, p, paths["train"])
     features = [c for c in train.columns if c not in (p.id, p.target)]

@@ -29,7 +29,7 @@ from pipeline.errors import DataError, DownloadError, ParamError
 from pipeline.files import write_bytes
 from pipeline.params import PARAMS_FILE, load_params
 
-from .data import feature_columns
+from .data import columns_of, feature_columns, read_csv
 from .features import Params as FeatureParams
 from .features import Preprocessor
 from .paths import stage_stem
@@ -183,24 +183,6 @@ class Inferred:
     kinds: dict[str, list[str]]  # the generic preprocessing's kind -> columns
     kind_notes: list[str] = field(default_factory=list)
     n_rows: int = 0  # training rows: the net's defaults scale with them
-
-
-def columns_of(frame: pd.DataFrame) -> str:
-    names = [str(c) for c in frame.columns]
-    return ", ".join(names[:30]) + (f" and {len(names) - 30} more" if len(names) > 30 else "")
-
-
-def read_csv(path: Path, name: str) -> pd.DataFrame:
-    """A competition file as a frame; one error line naming it when it is empty or not a CSV."""
-    try:
-        frame = pd.read_csv(path)
-    except pd.errors.EmptyDataError as exc:
-        raise DataError(f"{name}: file is empty") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"{name}: not a readable CSV ({exc})") from exc
-    if frame.empty:
-        raise DataError(f"{name}: has a header but no rows")
-    return frame
 
 
 def infer_id(sample: pd.DataFrame, test: pd.DataFrame, names: dict[str, str]) -> str:
@@ -594,7 +576,7 @@ def new_competition(slug: str, source: str | None = None, key: str | None = None
     mirror = datasets.mirror_from((load_params(params_file).get("data") or {}).get("mirror"))
     with tempfile.TemporaryDirectory(prefix="competition-new-") as tmp:
         found = locate(slug, source, mirror, Path(tmp))
-        frames = {role: read_csv(found.paths[role], f"{found.kaggle_files[role]} ({found.where})") for role in ROLES}
+        frames = {role: read_csv(found.paths[role], label=f"{found.kaggle_files[role]} ({found.where})") for role in ROLES}
         sha256 = {role: datasets.payload_sha256(found.paths[role]) for role in ROLES}
     inferred = infer(frames, found.kaggle_files, key)
     block = params_block(key, slug, found, sha256, inferred)

@@ -34,13 +34,14 @@ class PipelineView:
     scores: str  # regex over the same: the metrics `cli.py metrics` shows without --all
 
 
-def competition_view(key: str, metric: str) -> PipelineView:
-    """A competition's view: its block's params, its metrics folder, its metric's scores."""
+def competition_view(key: str, metric: str, outliers: bool = False) -> PipelineView:
+    """A competition's view: its block's params, its metrics folder, its metric's scores (each
+    model's without the outliers, when the competition leaves outliers out of its fits)."""
     m = re.escape(metric)
+    per_model = rf"models\.[\w-]+\.oof_{m}" + ("_without_outliers" if outliers else "")
     return PipelineView(f"competitions.{key}", f"metrics/{key}/",
                         rf"^cv:(valid_{m}_mean|oof_{m}|oof_{m}_without_outliers)$",
-                        rf"^cv:((models\.[\w-]+\.)?oof_{m}(_without_outliers)?|oof_\w+|valid_{m}_mean|"
-                        r"weights\.[\w-]+|threshold)$")
+                        rf"^cv:({per_model}|oof_\w+|valid_{m}_mean|weights\.[\w-]+|threshold)$")
 
 
 VIEWS = {
@@ -65,7 +66,8 @@ def view(name: str) -> PipelineView:
 
     competitions = load_params().get("competitions") or {}
     if key in competitions:
-        return competition_view(key, str(competitions[key].get("metric", "")))
+        block = competitions[key]
+        return competition_view(key, str(block.get("metric", "")), bool(block.get("drop_outliers")))
     raise ParamError(f"unknown pipeline '{name}': one of {', '.join([*competitions, *VIEWS])}")
 
 

@@ -40,3 +40,13 @@ def test_every_param_a_block_names_exists_in_params_yaml():
                 for part in name.split("."):
                     assert isinstance(node, dict) and part in node, f"{name}: not in params.yaml"
                     node = node[part]
+
+
+def test_a_competitions_stages_read_only_its_own_params():
+    """Changing one competition's params reruns only its stages: no stage lists another's."""
+    params = load_params()
+    for key, block in params["competitions"].items():
+        stages = yaml.safe_load("stages:\n" + render(key, block["features"].get("module", "")))["stages"]
+        for name, stage in stages.items():
+            listed = (stage.get("do") or stage).get("params", [])
+            assert listed and all(p.startswith(f"competitions.{key}.") for p in listed), (name, listed)

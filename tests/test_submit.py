@@ -264,6 +264,29 @@ def test_a_real_submission_stays_current_through_checkout_and_touch_and_the_fix_
     assert fixed.returncode == 0 and "dry run: nothing sent" in fixed.stdout, fixed.stderr
 
 
+@pytest.mark.slow
+def test_titanic_submits_its_own_file_and_labels_are_checked(repo_copy, tmp_path, mirror):
+    """`submit titanic`: its submission, its Kaggle slug and metric; a label Kaggle would reject
+    (the sample holds 0/1) is refused in one line naming the labels."""
+    repo_copy.set_params(**{"competitions.titanic.blend.models": ["lightgbm"], "competitions.titanic.cv.folds": 2})
+    repo_copy.dvc("repro", "titanic_submission")
+    env = _env(tmp_path)
+    dry = _cli(repo_copy, env, "submit", "titanic", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    shown = dict(line.split(": ", 1) for line in dry.stdout.splitlines() if ": " in line)
+    assert shown["competition"] == "titanic" and shown["rows"] == "418"
+    assert shown["file"].endswith("data/submissions/titanic.csv") and "CV accuracy 0.8" in shown["message"]
+
+    submission = repo_copy.path / "data" / "submissions" / "titanic.csv"
+    other = tmp_path / "edited.csv"
+    frame = pd.read_csv(submission)
+    frame.loc[0, "Survived"] = 2
+    frame.to_csv(other, index=False)
+    refused = _cli(repo_copy, env, "submit", "titanic", "--dry-run", "--file", str(other))
+    assert refused.returncode == 2 and len(refused.stderr.splitlines()) == 1, refused.stderr
+    assert "column Survived must hold training labels (0, 1)" in refused.stderr
+
+
 # ---- the stand-in for Kaggle's API
 
 

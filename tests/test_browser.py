@@ -29,6 +29,7 @@ pytestmark = [pytest.mark.slow,
 
 TINY = {"competitions.house-prices.cv.folds": 3, "competitions.house-prices.blend.models": ["elastic_net", "mlp"],
         "competitions.house-prices.models.mlp.epochs": 8}
+TITANIC = {"competitions.titanic.cv.folds": 3, "competitions.titanic.blend.models": ["lightgbm"]}
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
                  "--disable-background-networking", "--disable-component-update"]
 
@@ -47,6 +48,10 @@ def pipeline_store(tmp_path_factory) -> str:
         repo.dvc("repro", "house_prices_blend")
         repo.set_params(**{"competitions.house-prices.models.mlp.lr": 0.001})
         repo.dvc("repro", "house_prices_blend")
+        repo.set_params(**TITANIC)  # a competition ranked by accuracy: higher is better
+        repo.dvc("repro", "titanic_blend")
+        repo.set_params(**{"competitions.titanic.models.lightgbm.num_leaves": 31})
+        repo.dvc("repro", "titanic_blend")
     finally:
         if env_uri is not None:
             os.environ["MLFLOW_TRACKING_URI"] = env_uri
@@ -131,6 +136,23 @@ def test_runs_page_opens_on_the_score_and_the_changed_param_in_the_model_trainin
     # ... and the runs are sorted by the score, best first: the blend, then the better model
     assert "Sort: oof_log_rmse_without_outliers" in text
     assert names[0].startswith("blend@") and names[1].startswith("blend@"), names
+
+
+def test_a_competition_ranked_by_accuracy_opens_best_first_on_its_own_score(pipeline_store, ui, browser,
+                                                                            screenshots):
+    client = _client(pipeline_store)
+    experiment = client.get_experiment_by_name("titanic")
+    accuracy = {r.info.run_name: r.data.metrics["oof_accuracy"]
+                for r in client.search_runs([experiment.experiment_id]) if "oof_accuracy" in r.data.metrics}
+    page = _open(browser, mlflow_ui.ui_url(pipeline_store, ui, "titanic"), ready="cv:lightgbm@")
+    page.screenshot(path=str(screenshots / "titanic-runs.png"))
+    text = page.inner_text("body")
+    columns = _columns(page)
+    assert {"metrics.`oof_accuracy`", "metrics.`valid_accuracy_mean`", "params.`model.num_leaves`"} <= set(columns)
+    assert "Sort: oof_accuracy" in text
+    shown = [line.strip() for line in text.splitlines() if line.strip() in accuracy]
+    assert len(shown) == len(accuracy) == 4, (shown, accuracy)  # cv and blend, before and after the change
+    assert [accuracy[n] for n in shown] == sorted(accuracy.values(), reverse=True), shown  # highest first
 
 
 def test_pressing_compare_on_the_runs_page_stays_in_the_model_training_view(pipeline_store, ui, browser,

@@ -243,25 +243,26 @@ def _model_tasks(kind: str) -> tuple[str, ...]:
 
 def shrink_params(copy) -> dict[str, object]:
     """Params that make every stage of the copy run in seconds while still importing every code
-    path: in every competition's blend every registered model type that can learn its task (so
-    each type runs in regression and in classification where it can), rnn experiments covering
-    every option."""
+    path: each competition's own blend, and every registered model type in the blend of the first
+    competition whose task it can learn (a type's module imports the same project modules in any
+    task), rnn experiments covering every option."""
     params = yaml.safe_load((copy.path / "params.yaml").read_text())
     competitions: dict[str, object] = {}
     blended_types: set[str] = set()
     for key, block in params["competitions"].items():
         models = {name: dict(cfg) for name, cfg in block["models"].items()}
         blend = list(block["blend"]["models"])
+        blended_types |= {models[name]["type"] for name in blend}
         for kind in registered_model_types(copy.path):
-            if block["task"] in _model_tasks(kind) and not any(models[name].get("type") == kind for name in blend):
+            if block["task"] in _model_tasks(kind) and kind not in blended_types:
                 name = next((name for name, cfg in models.items() if cfg.get("type") == kind), f"tiny_{kind}")
                 models.setdefault(name, {"type": kind})
                 blend.append(name)
+                blended_types.add(kind)
         for name in blend:
             for option, value in TINY_MODEL.get(models[name]["type"], {}).items():
                 models[name][option] = ({**models[name].get(option, {}), **value} if isinstance(value, dict)
                                         else value)
-        blended_types |= {models[name]["type"] for name in blend}
         competitions.update({f"competitions.{key}.models": models, f"competitions.{key}.blend.models": blend,
                              f"competitions.{key}.cv.folds": 2})
     unused = set(registered_model_types(copy.path)) - blended_types

@@ -55,8 +55,7 @@ def test_a_model_without_iterations_gets_each_folds_scores_against_the_fold(tmp_
     assert [(r["fold"], float(r["valid_log_rmse"]), float(r["train_log_rmse"])) for r in rows] == [
         ("1", 0.12, 0.07), ("2", 0.13, 0.071), ("3", 0.14, 0.072)]
 
-    figures.plot_fold_curves(tmp_path / "cv_svr.png", folds, title="svr: 3-fold log_rmse", metric="log_rmse",
-                             label="log_rmse")
+    figures.plot_fold_curves(tmp_path / "cv_svr.png", folds, title="svr: 3-fold log_rmse", metric="log_rmse")
     ax = drawn[0].axes[0]
     assert ax.get_xlabel() == "fold" and list(ax.get_xticks()) == [1, 2, 3]  # not an "epoch" axis
     assert _legend(ax) == ["valid (held-out fold)", "train (other folds)"]
@@ -70,10 +69,10 @@ def test_curves_name_the_dashed_train_line_only_where_one_is_drawn(tmp_path, dra
     folds = _folds(history=True)
     curve, _ = figures.write_tables(tmp_path / "cv_mlp.csv", tmp_path / "cv_mlp_folds.csv", folds, "log_rmse")
     assert [r["step"] for r in csv.DictReader(curve.open())] == ["1", "2", "3"]
-    figures.plot_fold_curves(tmp_path / "cv_mlp.png", folds, title="mlp", metric="log_rmse", label="log_rmse",
+    figures.plot_fold_curves(tmp_path / "cv_mlp.png", folds, title="mlp", metric="log_rmse",
                              xlabel="epoch")
     figures.plot_fold_curves(tmp_path / "cv_x.png", _folds(history=True, train=False), title="x",
-                             metric="log_rmse", label="log_rmse", xlabel="epoch")
+                             metric="log_rmse", xlabel="epoch")
     with_train, valid_only = (fig.axes[0] for fig in drawn)
     assert with_train.get_xlabel() == "epoch"
     assert _legend(with_train) == ["fold 1 valid", "fold 2 valid", "fold 3 valid", "train (dashed, fold colour)"]

@@ -35,17 +35,14 @@ class BlendParams:
 def fit_weights(predictions: np.ndarray, target: np.ndarray, method: str, classification: bool = False) -> np.ndarray:
     """Non-negative weights summing to 1 that minimise the squared error, or the log loss of
     blended probabilities for classification (or equal weights)."""
-    from scipy.optimize import minimize  # imported here: scipy.optimize costs ~1 s at start-up
-
     n_models = predictions.shape[-1]  # models on the last axis: (rows, models) or (rows, classes, models)
     equal = np.full(n_models, 1.0 / n_models)
     if method == "mean" or n_models == 1:
         return equal
     if not np.all(np.isfinite(target)):
         raise ValueError("blend targets must be finite")
-
     if classification:
-        return _logloss_weights(predictions, target.astype(np.int64), equal, minimize)
+        return _logloss_weights(predictions, target.astype(np.int64), equal)
 
     def loss(w):
         residual = predictions @ w - target
@@ -55,14 +52,10 @@ def fit_weights(predictions: np.ndarray, target: np.ndarray, method: str, classi
         return 2.0 * predictions.T @ (predictions @ w - target) / len(target)
 
     # Squared errors of log prices are ~1e-2: tolerances far below that, or SLSQP stops at the start.
-    result = minimize(loss, equal, jac=grad, method="SLSQP", bounds=[(0.0, 1.0)] * n_models,
-                      constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0}],
-                      options={"ftol": 1e-14, "maxiter": 1000})
-    weights = np.clip(result.x, 0.0, None)
-    return weights / weights.sum()
+    return _on_simplex(loss, grad, equal, ftol=1e-14)
 
 
-def _logloss_weights(predictions: np.ndarray, classes: np.ndarray, start: np.ndarray, minimize) -> np.ndarray:
+def _logloss_weights(predictions: np.ndarray, classes: np.ndarray, start: np.ndarray) -> np.ndarray:
     """Weights of probability columns (n, models) or class blocks (n, classes, models)."""
     probabilities = predictions if predictions.ndim == 3 else np.stack([1 - predictions, predictions], axis=1)
     picked = probabilities[np.arange(len(classes)), classes, :]  # (n, models): each model's P(true class)
@@ -73,9 +66,16 @@ def _logloss_weights(predictions: np.ndarray, classes: np.ndarray, start: np.nda
     def grad(w):
         return -(picked / np.clip(picked @ w, 1e-15, None)[:, None]).mean(axis=0)
 
+    return _on_simplex(loss, grad, start, ftol=1e-12)
+
+
+def _on_simplex(loss, grad, start: np.ndarray, ftol: float) -> np.ndarray:
+    """Minimise `loss` over non-negative weights summing to 1 (SLSQP from `start`)."""
+    from scipy.optimize import minimize  # imported here: scipy.optimize costs ~1 s at start-up
+
     result = minimize(loss, start, jac=grad, method="SLSQP", bounds=[(0.0, 1.0)] * len(start),
                       constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0}],
-                      options={"ftol": 1e-12, "maxiter": 1000})
+                      options={"ftol": ftol, "maxiter": 1000})
     weights = np.clip(result.x, 0.0, None)
     return weights / weights.sum()
 

@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from pipeline.errors import ParamError
 from pipeline.params import PARAMS_FILE, build, load_params, require
 
 from . import models
 from .blend import BlendParams
-from .evaluation import CVParams
+from .evaluation import CVParams, fold_ids
 from .paths import CompetitionPaths, stage_stem
 from .tasks import METRICS, TASKS, TRANSFORMS, Task
 
@@ -104,8 +106,34 @@ class CompetitionParams:
     def metric_spec(self):
         return METRICS[self.metric]
 
-    def task_for(self, n_classes: int) -> Task:
-        return Task(self.task, n_classes if self.task != "regression" else 0)
+    def task_for(self, n_classes: int | None = None) -> Task:
+        """The task with the data's number of classes; without it, the fewest the task allows
+        (enough to check that a model type can learn it before any data is read)."""
+        if self.task == "regression":
+            return Task()
+        return Task(self.task, n_classes or (2 if self.task == "binary" else 3))
+
+    @property
+    def tunes_threshold(self) -> bool:
+        """Whether the blend chooses a binary decision threshold (accuracy scores labels)."""
+        return self.task == "binary" and self.metric == "accuracy"
+
+    def fold_ids(self, y: np.ndarray, task: Task) -> np.ndarray:
+        """The cv folds of rows with targets `y`, stratified by class for classification."""
+        return fold_ids(len(y), self.cv, strata=y if task.is_classification else None, where=f"{self.where}.cv")
+
+    def fit_mask(self, outliers: np.ndarray) -> np.ndarray:
+        """The rows every fit learns from: all, or all but the outliers when `drop_outliers`."""
+        return ~outliers if self.drop_outliers else np.ones(len(outliers), bool)
+
+    def run_params(self, model: str | None = None, model_params=None) -> dict:
+        """What a training run logs to MLflow: the block's settings, and the model's own knobs."""
+        params = {"seed": self.seed, "task": self.task, "metric": self.metric,
+                  "target_transform": self.target_transform, "features": self.features,
+                  "drop_outliers": self.drop_outliers, "cv": self.cv}
+        if model is not None:
+            params["model"] = models.tracked_params(model, model_params or self.model(model))
+        return params
 
     def model(self, name: str, task: Task | None = None):
         """Validated params of `competitions.<key>.models.<name>` (checked against the task)."""
@@ -113,8 +141,7 @@ class CompetitionParams:
             raise ParamError(f"params.yaml: no model '{self.where}.models.{name}'; "
                              f"defined: {', '.join(sorted(self.models))}")
         params = models.model_params(self.models[name], f"{self.where}.models.{name}")
-        models.check_task(params, task or Task(self.task, 2 if self.task == "binary" else 3),
-                          f"{self.where}.models.{name}")
+        models.check_task(params, task or self.task_for(), f"{self.where}.models.{name}")
         return params
 
     def features_module(self):
@@ -137,7 +164,7 @@ class CompetitionParams:
 
 
 def competition_names(path: str | Path = PARAMS_FILE) -> list[str]:
-    return list((load_params(path).get(SECTION) or {}))
+    return list(load_params(path).get(SECTION) or {})
 
 
 def load_competition(key: str, path: str | Path = PARAMS_FILE) -> CompetitionParams:

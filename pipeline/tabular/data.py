@@ -26,8 +26,11 @@ class CompetitionData:
     classes: list = field(default_factory=list)  # classification: the training labels, sorted
     notes: list[str] = field(default_factory=list)  # columns left out, and why
 
-    def labels(self, target: str) -> np.ndarray:
-        return self.train[target].to_numpy()
+
+def class_labels(values: pd.Series) -> list:
+    """A target's distinct labels in class-index order: sorted (numbers as numbers, 2 before 10;
+    mixed types grouped by type), missing values left out."""
+    return sorted(values.dropna().unique().tolist(), key=lambda v: (str(type(v)), v))
 
 
 def columns_of(frame: pd.DataFrame) -> str:
@@ -87,7 +90,7 @@ def _check_target(train: pd.DataFrame, p: CompetitionParams, path: Path) -> list
         rows = train.loc[values.isna(), p.id].head(3).tolist()
         raise DataError(f"{path}: column {p.target} is missing in {int(values.isna().sum())} row(s), e.g. "
                         f"{p.id} {rows}; every training row needs a label")
-    classes = sorted(values.unique().tolist(), key=lambda v: (str(type(v)), v))
+    classes = class_labels(values)
     want = "exactly 2" if p.task == "binary" else "at least 3"
     if (p.task == "binary") != (len(classes) == 2) or len(classes) < 2:
         raise DataError(f"{path}: column {p.target} has {len(classes)} distinct label(s) "

@@ -9,7 +9,7 @@ import numpy as np
 from pipeline.errors import ParamError
 from pipeline.params import require
 
-from .tasks import METRICS, Metric, class_index, inverse
+from .tasks import METRICS, Metric, inverse
 
 
 @dataclass
@@ -27,28 +27,29 @@ class CVParams:
 
 
 def scores(metric: Metric, transform: str, truth: np.ndarray, predicted: np.ndarray, outliers: np.ndarray,
-           threshold: float = 0.5, prefix: str = "oof_") -> dict[str, float]:
+           threshold: float | np.ndarray = 0.5) -> dict[str, float]:
     """The competition's metric over all rows (and over the rows not flagged as outliers, when
     some are); classification adds the other probability and label scores, so a run shows
     log loss and accuracy whichever one Kaggle ranks by. `predicted` is in target space."""
     clean = ~np.asarray(outliers, bool)
     if "regression" in metric.tasks:
         values = inverse(predicted, transform)
-        result = {f"{prefix}{metric.name}": metric(truth, values)}
+        result = {f"oof_{metric.name}": metric(truth, values)}
         if not clean.all():
-            result[f"{prefix}{metric.name}_without_outliers"] = metric(truth[clean], values[clean])
+            result[f"oof_{metric.name}_without_outliers"] = metric(truth[clean], values[clean])
         return result
-    result = {f"{prefix}{metric.name}": _classification_score(metric.name, truth, predicted, threshold)}
+    result = {f"oof_{metric.name}": metric(truth, predicted, threshold)}
     for other in ("accuracy", "logloss", "auc"):
         if other != metric.name and (other != "auc" or np.ndim(predicted) == 1):
-            result[f"{prefix}{other}"] = _classification_score(other, truth, predicted, threshold)
+            result[f"oof_{other}"] = METRICS[other](truth, predicted, threshold)
     return result
 
 
-def _classification_score(name: str, truth: np.ndarray, predicted: np.ndarray, threshold: float) -> float:
-    if name == "accuracy":
-        return float(np.mean(class_index(predicted, threshold) == truth))
-    return METRICS[name](truth, predicted)
+def fold_summary(folds, metric: str) -> dict[str, float]:
+    """The cv stage's per-fold headline: mean and spread of the held-out fold scores, mean train score."""
+    valid = [f.valid_score for f in folds]
+    return {f"valid_{metric}_mean": float(np.mean(valid)), f"valid_{metric}_std": float(np.std(valid)),
+            f"train_{metric}_mean": float(np.mean([f.train_score for f in folds]))}
 
 
 def fold_ids(n_rows: int, params: CVParams, strata: np.ndarray | None = None,

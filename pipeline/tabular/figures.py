@@ -16,6 +16,7 @@ import numpy as np
 from pipeline.files import write_text
 from pipeline.plots import new_figure, save_figure, write_rows
 
+
 def _steps(history: dict, metric: str) -> list[float]:
     """x values of a model's curve points: its `step` list (iterations, trees), else 1, 2, ... (epochs)."""
     return history.get("step") or list(range(1, len(history[f"valid_{metric}"]) + 1))
@@ -59,7 +60,7 @@ def write_tables(curve_path: Path, folds_path: Path, folds, metric: str) -> list
     return [written, write_rows(folds_path, fold_rows(folds, metric))]
 
 
-def plot_fold_curves(path: Path, folds, title: str, metric: str, label: str, xlabel: str = "epoch") -> Path:
+def plot_fold_curves(path: Path, folds, title: str, metric: str, xlabel: str = "epoch") -> Path:
     """Each fold's valid (solid) and train (dashed, same colour) curves against `xlabel`; for a
     model without curves, each fold's final valid and train scores against the fold."""
     from matplotlib.lines import Line2D
@@ -79,7 +80,7 @@ def plot_fold_curves(path: Path, folds, title: str, metric: str, label: str, xla
             handles.append(Line2D([], [], color="grey", linestyle="--", alpha=0.6, label="train (dashed, fold colour)"))
         drawn = [v for f in folds for k in (valid, train) for v in f.history.get(k, [])]
         wide = min(drawn) > 0 and max(drawn) / min(drawn) > 3  # a log axis only where it spans a range
-        ax.set(xlabel=xlabel, ylabel=label + (" (log scale)" if wide else ""), title=title,
+        ax.set(xlabel=xlabel, ylabel=metric + (" (log scale)" if wide else ""), title=title,
                yscale="log" if wide else "linear")
         if wide:
             from matplotlib.ticker import FuncFormatter
@@ -94,7 +95,7 @@ def plot_fold_curves(path: Path, folds, title: str, metric: str, label: str, xla
         x = [f.fold + 1 for f in folds]
         ax.plot(x, [f.valid_score for f in folds], "o", label="valid (held-out fold)")
         ax.plot(x, [f.train_score for f in folds], "s", markerfacecolor="none", label="train (other folds)")
-        ax.set(xlabel="fold", ylabel=label, title=f"{title} (no training curve: one fit per fold)",
+        ax.set(xlabel="fold", ylabel=metric, title=f"{title} (no training curve: one fit per fold)",
                xticks=x, xlim=(min(x) - 0.5, max(x) + 0.5))
         ax.title.set_fontsize(10)
         ax.legend(fontsize=8)

@@ -21,6 +21,8 @@ import pandas as pd
 from pipeline.errors import DataError
 from pipeline.files import atomic_path
 
+from .paths import stage_stem
+
 FILES = ("train.parquet", "test.parquet", "labels.parquet", "meta.json")
 
 
@@ -46,10 +48,6 @@ class Prepared:
     @property
     def classes(self) -> list:
         return self.meta["classes"]
-
-    @property
-    def transform(self) -> str:
-        return self.meta["target_transform"]
 
     def X(self) -> np.ndarray:
         return self.train[self.feature_columns].to_numpy(np.float32)
@@ -91,7 +89,7 @@ class Prepared:
     @classmethod
     def load(cls, directory: Path, key: str = "") -> Prepared:
         """Read what preprocess wrote; a missing, damaged or foreign file is a DataError naming it."""
-        rebuild = f"; rebuild it with `dvc repro {key.replace('-', '_')}_preprocess`" if key else ""
+        rebuild = f"; rebuild it with `dvc repro {stage_stem(key)}_preprocess`" if key else ""
         paths = [directory / name for name in FILES]
         for path in paths:
             if not path.is_file():

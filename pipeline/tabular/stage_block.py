@@ -9,6 +9,8 @@ outputs, so `dvc repro` reruns a stage exactly when something it depends on chan
 
 from __future__ import annotations
 
+from pipeline import REPO_ROOT
+
 from .paths import stage_stem, submission_file
 
 _PLUMBING = ("pipeline/__init__.py       # REPO_ROOT: where outputs go", "pipeline/files.py",
@@ -33,8 +35,7 @@ def _params(key: str, names, indent: int) -> str:
 
 def render(key: str, features_module: str = "") -> str:
     """The YAML of competition `key`'s stages (indented to sit under `stages:`)."""
-    stem, out = stage_stem(key), submission_file(key).relative_to(submission_file(key).parents[1])
-    submission = f"data/{out}" if not str(out).startswith("data/") else str(out)
+    stem, submission = stage_stem(key), submission_file(key).relative_to(REPO_ROOT).as_posix()
     features = ["pipeline/tabular/features.py       # the generic preprocessing (modules build on it)"]
     if features_module:
         features += ["pipeline/competitions/__init__.py",

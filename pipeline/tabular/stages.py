@@ -29,10 +29,10 @@ from . import models
 from .blend import best_threshold, combine, fit_weights, out_of_fold_blend
 from .config import CompetitionParams
 from .data import feature_columns, load
-from .evaluation import fold_ids, scores
+from .evaluation import fold_summary, scores
 from .figures import plot_fold_curves, plot_oof, plot_oof_classes, write_tables
 from .prepared import Prepared
-from .submission import submission_format, values_frame, write_submission
+from .submission import read_sample, values_frame, write_submission
 from .tasks import Scorer, Task, forward, inverse
 from .train import cross_validate, fit_all
 
@@ -60,10 +60,9 @@ def _model_stage(p: CompetitionParams, model: str, stage: str):
 
     torch is imported (seeded, threads capped, device checked) only for torch models.
     """
-    p.model(model)  # a bad param fails naming it before any data is read
+    model_params = p.model(model)  # a bad param, or a type the task rules out, fails before any data is read
     prepared = _load_prepared(p)
     task = _task(p, prepared)
-    model_params = p.model(model, task)
     harness = Stage(p.key, f"{stage}:{model}", seed=p.seed, cpu_threads=p.cpu_threads, where=p.where,
                     device=getattr(model_params, "device", "cpu"), uses_torch=models.uses_torch(model_params),
                     outputs=_outputs(p, f"{stage}_{model}"))
@@ -117,19 +116,6 @@ def preprocess(p: CompetitionParams) -> dict:
 # ---- train: k-fold cross-validation, then the final fit
 
 
-def _fit_mask(p: CompetitionParams, prepared: Prepared) -> np.ndarray:
-    outliers = prepared.outliers()
-    return ~outliers if p.drop_outliers else np.ones(len(outliers), bool)
-
-
-def _run_params(p: CompetitionParams, model: str | None = None) -> dict:
-    params = {"seed": p.seed, "task": p.task, "metric": p.metric, "target_transform": p.target_transform,
-              "features": p.features, "drop_outliers": p.drop_outliers, "cv": p.cv}
-    if model is not None:
-        params["model"] = models.tracked_params(model, p.model(model))
-    return params
-
-
 def _oof_frame(p: CompetitionParams, prepared: Prepared, folds: np.ndarray, oof: np.ndarray) -> pd.DataFrame:
     """Out-of-fold predictions as a table: `prediction`, or `prediction_<k>` per class."""
     frame = pd.DataFrame({p.id: prepared.ids(), "fold": folds + 1})
@@ -160,10 +146,10 @@ def cross_validation(p: CompetitionParams, model: str) -> dict:
     model_params, harness, prepared, tags, task = _model_stage(p, model, "cv")
     out, metric = harness.outputs, p.metric
     X, y = prepared.X(), prepared.y()
-    folds = fold_ids(len(y), p.cv, strata=y if task.is_classification else None, where=f"{p.where}.cv")
-    run_params = _run_params(p, model)
+    folds = p.fold_ids(y, task)
+    run_params = p.run_params(model, model_params)
     with harness.tracked(params=run_params, tags=tags):
-        result = cross_validate(model_params, X, y, folds, _fit_mask(p, prepared), _scorer(p), p.seed,
+        result = cross_validate(model_params, X, y, folds, p.fit_mask(prepared.outliers()), _scorer(p), p.seed,
                                 workers=p.cv.workers, task=task)
         for fold in result.folds:
             # fold runs carry the params too, so the compare view works on them as on the parents
@@ -174,15 +160,13 @@ def cross_validation(p: CompetitionParams, model: str) -> dict:
                 if not fold.history:  # models with curves already logged these, one point per step
                     final.update({f"train_{metric}": fold.train_score, f"valid_{metric}": fold.valid_score})
                 tracking.log_metrics(final)
-        valid = [f.valid_score for f in result.folds]
-        metrics = {f"valid_{metric}_mean": float(np.mean(valid)), f"valid_{metric}_std": float(np.std(valid)),
-                   f"train_{metric}_mean": float(np.mean([f.train_score for f in result.folds])),
+        metrics = {**fold_summary(result.folds, metric),
                    **scores(p.metric_spec, p.target_transform, prepared.truth(), result.oof, prepared.outliers())}
         # The headline scores go first: the compare view's parallel-coordinates plot draws the
         # first metric a run logged, and that must be the mean score, not the last fold's.
         tracking.log_metrics(metrics)
         # the parent holds every fold's scores too, step = fold, for charts over the parent runs
-        tracking.log_history({f"fold_valid_{metric}": valid,
+        tracking.log_history({f"fold_valid_{metric}": [f.valid_score for f in result.folds],
                               f"fold_train_{metric}": [f.train_score for f in result.folds]})
         write_csv(p.paths.oof(model), _oof_frame(p, prepared, folds, result.oof))
         write_metrics(out.metrics,
@@ -191,7 +175,7 @@ def cross_validation(p: CompetitionParams, model: str) -> dict:
                                             for f in result.folds}})
         write_tables(out.plot(".csv"), out.plot("_folds.csv"), result.folds, metric)
         plot_fold_curves(out.plot(".png"), result.folds, title=f"{model}: {p.cv.folds}-fold {metric}",
-                         metric=metric, label=metric, xlabel=_X_LABEL.get(model_params.type, "epoch"))
+                         metric=metric, xlabel=_X_LABEL.get(model_params.type, "epoch"))
         tracking.log_artifact(out.plot(".png"))
     return metrics
 
@@ -200,9 +184,9 @@ def fit(p: CompetitionParams, model: str) -> dict:
     """Train one model on every training row; save it for the submission stage."""
     model_params, harness, prepared, tags, task = _model_stage(p, model, "fit")
     X, y = prepared.X(), prepared.y()
-    mask = _fit_mask(p, prepared)
+    mask = p.fit_mask(prepared.outliers())
     score = _scorer(p)
-    with harness.tracked(params=_run_params(p, model), tags=tags):
+    with harness.tracked(params=p.run_params(model, model_params), tags=tags):
         fitted, history = fit_all(model_params, X, y, mask, score, p.seed, task=task)
         _log_curves(history)
         metrics = {f"train_{p.metric}": score(y[mask], fitted.predict(X[mask])), "n_train": int(mask.sum())}
@@ -259,12 +243,11 @@ def blend(p: CompetitionParams) -> dict:
     read = [_read_oof(p, prepared, m) for m in p.blend.models]
     folds = read[0][0]
     predictions = np.stack([values for _, values in read], axis=-1)  # models on the last axis
-    mask = _fit_mask(p, prepared)
-    tune_threshold = prepared.task == "binary" and p.metric == "accuracy"
+    mask = p.fit_mask(prepared.outliers())
     blended, row_thresholds = out_of_fold_blend(predictions, y, folds, mask, p.blend.method, classification,
-                                                tune_threshold)
+                                                p.tunes_threshold)
     weights = fit_weights(predictions[mask], y[mask], p.blend.method, classification)
-    threshold = best_threshold(combine(predictions[mask], weights), y[mask]) if tune_threshold else 0.5
+    threshold = best_threshold(combine(predictions[mask], weights), y[mask]) if p.tunes_threshold else 0.5
     spec, transform, outliers = p.metric_spec, p.target_transform, prepared.outliers()
     headline = scores(spec, transform, truth, blended, outliers, threshold=row_thresholds)
     per_fold = [scores(spec, transform, truth[folds == k], blended[folds == k], outliers[folds == k],
@@ -273,10 +256,10 @@ def blend(p: CompetitionParams) -> dict:
                "weights": dict(zip(p.blend.models, map(float, weights))),
                "models": {m: scores(spec, transform, truth, predictions[..., i], outliers)
                           for i, m in enumerate(p.blend.models)}}
-    if tune_threshold:
+    if p.tunes_threshold:
         metrics["threshold"] = threshold
     tags = {"stage": "blend", "model": "+".join(p.blend.models), "dataset": p.key, "competition": p.kaggle}
-    with harness.tracked(params={**_run_params(p), "blend": p.blend}, tags=tags):
+    with harness.tracked(params={**p.run_params(), "blend": p.blend}, tags=tags):
         write_json(p.paths.blend_weights, {"models": p.blend.models, "weights": weights.tolist(),
                                            "threshold": threshold, "task": prepared.task,
                                            "target_transform": transform})
@@ -315,10 +298,8 @@ def submission(p: CompetitionParams) -> dict:
                         np.asarray(blend_state["weights"]))
     if prepared.task == "regression":
         predicted = inverse(predicted, blend_state["target_transform"])
-    sample_path = p.paths.raw / p.files["sample_submission"].basename
-    sample = pd.read_csv(sample_path)
-    fmt = submission_format(sample, prepared.task, p.metric, prepared.classes,
-                            domain=p.metric_spec.target_domain, where=str(sample_path))
+    sample, fmt = read_sample(p.paths.raw / p.files["sample_submission"].basename, prepared.task, p.metric_spec,
+                              prepared.classes)
     frame = values_frame(fmt, prepared.test_ids(), predicted, prepared.classes, blend_state.get("threshold", 0.5))
     frame = write_submission(p.paths.submission, frame, sample, fmt, prepared.classes)
     metrics = {"n_rows": len(frame), **_submission_summary(frame, fmt)}

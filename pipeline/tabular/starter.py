@@ -29,14 +29,15 @@ from pipeline.errors import DataError, DownloadError, ParamError
 from pipeline.files import write_bytes
 from pipeline.params import PARAMS_FILE, load_params
 
-from .data import columns_of, feature_columns, read_csv
+from .config import REQUIRED_FILES
+from .data import class_labels, columns_of, feature_columns, read_csv
 from .features import Params as FeatureParams
 from .features import Preprocessor
 from .paths import stage_stem
+from .tasks import METRICS
 
-ROLES = ("train", "test", "sample_submission")
+ROLES = REQUIRED_FILES  # the files a competition block names
 SAMPLE_SUBMISSION = "sample_submission.csv"
-KAGGLE_TIMEOUT = 60  # seconds the Kaggle API may stay silent before the call fails
 KAGGLE_PAGE_SIZE = 200  # competition files listed per API call
 MAX_CLASSES = 30  # a label-like target with more distinct values is not taken for classes
 MAX_CLASS_SHARE = 0.05  # ... nor one with as many distinct values as 5% of the rows
@@ -44,7 +45,7 @@ SKEWED = 1.0  # a non-negative regression target skewed beyond this is learned a
 COMMENT_AT = 34  # column of the `#` of a comment after a value, as in the other competitions
 PARAMS_WIDTH = 80  # columns of a params.yaml line DVC's `-S` keeps as it is (longer ones it refolds)
 REPORT_WIDTH = 99  # the report's lines stay under 100 columns
-METRIC_NAMES = "log_rmse | rmsle | rmse | mae | accuracy | auc | logloss"
+METRIC_NAMES = " | ".join(METRICS)
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # a params key, and a DVC stage name's stem
 
 
@@ -120,7 +121,7 @@ def kaggle_file_names(slug: str) -> list[str]:
 
 def _from_kaggle(slug: str, workdir: Path) -> tuple[dict[str, str], dict[str, Path]]:
     """The files through the Kaggle API (the user's credentials, rules accepted on the site)."""
-    with kaggle_client.request_timeout(KAGGLE_TIMEOUT):
+    with kaggle_client.request_timeout():
         names = _file_names(kaggle_file_names(slug))
         paths = {role: workdir / name for role, name in names.items()}
         for role, name in names.items():
@@ -229,15 +230,6 @@ def _is_number(values: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
 
 
-def labels(y: pd.Series) -> list:
-    """The distinct values of a target, sorted (numbers as numbers: 2 before 10)."""
-    distinct = y.dropna().unique().tolist()
-    try:
-        return sorted(distinct)
-    except TypeError:  # mixed types
-        return sorted(distinct, key=str)
-
-
 def _show(values: list, limit: int = 8) -> str:
     shown = ", ".join(map(str, values[:limit]))
     return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
@@ -247,7 +239,7 @@ def infer_task(y: pd.Series, per_class: bool, n_columns: int) -> tuple[str, str,
     """(task, why, warnings): 2 values -> binary; a few integer or string labels -> multiclass;
     other numbers -> regression."""
     values = y.dropna()
-    distinct = labels(y)
+    distinct = class_labels(y)
     if per_class:
         return "multiclass", f"the sample has a probability column per class ({n_columns})", []
     if len(distinct) < 2:
@@ -308,7 +300,7 @@ def infer(frames: dict[str, pd.DataFrame], names: dict[str, str], key: str) -> I
            "task": task_why, "metric": f"guessed: {metric_why}", "target_transform": (
                "the metric scores log(1 + target)" if transform == "log1p" else "the target is learned as it is")}
     features = [c for c in feature_columns(test, id_column) if c in train.columns]
-    classes = labels(y) if task != "regression" else []
+    classes = class_labels(y) if task != "regression" else []
     kinds, notes = feature_kinds(train[features])
     return Inferred(id_column, target, task, metric, transform, why, classes, left_out, unknown, kinds, notes,
                     len(train))

@@ -58,6 +58,12 @@ def submission_format(sample: pd.DataFrame, task: str, metric: str, classes: lis
     return SubmissionFormat(id_column, columns, kind, integer)
 
 
+def read_sample(path: Path, task: str, metric, classes: list) -> tuple[pd.DataFrame, SubmissionFormat]:
+    """The competition's sample submission and the format it asks for (`metric`: a tasks.Metric)."""
+    sample = pd.read_csv(path)
+    return sample, submission_format(sample, task, metric.name, classes, metric.target_domain, where=str(path))
+
+
 def _class_columns(columns: tuple[str, ...], classes: list, where: str) -> list[int]:
     """For each sample column, the index of its class: `Class_3` or `3` names class 3."""
     names = [str(c) for c in classes]

@@ -9,8 +9,9 @@ space (prices, labels), as Kaggle does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -29,6 +30,11 @@ class Task:
     @property
     def is_classification(self) -> bool:
         return self.kind != "regression"
+
+    def empty_predictions(self, n_rows: int) -> np.ndarray:
+        """NaN predictions for `n_rows`, in the task's shape: a row of K probabilities for
+        multiclass, one number (or P(class 1)) otherwise."""
+        return np.full((n_rows, self.n_classes) if self.kind == "multiclass" else n_rows, np.nan)
 
 
 REGRESSION = Task()
@@ -108,17 +114,17 @@ class Metric:
     function: Callable[..., float]
     description: str
     target_domain: Literal["any", "positive", "non_negative"] = "any"  # values the metric takes logs of
+    uses_threshold: bool = False  # scores labels: a binary prediction is cut at a threshold first
 
     @property
     def needs_positive_target(self) -> bool:
         return self.target_domain == "positive"
 
-    def __call__(self, y_true, predicted) -> float:
+    def __call__(self, y_true, predicted, threshold: float | np.ndarray = 0.5) -> float:
+        """The score; `threshold` is the binary decision cut, which only label metrics use."""
+        if self.uses_threshold:
+            return self.function(y_true, predicted, threshold)
         return self.function(y_true, predicted)
-
-    def better(self, a: float, b: float) -> bool:
-        """Whether score `a` beats score `b`."""
-        return a > b if self.greater_is_better else a < b
 
 
 METRICS: dict[str, Metric] = {m.name: m for m in (
@@ -126,7 +132,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("rmsle", ("regression",), False, _rmsle, "RMSE of log(1 + value)", "non_negative"),
     Metric("rmse", ("regression",), False, _rmse, "root mean squared error"),
     Metric("mae", ("regression",), False, _mae, "mean absolute error"),
-    Metric("accuracy", ("binary", "multiclass"), True, _accuracy, "share of rows given the right label"),
+    Metric("accuracy", ("binary", "multiclass"), True, _accuracy, "share of rows given the right label",
+           uses_threshold=True),
     Metric("auc", ("binary", "multiclass"), True, _auc, "area under the ROC curve (multiclass: one-vs-rest mean)"),
     Metric("logloss", ("binary", "multiclass"), False, _logloss, "log loss of the predicted probabilities"),
 )}

@@ -74,8 +74,7 @@ def cross_validate(params, X: np.ndarray, y: np.ndarray, fold_ids: np.ndarray, t
             for job in jobs:
                 results.append(_fit_fold(*job, progress))
                 bar.update(1)
-    width = task.n_classes if task.kind == "multiclass" else None
-    oof = np.full((len(y), width) if width else len(y), np.nan)
+    oof = task.empty_predictions(len(y))
     for fold, (_, predicted) in enumerate(results):
         oof[fold_ids == fold] = predicted
     return CVResult(oof, [r for r, _ in results])

@@ -41,7 +41,7 @@ class Layout:
     stage: str = "house_prices_submission"
 
     @classmethod
-    def of(cls, p: CompetitionParams, root: Path = REPO_ROOT) -> "Layout":
+    def of(cls, p: CompetitionParams, root: Path = REPO_ROOT) -> Layout:
         from .paths import CompetitionPaths
 
         where = CompetitionPaths(p.key, root)
@@ -159,9 +159,7 @@ def default_message(layout: Layout) -> str:
 
 def validate(path: Path, p: CompetitionParams, layout: Layout):
     """Re-read a submission and check it against the sample submission as Kaggle would; return it."""
-    import pandas as pd
-
-    from .submission import check_frame, read_submission, submission_format
+    from .submission import check_frame, read_sample, read_submission
 
     if not layout.sample.is_file():
         raise DataError(f"{layout.sample}: sample submission not found (run `dvc repro {p.stem}_download`)")
@@ -169,9 +167,7 @@ def validate(path: Path, p: CompetitionParams, layout: Layout):
         classes = json.loads(layout.meta.read_text())["classes"]
     except (OSError, ValueError, KeyError) as exc:
         raise DataError(f"{layout.meta}: not readable ({exc}); run `dvc repro {p.stem}_preprocess`") from exc
-    sample = pd.read_csv(layout.sample)
-    fmt = submission_format(sample, p.task, p.metric, classes, p.metric_spec.target_domain,
-                            where=str(layout.sample))
+    sample, fmt = read_sample(layout.sample, p.task, p.metric_spec, classes)
     frame = read_submission(path)
     check_frame(frame, sample, fmt, classes, where=str(path))
     return frame

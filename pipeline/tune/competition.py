@@ -99,7 +99,7 @@ def load_target(key: str, model: str, spaces: dict[str, Any], params_file=None) 
                          f"{', '.join(sorted(declared)) or 'no model'}{elsewhere}")
     base = dict(p.models[model])
     where = f"{p.where}.models.{model}"
-    task = p.task_for(2 if p.task == "binary" else 3)  # the model type's task check needs no data
+    task = p.task_for()  # the model type's task check needs no data
 
     def check(values):
         params = model_params(values, where)
@@ -120,7 +120,6 @@ class Objective:
 
     def __init__(self, target: CompetitionTarget, study_name: str, p, prepared=None, folds: int | None = None,
                  metric: str = METRIC):
-        from pipeline.tabular.evaluation import fold_ids
         from pipeline.tabular.prepared import Prepared
         from pipeline.tabular.tasks import Scorer
 
@@ -136,9 +135,8 @@ class Objective:
         self.metric = metric
         self.value_name = resolve_metric(metric, p.metric, p.task, bool(self.outliers.any()))
         self.oof_name = oof_name(p.metric, p.task, bool(self.outliers.any()))
-        self.folds = fold_ids(len(self.y), p.cv, strata=self.y if self.task.is_classification else None,
-                              where=f"{p.where}.cv")
-        self.fit_mask = ~self.outliers if p.drop_outliers else np.ones(len(self.y), bool)
+        self.folds = p.fold_ids(self.y, self.task)
+        self.fit_mask = p.fit_mask(self.outliers)
         self.scorer = Scorer(p.metric_spec, p.target_transform)
         self.members = [*p.blend.models, *([] if target.model in p.blend.models else [target.model])]
         self.partners = self._partner_predictions() if metric == BLEND_OOF else {}
@@ -161,7 +159,8 @@ class Objective:
         import optuna
 
         from pipeline.stage import Stage
-        from pipeline.tabular.models import check_task, model_params, tracked_params, uses_torch
+        from pipeline.tabular.evaluation import fold_summary
+        from pipeline.tabular.models import check_task, model_params, uses_torch
 
         p, model, name = self.p, self.target.model, self.p.metric
         values = space_mod.suggest(trial, self.target.params, self.target.base)
@@ -173,8 +172,7 @@ class Objective:
         tags = {"stage": "tune", "study": self.study_name, "trial": trial.number, "model": model,
                 "model_type": params.type, "dataset": p.key, "competition": p.kaggle, "task": p.task,
                 "metric": p.metric}
-        run_params = {"seed": p.seed, "task": p.task, "metric": p.metric, "target_transform": p.target_transform,
-                      "drop_outliers": p.drop_outliers, "cv": p.cv, "model": tracked_params(model, params)}
+        run_params = p.run_params(model, params)
         pruned = None
         with harness.tracked(params=run_params, tags=tags, nested=True) as run:
             trial.set_user_attr("mlflow_run_id", run.info.run_id)
@@ -184,11 +182,8 @@ class Objective:
                 _tag_state("pruned")
                 pruned = exc
             else:
-                valid = [f.valid_score for f in folds]
                 # the cv stage's scores, in its order (the headline mean first)
-                metrics = {f"valid_{name}_mean": float(np.mean(valid)), f"valid_{name}_std": float(np.std(valid)),
-                           f"train_{name}_mean": float(np.mean([f.train_score for f in folds])),
-                           **self._oof_scores(oof)}
+                metrics = {**fold_summary(folds, name), **self._oof_scores(oof)}
                 if self.metric == BLEND_OOF:
                     metrics[self.value_name] = self._blend_score(oof, np.ones(len(self.y), bool))
                 tracking.log_metrics(metrics)
@@ -212,7 +207,7 @@ class Objective:
 
         n_folds = int(self.folds.max()) + 1
         results = []
-        oof = np.full((len(self.y), self.task.n_classes) if self.task.kind == "multiclass" else len(self.y), np.nan)
+        oof = self.task.empty_predictions(len(self.y))
         for k in range(n_folds):
             rows = self.folds == k
             result = cross_validate(params, self.X, self.y, np.where(rows, 0, -1), self.fit_mask, self.scorer,
@@ -243,9 +238,8 @@ class Objective:
         classification = self.task.is_classification
         stacked = np.stack([(oof if m == self.target.model else self.partners[m])[rows] for m in self.members],
                            axis=-1)
-        tune_threshold = p.task == "binary" and p.metric == "accuracy"
         blended, thresholds = out_of_fold_blend(stacked, self.y[rows], self.folds[rows], self.fit_mask[rows],
-                                                p.blend.method, classification, tune_threshold)
+                                                p.blend.method, classification, p.tunes_threshold)
         return self._value(self._oof_scores(blended, rows, thresholds, full=False), self.oof_name)
 
     def _oof_scores(self, oof: np.ndarray, rows: np.ndarray | None = None, threshold=0.5,

@@ -74,15 +74,21 @@ def _model_stage(p: CompetitionParams, model: str, stage: str):
 # ---- preprocess
 
 
+def fit_preprocessor(p: CompetitionParams, raw):
+    """The block's features module fitted on the rows its `stats_from` names (never the target)."""
+    module, feature_params = p.features_module(), p.feature_params()
+    features = feature_columns(raw.test, p.id)
+    stats_rows = raw.train[features] if getattr(feature_params, "stats_from", "train") == "train" \
+        else pd.concat([raw.train[features], raw.test[features]])
+    return module.Preprocessor.fit(stats_rows, feature_params)
+
+
 def preprocess(p: CompetitionParams) -> dict:
     """Infer and fit the features on train (and test, if the features module asks) and write
     model-ready tables with the target in target space."""
     raw = load(p)
     module, feature_params = p.features_module(), p.feature_params()
-    features = feature_columns(raw.test, p.id)
-    stats_rows = raw.train[features] if getattr(feature_params, "stats_from", "train") == "train" \
-        else pd.concat([raw.train[features], raw.test[features]])
-    preprocessor = module.Preprocessor.fit(stats_rows, feature_params)
+    preprocessor = fit_preprocessor(p, raw)
     target = raw.train[p.target]
     outliers = np.asarray(module.outliers(raw.train, target, feature_params), bool) \
         if hasattr(module, "outliers") else np.zeros(len(target), bool)

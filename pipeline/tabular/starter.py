@@ -29,6 +29,7 @@ from pipeline.errors import DataError, DownloadError, ParamError
 from pipeline.files import write_bytes
 from pipeline.params import PARAMS_FILE, load_params
 
+from . import shift
 from .config import REQUIRED_FILES
 from .data import class_labels, columns_of, feature_columns, read_csv
 from .features import Params as FeatureParams
@@ -45,6 +46,8 @@ SKEWED = 1.0  # a non-negative regression target skewed beyond this is learned a
 COMMENT_AT = 34  # column of the `#` of a comment after a value, as in the other competitions
 PARAMS_WIDTH = 80  # columns of a params.yaml line DVC's `-S` keeps as it is (longer ones it refolds)
 REPORT_WIDTH = 99  # the report's lines stay under 100 columns
+SEED = 42  # the block's seed, and the train-vs-test check's
+SHIFT_ROWS = 50_000  # rows of each file the train-vs-test check reads at most (evenly spread)
 METRIC_NAMES = " | ".join(METRICS)
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # a params key, and a DVC stage name's stem
 
@@ -184,6 +187,7 @@ class Inferred:
     kinds: dict[str, list[str]]  # the generic preprocessing's kind -> columns
     kind_notes: list[str] = field(default_factory=list)
     n_rows: int = 0  # training rows: the net's defaults scale with them
+    shift: dict = field(default_factory=dict)  # shift.check of the generic features: how test differs
 
 
 def infer_id(sample: pd.DataFrame, test: pd.DataFrame, names: dict[str, str]) -> str:
@@ -278,7 +282,10 @@ def infer_metric(task: str, y: pd.Series, sample_values: pd.Series, per_class: b
 def feature_kinds(rows: pd.DataFrame) -> tuple[dict[str, list[str]], list[str]]:
     """kind -> columns, and the notes, of the generic preprocessing fitted on `rows` (the feature
     columns): what the first `dvc repro` will do with each column, said before it runs."""
-    fitted = Preprocessor.fit(rows, FeatureParams())
+    return _kinds_of(Preprocessor.fit(rows, FeatureParams()))
+
+
+def _kinds_of(fitted: Preprocessor) -> tuple[dict[str, list[str]], list[str]]:
     kinds: dict[str, list[str]] = {}
     for column, kind in fitted.kinds.items():
         kinds.setdefault(str(kind), []).append(str(column))
@@ -301,9 +308,20 @@ def infer(frames: dict[str, pd.DataFrame], names: dict[str, str], key: str) -> I
                "the metric scores log(1 + target)" if transform == "log1p" else "the target is learned as it is")}
     features = [c for c in feature_columns(test, id_column) if c in train.columns]
     classes = class_labels(y) if task != "regression" else []
-    kinds, notes = feature_kinds(train[features])
+    fitted = Preprocessor.fit(train[features], FeatureParams())
+    kinds, notes = _kinds_of(fitted)
     return Inferred(id_column, target, task, metric, transform, why, classes, left_out, unknown, kinds, notes,
-                    len(train))
+                    len(train), shift=shift_check(fitted, train[features], test[features]))
+
+
+def shift_check(fitted: Preprocessor, train: pd.DataFrame, test: pd.DataFrame) -> dict:
+    """How test differs from train in the generic features (pipeline/tabular/shift.py), on at
+    most SHIFT_ROWS rows of each, so a big competition is still set up in seconds."""
+    if not fitted.columns:
+        return {}
+    train, test = (frame.iloc[shift.even_rows(len(frame), SHIFT_ROWS)] for frame in (train, test))
+    return shift.check(fitted.transform(train), fitted.transform(test), fitted.columns, seed=SEED,
+                       units=shift.units_of(fitted))
 
 
 # ---- the params block, as text
@@ -530,12 +548,17 @@ class Report:
         lines += [f"  {kind}: {', '.join(columns)}" for kind, columns in i.kinds.items()]
         return lines + [f"  note: {note}" for note in i.kind_notes]
 
+    def _shift(self) -> list[str]:
+        report = self.inferred.shift
+        return shift.format_report(report, report["unsupported"]) if report else []
+
     def text(self) -> str:
         wrote = (f"Wrote: {self.params_file.name} competitions.{self.key}; "
                  f"{self.dvc_file.name} stages {', '.join(self.stages)}")
         lines = [f"New competition '{self.key}' (Kaggle: {self.slug})", *self._files(), *self._settings(),
                  "Could not infer:", *(f"  {u}" for u in self.inferred.unknown + self.layout), *self._columns(),
-                 wrote, f"Next: dvc repro {stage_stem(self.key)}_submission   (or `dvc repro`: every pipeline)"]
+                 *self._shift(), wrote,
+                 f"Next: dvc repro {stage_stem(self.key)}_submission   (or `dvc repro`: every pipeline)"]
         return "\n".join(_fold(line) for line in lines)
 
 

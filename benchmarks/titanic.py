@@ -31,7 +31,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.tabular import blend
+from pipeline.tabular import blend, group_stats
 from pipeline.tabular.config import load_competition
 from pipeline.tabular.data import load
 from pipeline.tabular.evaluation import CVParams, fold_ids
@@ -86,22 +86,32 @@ def main() -> None:
     X = fit_preprocessor(p, raw).transform(raw.train).to_numpy(np.float32)  # as the preprocess stage
     task, score = p.task_for(len(raw.classes)), Scorer(p.metric_spec)
     gender = (raw.train["Sex"] == "female").to_numpy(int)
-    header = ["fold seed", "gender rule", "plain GBM", *p.blend.models, "pipeline"]
+    keys, _ = group_stats.discover(raw.train, raw.test, [p.id, p.target], p.group_stats)  # as preprocess does
+    frames = [pd.DataFrame({k: group_stats.key_values(f, k) for k in keys}) for f in (raw.train, raw.test)]
+    groups = group_stats.GroupEncoder(group_stats.codes(*frames)[0], y, len(raw.classes), p.group_stats, keys) \
+        if keys else None
+    header = ["fold seed", "gender rule", "plain GBM", *p.blend.models, "no groups", "pipeline"]
     print(f"Titanic out-of-fold accuracy, {p.cv.folds} stratified folds, {X.shape[1]} features "
           f"({p.features.get('module') or 'generic'} features), threshold: {args.cut}")
+    print(f"group statistics of: {', '.join(keys) or 'none'} ('no groups': the same blend without them)")
     print(" | ".join(header))
     rows, started = [], time.perf_counter()
     for seed in args.seeds:
         folds = fold_ids(len(y), CVParams(folds=p.cv.folds, shuffle=True, seed=seed), strata=y)
         fit_rows = p.fit_mask(np.zeros(len(y), bool))  # Titanic flags no outliers: every row
-        oof = {m: cross_validate(p.model(m, task), X, y, folds, fit_rows, score, p.seed,
-                                 curves=False, progress=False, task=task).oof for m in p.blend.models}
-        stacked = np.stack([oof[m] for m in p.blend.models], axis=-1)
-        blended, thresholds = blend.out_of_fold_blend(stacked, y, folds, fit_rows, p.blend.method, classification=True,
-                                                      tune_threshold=p.tunes_threshold and args.cut != "half")
+        def blended_accuracy(encoder) -> tuple[dict, float]:
+            oof = {m: cross_validate(p.model(m, task), X, y, folds, fit_rows, score, p.seed, curves=False,
+                                     progress=False, task=task, groups=encoder).oof for m in p.blend.models}
+            stacked = np.stack([oof[m] for m in p.blend.models], axis=-1)
+            blended, thresholds = blend.out_of_fold_blend(stacked, y, folds, fit_rows, p.blend.method,
+                                                          classification=True,
+                                                          tune_threshold=p.tunes_threshold and args.cut != "half")
+            return oof, float(np.mean(class_index(blended, thresholds) == y))
+
+        oof, with_groups = blended_accuracy(groups)
+        without = blended_accuracy(None)[1] if groups is not None else with_groups
         row = [float(np.mean(gender == y)), float(np.mean(class_index(_plain_gbm(raw.train, y, folds, seed)) == y)),
-               *(float(np.mean(class_index(oof[m]) == y)) for m in p.blend.models),
-               float(np.mean(class_index(blended, thresholds) == y))]
+               *(float(np.mean(class_index(oof[m]) == y)) for m in p.blend.models), without, with_groups]
         rows.append(row)
         print(" | ".join([str(seed), *(f"{v:.4f}" for v in row)]))
     mean = np.mean(rows, axis=0)

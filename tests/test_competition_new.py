@@ -290,22 +290,40 @@ def test_names_every_place_tried_when_nothing_has_the_files(tmp_path, files, mon
     params, dvc = files.params.read_bytes(), files.dvc.read_bytes()
 
     with pytest.raises(DownloadError) as caught:
-        files.new("synth", source=str(tmp_path / "two"))
+        files.new("synth")
 
     message = str(caught.value)
     assert message.startswith("found no train.csv, test.csv and sample submission for competition 'synth'; tried:")
-    assert (f"--from {tmp_path / 'two'}: FileNotFoundError: no sample_submission.csv and 2 CSVs whose name contains "
-            "'submission' (gender_submission.csv, my_submission.csv)") in message
     assert f"mirror {tmp_path / 'empty-mirror' / 'synth'}: FileNotFoundError: no such folder" in message
     assert "Kaggle API competition 'synth': skipped, no Kaggle credentials" in message
     assert files.params.read_bytes() == params and files.dvc.read_bytes() == dvc
+
+    # --from names the files: only that folder is read, and one line says what it lacks
+    with pytest.raises(DownloadError) as caught:
+        files.new("synth", source=str(tmp_path / "two"))
+    assert str(caught.value) == (f"--from {tmp_path / 'two'}: no sample submission: no sample_submission.csv and 2 "
+                                 "CSVs whose name contains 'submission' (gender_submission.csv, my_submission.csv); "
+                                 "its files: gender_submission.csv, my_submission.csv, test.csv, train.csv")
+
+
+def test_from_a_folder_without_a_sample_submission_says_so_in_one_line_and_never_asks_kaggle(tmp_path, files,
+                                                                                           monkeypatch):
+    folder = make_competition(tmp_path / "d")
+    (folder / "sample_submission.csv").unlink()
+    monkeypatch.setattr(kaggle_client, "has_credentials", lambda: True)  # credentials or not: --from is all
+    monkeypatch.setattr(kaggle_client, "api", lambda: pytest.fail("the Kaggle API was asked"))
+
+    with pytest.raises(DownloadError) as caught:
+        files.new("synth", source=str(folder))
+    assert str(caught.value) == (f"--from {folder}: no sample submission: no sample_submission.csv nor another CSV "
+                                 "whose name contains 'submission'; its files: test.csv, train.csv")
 
 
 def test_lists_the_files_of_a_folder_without_train_csv(tmp_path, files):
     folder = make_competition(tmp_path / "d")
     (folder / "train.csv").rename(folder / "training.csv")
 
-    with pytest.raises(DownloadError, match=r"--from .*: FileNotFoundError: no train.csv; its files: "
+    with pytest.raises(DownloadError, match=r"--from .*: no train.csv; its files: "
                                             r"sample_submission.csv, test.csv, training.csv"):
         files.new("synth", source=str(folder))
 
@@ -374,7 +392,8 @@ def test_params_block_is_appended_as_text_in_the_layout_dvc_writes(tmp_path, fil
     assert list(yaml.safe_load(after)["competitions"])[-1] == "synth"
     assert all(len(line) <= 80 for line in added)  # 80: the sha256 lines; DVC keeps lines up to 80 as they are
     assert all(len(line) < 80 for line in added if "#" in line)
-    assert not [line for line in added if re.search(r"(:|^\s*-)\s+[\[{]", line)], "flow style"
+    # flow style only for an empty list, which DVC (ruamel) writes as [] too
+    assert not [line for line in added if re.search(r"(:|^\s*-)\s+[\[{](?!\])", line)], "flow style"
 
     copy = tmp_path / "dvc-wrote.yaml"
     copy.write_text(after)

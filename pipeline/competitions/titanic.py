@@ -6,7 +6,9 @@ cabin, the fare per person), using only statistics fitted on the stats rows' fea
 rows share each ticket, the median age of each title, the median fare of each class, the most
 common port. Labels never enter: `Preprocessor.fit` refuses rows holding `Survived`, and the
 engineering drops the id and the target from any frame it is given. Group-survival features
-("did this family survive?") need the labels of other rows and are deliberately absent.
+("did this family survive?") need the labels of other rows, so they are not made here: the
+generic out-of-fold group statistics (pipeline/tabular/group_stats.py) find the family name and
+the ticket and compute them inside each training fold.
 
 The engineered frame is then encoded by the generic preprocessor (`pipeline/tabular/features.py`:
 numbers standardized with missing -> 0, categories one-hot with a missing indicator), whose
@@ -23,10 +25,11 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import DataError
+from pipeline.errors import DataError, MissingColumns
 from pipeline.files import write_json
 from pipeline.params import require
 from pipeline.tabular import features as generic
+from pipeline.tabular.numbers import finite
 
 ID, TARGET = "PassengerId", "Survived"
 # Raw columns the engineering consumes: read for their parts, then left out of the encoding
@@ -111,9 +114,10 @@ def _needed(p: Params) -> list[str]:
 def _check_columns(frame: pd.DataFrame, p: Params, when: str) -> None:
     missing = [c for c in _needed(p) if c not in frame.columns]
     if missing:
-        raise DataError(f"titanic features: missing column(s) {', '.join(map(repr, missing))} at {when} "
-                        f"(the switched-on engineering reads them; the columns are: "
-                        f"{', '.join(map(str, frame.columns))})")
+        raise MissingColumns(f"titanic features: missing column(s) {', '.join(map(repr, missing))} at {when} "
+                             f"(the switched-on engineering reads them; the columns are: "
+                             f"{', '.join(map(str, frame.columns))})", missing,
+                             "the switched-on engineering of competitions.titanic.features")
 
 
 @dataclass
@@ -134,13 +138,13 @@ class Stats:
             counts = rows["Ticket"].dropna().astype(str).value_counts()
             stats.ticket_counts = {str(k): int(v) for k, v in counts.items()}
         if "Age" in rows:
-            age = pd.to_numeric(rows["Age"], errors="coerce")
+            age = _number(rows["Age"])
             stats.age_default = _median(age)
             if "Name" in rows:
                 medians = age.groupby(title_of(rows["Name"]).to_numpy()).median().dropna()
                 stats.age_medians = {str(k): float(v) for k, v in medians.items()}
         if "Fare" in rows:
-            fare = pd.to_numeric(rows["Fare"], errors="coerce")
+            fare = _number(rows["Fare"])
             stats.fare_default = _median(fare)
             if "Pclass" in rows:
                 medians = fare.groupby(_class_label(rows["Pclass"]).to_numpy()).median()
@@ -153,9 +157,15 @@ class Stats:
 
 def _class_label(values: pd.Series) -> pd.Series:
     """Pclass as a label: 3, 3.0 and "3" all read "3"; missing (or not a number) -> None."""
-    numbers = pd.to_numeric(values, errors="coerce")
+    numbers = _number(values)
     labels = numbers.round().astype("Int64").astype("string")
     return labels.astype(object).where(numbers.notna(), None)
+
+
+def _number(values: pd.Series) -> pd.Series:
+    """A column as numbers: text and infinities are missing (as in the generic encoding), so a
+    missing fare or age and an infinite one get the same fill."""
+    return finite(pd.to_numeric(values, errors="coerce"))
 
 
 def _median(values: pd.Series) -> float:
@@ -170,7 +180,7 @@ def engineer(frame: pd.DataFrame, p: Params, stats: Stats) -> pd.DataFrame:
     if p.title and title is not None:
         df["Title"] = title
     if p.family:
-        df["FamilySize"] = pd.to_numeric(df["SibSp"], errors="coerce") + pd.to_numeric(df["Parch"], errors="coerce") + 1
+        df["FamilySize"] = _number(df["SibSp"]) + _number(df["Parch"]) + 1
         df["IsAlone"] = (df["FamilySize"] == 1).astype(float).where(df["FamilySize"].notna())
         df["LargeFamily"] = (df["FamilySize"] >= LARGE_FAMILY).astype(float).where(df["FamilySize"].notna())
     group = None
@@ -187,7 +197,7 @@ def engineer(frame: pd.DataFrame, p: Params, stats: Stats) -> pd.DataFrame:
         deck = df["Cabin"].astype("string").str.strip().str[0]
         df["Deck"] = deck.astype(object).where(deck.notna(), None)
     if "Fare" in df:
-        fare = pd.to_numeric(df["Fare"], errors="coerce")
+        fare = _number(df["Fare"])
         if fare.isna().any():  # one test passenger has no fare: the median of the class
             by_class = _class_label(df["Pclass"]).map(stats.fare_medians) \
                 if "Pclass" in df else pd.Series(np.nan, index=df.index)
@@ -197,7 +207,7 @@ def engineer(frame: pd.DataFrame, p: Params, stats: Stats) -> pd.DataFrame:
         if per_person is not None:
             df["FarePerPerson"] = np.log1p(per_person.clip(lower=0)) if p.log_fare else per_person
     if "Age" in df:
-        age = pd.to_numeric(df["Age"], errors="coerce")
+        age = _number(df["Age"])
         if p.age_missing:
             df["AgeMissing"] = age.isna().astype(float)
         if p.age_fill == "title_median" and title is not None:

@@ -14,11 +14,12 @@ from typing import Any, Literal
 import numpy as np
 
 from pipeline.errors import ParamError
-from pipeline.params import PARAMS_FILE, build, load_params, require
+from pipeline.params import PARAMS_FILE, SEED_MAX, build, load_params, require, require_seed
 
 from . import models
 from .blend import BlendParams
 from .evaluation import CVParams, fold_ids
+from .group_stats import GroupStatsParams
 from .paths import CompetitionPaths, stage_stem
 from .tasks import METRICS, TASKS, TRANSFORMS, Task
 
@@ -45,6 +46,15 @@ class FileParams:
 
 
 @dataclass
+class ShiftParams:
+    """`competitions.<key>.shift`: how preprocess treats features whose test values lie where
+    train has none (pipeline/tabular/shift.py)."""
+
+    keep: list[str] = field(default_factory=list)  # features kept all the same (names as preprocess writes them)
+    adversarial: bool = True  # score a train-vs-test classifier into metrics/<key>/shift.json
+
+
+@dataclass
 class CompetitionParams:
     kaggle: str  # the competition's slug on Kaggle
     files: dict[str, FileParams]
@@ -61,6 +71,8 @@ class CompetitionParams:
     cpu_threads: int = 1  # CPU threads of NumPy's BLAS and torch; 0 = the libraries' default
     features: dict[str, Any] = field(default_factory=dict)  # `module` + that module's params
     drop_outliers: bool = False  # leave rows the features module flags out of every fit (still scored)
+    group_stats: GroupStatsParams = field(default_factory=GroupStatsParams)  # out-of-fold group target means
+    shift: ShiftParams = field(default_factory=ShiftParams)
     key: str = ""  # the block's name under `competitions:` (set by `load_competition`)
 
     def validate(self, where: str) -> None:
@@ -77,6 +89,8 @@ class CompetitionParams:
         require(self.task == "regression" or self.target_transform == "none", f"{where}.target_transform",
                 f"must be none for a {self.task} task (it transforms a regression target)")
         require(self.id != self.target, f"{where}.target", f"is the id column {self.id!r}")
+        require_seed(self.seed, f"{where}.seed", SEED_MAX - (self.cv.folds - 1),
+                     f" (fold k of {self.cv.folds} fits with seed + k)")
         require(self.cpu_threads >= 0, f"{where}.cpu_threads",
                 f"must be >= 0 (0: the libraries' default), got {self.cpu_threads}")
         require(bool(self.models), f"{where}.models", "must define at least one model")
@@ -118,9 +132,14 @@ class CompetitionParams:
         """Whether the blend chooses a binary decision threshold (accuracy scores labels)."""
         return self.task == "binary" and self.metric == "accuracy"
 
-    def fold_ids(self, y: np.ndarray, task: Task) -> np.ndarray:
-        """The cv folds of rows with targets `y`, stratified by class for classification."""
-        return fold_ids(len(y), self.cv, strata=y if task.is_classification else None, where=f"{self.where}.cv")
+    def fold_ids(self, prepared, task: Task) -> np.ndarray:
+        """The cv folds of the prepared rows, by the scheme preprocess chose (`cv.scheme`): whole
+        blocks (time stretches, groups) to a fold, or rows stratified by class, or at random."""
+        scheme = prepared.cv_scheme()
+        y = prepared.y()
+        strata = y if scheme["kind"] == "stratified" and task.is_classification else None
+        return fold_ids(len(y), self.cv, strata=strata, where=f"{self.where}.cv", blocks=prepared.blocks(),
+                        ordered=bool(scheme.get("ordered")))
 
     def fit_mask(self, outliers: np.ndarray) -> np.ndarray:
         """The rows every fit learns from: all, or all but the outliers when `drop_outliers`."""
@@ -130,7 +149,7 @@ class CompetitionParams:
         """What a training run logs to MLflow: the block's settings, and the model's own knobs."""
         params = {"seed": self.seed, "task": self.task, "metric": self.metric,
                   "target_transform": self.target_transform, "features": self.features,
-                  "drop_outliers": self.drop_outliers, "cv": self.cv}
+                  "drop_outliers": self.drop_outliers, "cv": self.cv, "group_stats": self.group_stats}
         if model is not None:
             params["model"] = models.tracked_params(model, model_params or self.model(model))
         return params

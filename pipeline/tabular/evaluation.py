@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.errors import ParamError
-from pipeline.params import require
+from pipeline.params import require, require_seed
 
+from . import validation
 from .tasks import METRICS, Metric, inverse
 
 
@@ -20,10 +21,13 @@ class CVParams:
     shuffle: bool = True
     seed: int = 42
     workers: int = 1  # processes fitting folds at once (results do not depend on it)
+    scheme: str = "auto"  # how rows are dealt to folds (auto, random, stratified, group:COL, time:COL)
 
     def validate(self, where: str) -> None:
         require(self.folds >= 2, f"{where}.folds", f"must be >= 2, got {self.folds}")
-        require(self.workers >= 1, f"{where}.workers", f"must be >= 1, got {self.workers}")
+        require(self.workers >= 0, f"{where}.workers", f"must be >= 0 (0: one per CPU core), got {self.workers}")
+        require_seed(self.seed, f"{where}.seed")
+        validation.check_scheme(self.scheme, f"{where}.scheme")
 
 
 def scores(metric: Metric, transform: str, truth: np.ndarray, predicted: np.ndarray, outliers: np.ndarray,
@@ -45,6 +49,17 @@ def scores(metric: Metric, transform: str, truth: np.ndarray, predicted: np.ndar
     return result
 
 
+def standard_errors(metric: str, per_fold: list[float], headline: float, n_test: int = 0) -> dict[str, float]:
+    """How far the headline may be from what another sample would give: its standard error across
+    folds (the folds' spread / sqrt(k)) and, for accuracy, the binomial error of a score measured
+    on the `n_test` rows of the test (what the leaderboard's own noise is, at best)."""
+    k = len(per_fold)
+    result = {f"oof_{metric}_se": float(np.std(per_fold, ddof=1) / np.sqrt(k)) if k > 1 else float("nan")}
+    if metric == "accuracy" and n_test > 0:
+        result["oof_accuracy_test_se"] = float(np.sqrt(headline * (1 - headline) / n_test))
+    return result
+
+
 def fold_summary(folds, metric: str) -> dict[str, float]:
     """The cv stage's per-fold headline: mean and spread of the held-out fold scores, mean train score."""
     valid = [f.valid_score for f in folds]
@@ -53,27 +68,7 @@ def fold_summary(folds, metric: str) -> dict[str, float]:
 
 
 def fold_ids(n_rows: int, params: CVParams, strata: np.ndarray | None = None,
-             where: str = "cv") -> np.ndarray:
-    """The fold (0..k-1) that validates each row: every row is validated exactly once.
-
-    Unshuffled folds are contiguous blocks (the original recipe); shuffled ones come from a
-    seeded permutation, so the same seed gives the same folds. With `strata` (the class of each
-    row, for classification) folds are stratified: each class's rows, in the seeded order, are
-    dealt to the folds in turn, so every fold holds each class in about the same share.
-    """
-    if n_rows < params.folds:  # a fold with no row to validate: the param is wrong, not the data
-        raise ParamError(f"params.yaml: '{where}.folds' is {params.folds}, more folds than the {n_rows} rows "
-                         f"to split: use 2..{n_rows}")
-    order = np.random.default_rng(params.seed).permutation(n_rows) if params.shuffle else np.arange(n_rows)
-    ids = np.empty(n_rows, dtype=np.int64)
-    if strata is None:
-        for fold, chunk in enumerate(np.array_split(order, params.folds)):
-            ids[chunk] = fold
-        return ids
-    strata = np.asarray(strata)[order]
-    dealt = 0
-    for label in np.unique(strata):
-        rows = order[strata == label]
-        ids[rows] = (np.arange(len(rows)) + dealt) % params.folds  # the next class starts where this one ended
-        dealt += len(rows)
-    return ids
+             where: str = "cv", blocks: np.ndarray | None = None, ordered: bool = False) -> np.ndarray:
+    """The fold (0..k-1) that validates each row, by `params` (pipeline/tabular/validation.py
+    deals rows, or whole blocks of rows, to folds)."""
+    return validation.fold_ids(n_rows, params.folds, params.seed, params.shuffle, strata, blocks, ordered, where)

@@ -26,6 +26,8 @@ from pipeline.errors import DataError
 from pipeline.files import write_json
 from pipeline.params import require
 
+from . import numbers
+
 UNIQUE_SHARE = 0.95  # a string column with more distinct values than this share of rows names rows
 ID_SPAN = 2.0  # integer ids span at most this many times the row count (train drawn at random from 1..N)
 DATE_SHARE = 0.95  # share of values that must read as dates for a string column to be a date
@@ -112,8 +114,10 @@ class Preprocessor:
             self._fit_number(col, _numbers(series))
 
     def _fit_number(self, name: str, values: pd.Series) -> None:
-        """Mean and std of the stats rows; a constant column divides by 1, never making NaN."""
-        mean, std = values.mean(), values.std()
+        """Mean and std of the stats rows (no finite value overflows them: numbers.py); a constant
+        column divides by 1, never making NaN."""
+        mean, std = numbers.mean_std(values)
+        self.notes += filter(None, [numbers.huge_note(name, values)])
         self.means[name] = float(mean) if pd.notna(mean) else 0.0
         self.stds[name] = float(std) if pd.notna(std) and std > 0 else 1.0
         self.columns.append(name)
@@ -182,8 +186,10 @@ class Preprocessor:
         return pd.DataFrame(matrix.T, index=frame.index, columns=self.columns, copy=False)
 
     def _standardized(self, name: str, values: pd.Series) -> np.ndarray:
-        """The course's recipe: standardize with the fitted statistics, then missing -> 0."""
-        return ((values - self.means[name]) / self.stds[name]).fillna(0.0).to_numpy(np.float32)
+        """The course's recipe: standardize with the fitted statistics, then missing -> 0. A z-score
+        past float32's range becomes inf, quietly here: `Prepared.save` refuses it naming the column."""
+        with np.errstate(over="ignore"):
+            return numbers.standardized(values, self.means[name], self.stds[name]).fillna(0.0).to_numpy(np.float32)
 
     def _fill_dummies(self, block: np.ndarray, col: str, series: pd.Series) -> None:
         """One-hot of the kept levels into `block` (zeros; a row per level, then the missing indicator):
@@ -250,7 +256,7 @@ def _row_id_span(series: pd.Series) -> tuple[int, int] | None:
 def _numbers(series: pd.Series) -> pd.Series:
     """Values as float64; text where a number was expected and infinities count as missing."""
     values = series.astype("float64") if is_bool_dtype(series) else pd.to_numeric(series, errors="coerce")
-    return values.astype("float64").replace([np.inf, -np.inf], np.nan)
+    return numbers.finite(values.astype("float64"))
 
 
 def _labels(series: pd.Series) -> pd.Series:
@@ -307,3 +313,18 @@ def _parse_dates(series: pd.Series, fmt: str) -> pd.Series:
 def _date_part_values(parsed: pd.Series, parts: list[str]) -> dict[str, pd.Series]:
     """Each part as float64 (NaT -> NaN)."""
     return {part: getattr(parsed.dt, PART_ATTRIBUTES.get(part, part)).astype("float64") for part in parts}
+
+
+def read_dates(series: pd.Series) -> pd.Series | None:
+    """The column as naive datetimes when its values read as dates (as `Preprocessor.fit` would
+    treat it), else None: numbers and booleans are never dates."""
+    if is_datetime64_any_dtype(series):
+        return _parse_dates(series, "ISO8601")
+    if is_bool_dtype(series) or is_numeric_dtype(series):
+        return None
+    labels = _labels(series)
+    fmt = _date_format(labels.dropna())
+    if fmt is None:
+        return None
+    parsed = _parse_dates(labels, fmt)
+    return parsed if parsed.notna().sum() >= DATE_SHARE * labels.notna().sum() else None

@@ -73,9 +73,34 @@ class Prepared:
     def outliers(self) -> np.ndarray:
         return self.labels["is_outlier"].to_numpy(bool)
 
-    def save(self, directory: Path) -> None:
+    def cv_scheme(self) -> dict[str, Any]:
+        """How preprocess chose to deal rows to folds (pipeline/tabular/validation.py); files from
+        before schemes existed: stratified for classification, random for regression."""
+        default = "stratified" if self.task != "regression" else "random"
+        return self.meta.get("cv_scheme") or {"kind": default, "column": "", "ordered": False,
+                                               "reason": "the default of its task"}
+
+    def blocks(self) -> np.ndarray | None:
+        """Per training row, the block its fold must keep whole (None: rows are dealt one by one)."""
+        return self.labels["block"].to_numpy(np.int64) if "block" in self.labels.columns else None
+
+    @property
+    def group_keys(self) -> list[str]:
+        return list(self.meta.get("group_keys", []))
+
+    def group_codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(train, test) integer codes of the group keys (pipeline/tabular/group_stats.py)."""
+        from .group_stats import KEY_PREFIX, codes
+
+        names = [KEY_PREFIX + key for key in self.group_keys]
+        return codes(self.train[names], self.test[names])
+
+    def save(self, directory: Path, sources: tuple[str, str] = ("train rows", "test rows")) -> None:
         """Write the four files together: each lands only once all are written in full (a full
-        disk or a read-only folder leaves the earlier ones as they were)."""
+        disk or a read-only folder leaves the earlier ones as they were). Non-finite features write
+        nothing: an error names the column and the `sources` (train's and test's file) row."""
+        for frame, source in zip((self.train, self.test), sources):
+            _check_finite(frame, self.feature_columns, self.id_column, source)
         directory.mkdir(parents=True, exist_ok=True)
         with atomic_path(directory / "train.parquet") as train:  # nested: an error names the file it hit
             self.train.to_parquet(train, index=False)
@@ -99,6 +124,7 @@ class Prepared:
         try:
             meta = json.loads(paths[3].read_text())
             columns, id_column = list(meta["columns"]), meta["id"]
+            columns += ["group:" + key for key in meta.get("group_keys", [])]  # group_stats.KEY_PREFIX
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise DataError(f"{paths[3]}: not the metadata `preprocess` writes "
                             f"({exc.__class__.__name__}: {exc}){rebuild}") from exc
@@ -112,6 +138,19 @@ class Prepared:
         if len(labels) != len(train) or not np.array_equal(labels[id_column].to_numpy(), train[id_column].to_numpy()):
             raise DataError(f"{paths[2]}: its rows are not train.parquet's{rebuild}")
         return cls(train, test, labels, meta)
+
+
+def _check_finite(frame: pd.DataFrame, columns: list[str], id_column: str, source: str) -> None:
+    """Every feature a finite number: a model fed inf or NaN fails far from the cause, or learns zeros."""
+    values = frame[columns].to_numpy(np.float64)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        col = int(np.flatnonzero(bad.any(axis=0))[0])
+        rows = np.flatnonzero(bad[:, col])
+        kind = "inf" if np.isinf(values[rows, col]).any() else "NaN"
+        raise DataError(f"{source}: feature {columns[col]!r} is {kind} in {len(rows)} row(s) ({id_column} "
+                        f"{frame[id_column].iloc[rows[:3]].tolist()}) after preprocessing (a value too far from "
+                        f"the others to standardise in float32?); nothing written")
 
 
 def _plain(value):

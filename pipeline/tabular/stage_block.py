@@ -18,9 +18,9 @@ _PLUMBING = ("pipeline/__init__.py       # REPO_ROOT: where outputs go", "pipeli
 # every module `stages.py` imports, the stage's command module and the package itself
 _TABULAR = ("pipeline/tabular/__init__.py", "pipeline/tabular/blend.py", "pipeline/tabular/commands.py",
             "pipeline/tabular/config.py", "pipeline/tabular/data.py", "pipeline/tabular/evaluation.py",
-            "pipeline/tabular/figures.py", "pipeline/tabular/paths.py", "pipeline/tabular/prepared.py",
-            "pipeline/tabular/stages.py", "pipeline/tabular/submission.py", "pipeline/tabular/tasks.py",
-            "pipeline/tabular/train.py")
+            "pipeline/tabular/figures.py", "pipeline/tabular/group_stats.py", "pipeline/tabular/paths.py",
+            "pipeline/tabular/prepared.py", "pipeline/tabular/stages.py", "pipeline/tabular/submission.py",
+            "pipeline/tabular/tasks.py", "pipeline/tabular/train.py", "pipeline/tabular/validation.py")
 _TORCH = ("pipeline/runtime.py", "pipeline/training.py")  # torch models: device, seeds, epochs
 
 
@@ -36,7 +36,8 @@ def _params(key: str, names, indent: int) -> str:
 def render(key: str, features_module: str = "") -> str:
     """The YAML of competition `key`'s stages (indented to sit under `stages:`)."""
     stem, submission = stage_stem(key), submission_file(key).relative_to(REPO_ROOT).as_posix()
-    features = ["pipeline/tabular/features.py       # the generic preprocessing (modules build on it)"]
+    features = ["pipeline/tabular/features.py       # the generic preprocessing (modules build on it)",
+                "pipeline/tabular/shift.py          # features test's values do not support"]
     if features_module:
         features += ["pipeline/competitions/__init__.py",
                      f"pipeline/competitions/{features_module}.py   # this competition's features"]
@@ -60,11 +61,14 @@ def render(key: str, features_module: str = "") -> str:
 {_list(features, 6)}      - pipeline/tabular/models/__init__.py   # the registry: config checks model types
 {tabular}{_list(_PLUMBING, 6)}\
     params:
-{_params(key, ("id", "target", "task", "metric", "target_transform", "features"), 6)}\
+{_params(key, ("id", "target", "task", "metric", "target_transform", "features", "seed", "cv.scheme",
+              "group_stats", "shift"), 6)}\
     outs:
       - data/processed/{key}
     metrics:
       - metrics/{key}/preprocess.json:
+          cache: false
+      - metrics/{key}/shift.json:       # how test differs from train (pipeline/tabular/shift.py)
           cache: false
 
   {stem}_train:                   # k-fold CV, then the final fit, of one model: one process per model
@@ -76,7 +80,8 @@ def render(key: str, features_module: str = "") -> str:
         - pipeline/tabular/models    # every model type: a new one needs no edit here
 {model_tabular}{_list((*_PLUMBING, *_TORCH), 8)}\
       params:
-{_params(key, ("seed", "cpu_threads", "task", "metric", "target_transform", "cv", "drop_outliers"), 8)}\
+{_params(key, ("seed", "cpu_threads", "task", "metric", "target_transform", "cv", "drop_outliers",
+              "group_stats"), 8)}\
         - competitions.{key}.models.${{item}}
       outs:
         - data/interim/{key}/oof_${{item}}.csv
@@ -128,7 +133,7 @@ def render(key: str, features_module: str = "") -> str:
       - pipeline/tabular/models
 {tabular}{_list((*_PLUMBING, *_TORCH), 6)}\
     params:
-{_params(key, ("seed", "cpu_threads", "metric", "files.sample_submission"), 6)}\
+{_params(key, ("seed", "cpu_threads", "metric", "files.sample_submission", "drop_outliers", "group_stats"), 6)}\
     outs:
       - {submission}
     metrics:

@@ -21,15 +21,15 @@ import numpy as np
 import pandas as pd
 
 from pipeline import tracking
-from pipeline.errors import DataError
+from pipeline.errors import DataError, MissingColumns
 from pipeline.files import write_bytes, write_csv, write_json, write_metrics
 from pipeline.stage import Stage, StageOutputs
 
 from . import models
 from .blend import best_threshold, combine, fit_weights, out_of_fold_blend
 from .config import CompetitionParams
-from .data import feature_columns, load
-from .evaluation import fold_summary, scores
+from .data import feature_columns, lacking_file, load
+from .evaluation import fold_summary, scores, standard_errors
 from .figures import plot_fold_curves, plot_oof, plot_oof_classes, write_tables
 from .prepared import Prepared
 from .submission import read_sample, values_frame, write_submission
@@ -49,6 +49,13 @@ def _load_prepared(p: CompetitionParams) -> Prepared:
 
 def _task(p: CompetitionParams, prepared: Prepared):
     return p.task_for(len(prepared.classes))
+
+
+def _group_encoder(p: CompetitionParams, prepared: Prepared, task: Task):
+    """The out-of-fold group statistics of the keys preprocess found (None when it found none)."""
+    from .group_stats import encoder
+
+    return encoder(prepared, task.n_classes, p.group_stats)
 
 
 def _scorer(p: CompetitionParams) -> Scorer:
@@ -80,12 +87,18 @@ def fit_preprocessor(p: CompetitionParams, raw):
     features = feature_columns(raw.test, p.id)
     stats_rows = raw.train[features] if getattr(feature_params, "stats_from", "train") == "train" \
         else pd.concat([raw.train[features], raw.test[features]])
-    return module.Preprocessor.fit(stats_rows, feature_params)
+    try:
+        return module.Preprocessor.fit(stats_rows, feature_params)
+    except MissingColumns as exc:  # the file without them is at fault, not the features
+        raise lacking_file(raw, exc) from None
 
 
 def preprocess(p: CompetitionParams) -> dict:
-    """Infer and fit the features on train (and test, if the features module asks) and write
-    model-ready tables with the target in target space."""
+    """Infer and fit the features on train (and test, if the features module asks), leave out
+    features the test's values do not support, choose how folds mirror the test split, find the
+    keys for group statistics, and write model-ready tables with the target in target space."""
+    from . import group_stats, shift, validation
+
     raw = load(p)
     module, feature_params = p.features_module(), p.feature_params()
     preprocessor = fit_preprocessor(p, raw)
@@ -98,19 +111,38 @@ def preprocess(p: CompetitionParams) -> dict:
         index = {label: i for i, label in enumerate(raw.classes)}
         y = target.map(index).to_numpy(np.int64)
     ids_train, ids_test = raw.train[[p.id]].reset_index(drop=True), raw.test[[p.id]].reset_index(drop=True)
-    train = pd.concat([ids_train, preprocessor.transform(raw.train).reset_index(drop=True)], axis=1)
-    test = pd.concat([ids_test, preprocessor.transform(raw.test).reset_index(drop=True)], axis=1)
+    features_train = preprocessor.transform(raw.train).reset_index(drop=True)
+    features_test = preprocessor.transform(raw.test).reset_index(drop=True)
+    columns = list(preprocessor.columns)
+    unsupported = shift.unsupported_features(features_train, features_test, columns, keep=p.shift.keep)
+    columns = [c for c in columns if c not in unsupported]
+    scheme = validation.choose(p.cv.scheme, raw.train, raw.test, p.id, p.task != "regression", f"{p.where}.cv.scheme")
+    keys, key_notes = group_stats.discover(raw.train, raw.test, [p.id, p.target], p.group_stats,
+                                           f"{p.where}.group_stats")
+    key_frames = [pd.DataFrame({group_stats.KEY_PREFIX + k: group_stats.key_values(frame, k) for k in keys},
+                               index=frame.index).reset_index(drop=True) for frame in (raw.train, raw.test)]
+    train = pd.concat([ids_train, features_train[columns], key_frames[0]], axis=1)
+    test = pd.concat([ids_test, features_test[columns], key_frames[1]], axis=1)
     labels = pd.DataFrame({p.id: ids_train[p.id], "label": target.to_numpy(), "y": y, "is_outlier": outliers})
-    notes = [*raw.notes, *getattr(preprocessor, "notes", [])]
+    if scheme.blocks is not None:
+        labels["block"] = scheme.blocks
+    notes = [*raw.notes, *getattr(preprocessor, "notes", []),
+             *(f"{reason}: left out (keep it with {p.where}.shift.keep)" for reason in unsupported.values()),
+             *key_notes, f"cv folds: {scheme.label}: {scheme.reason}"]
     meta = {"id": p.id, "target": p.target, "task": p.task, "classes": raw.classes,
-            "target_transform": p.target_transform, "columns": list(preprocessor.columns), "notes": notes}
-    Prepared(train, test, labels, meta).save(p.paths.processed)
+            "target_transform": p.target_transform, "columns": columns, "notes": notes, "group_keys": keys,
+            "cv_scheme": {"kind": scheme.kind, "column": scheme.column, "ordered": scheme.ordered,
+                          "reason": scheme.reason}}
+    report = shift.adversarial(features_train, features_test, list(preprocessor.columns), p.seed) \
+        if p.shift.adversarial else {}
+    Prepared(train, test, labels, meta).save(p.paths.processed, (str(raw.paths['train']), str(raw.paths['test'])))
     preprocessor.save(p.paths.processed / "preprocessor.json")  # the fitted state, for inspection and reuse
-    for note in notes:  # on stderr: stdout is the stage's JSON summary
+    write_metrics(_outputs(p, "shift").metrics, {**report, "left_out": unsupported})
+    for note in notes:  # on stderr: stdout is the stage's summary
         print(f"note: {note}", file=sys.stderr)
-    summary = {"n_train": len(train), "n_test": len(test), "n_features": len(preprocessor.columns),
+    summary = {"n_train": len(train), "n_test": len(test), "n_features": len(columns),
                "n_outliers": int(outliers.sum()), "outlier_ids": raw.train.loc[outliers, p.id].tolist(),
-               "n_columns_left_out": len(notes)}
+               "n_columns_left_out": len(notes) - len(key_notes) - 1, "n_group_keys": len(keys)}
     if hasattr(preprocessor, "skewed"):
         summary["n_skewed_transformed"] = len(preprocessor.skewed)
     if p.task != "regression":
@@ -152,11 +184,11 @@ def cross_validation(p: CompetitionParams, model: str) -> dict:
     model_params, harness, prepared, tags, task = _model_stage(p, model, "cv")
     out, metric = harness.outputs, p.metric
     X, y = prepared.X(), prepared.y()
-    folds = p.fold_ids(y, task)
+    folds = p.fold_ids(prepared, task)
     run_params = p.run_params(model, model_params)
     with harness.tracked(params=run_params, tags=tags):
         result = cross_validate(model_params, X, y, folds, p.fit_mask(prepared.outliers()), _scorer(p), p.seed,
-                                workers=p.cv.workers, task=task)
+                                workers=p.cv.workers, task=task, groups=_group_encoder(p, prepared, task))
         for fold in result.folds:
             # fold runs carry the params too, so the compare view works on them as on the parents
             with harness.tracked(params=run_params, tags={**tags, "fold": fold.fold + 1}, nested=True,
@@ -193,13 +225,16 @@ def fit(p: CompetitionParams, model: str) -> dict:
     mask = p.fit_mask(prepared.outliers())
     score = _scorer(p)
     with harness.tracked(params=p.run_params(model, model_params), tags=tags):
-        fitted, history = fit_all(model_params, X, y, mask, score, p.seed, task=task)
+        groups = _group_encoder(p, prepared, task)
+        fitted, history = fit_all(model_params, X, y, mask, score, p.seed, task=task, groups=groups)
         _log_curves(history)
-        metrics = {f"train_{p.metric}": score(y[mask], fitted.predict(X[mask])), "n_train": int(mask.sum())}
+        X_fit = X[mask] if groups is None else np.hstack([X[mask], groups.encode(mask, groups.train_codes[:0],
+                                                                                  p.seed)[0]])
+        metrics = {f"train_{p.metric}": score(y[mask], fitted.predict(X_fit)), "n_train": int(mask.sum())}
         # pickle, not torch.save: a scikit-learn or NumPy model's stage need not import torch
         write_bytes(p.paths.model_file(model), pickle.dumps({
             "name": model, "params": models.to_dict(model_params), "state": fitted.state(),
-            "n_features": X.shape[1], "seed": p.seed, "task": [task.kind, task.n_classes],
+            "n_features": X_fit.shape[1], "seed": p.seed, "task": [task.kind, task.n_classes],
         }, protocol=pickle.HIGHEST_PROTOCOL))
         write_metrics(harness.outputs.metrics, metrics)
         tracking.log_metrics(metrics)
@@ -258,7 +293,13 @@ def blend(p: CompetitionParams) -> dict:
     headline = scores(spec, transform, truth, blended, outliers, threshold=row_thresholds)
     per_fold = [scores(spec, transform, truth[folds == k], blended[folds == k], outliers[folds == k],
                        threshold=row_thresholds[folds == k])[f"oof_{p.metric}"] for k in np.unique(folds)]
+    name = f"oof_{p.metric}"
+    scheme = prepared.cv_scheme()
+    scored = headline
+    headline = {name: scored[name], **standard_errors(p.metric, per_fold, scored[name], len(prepared.test)),
+                **scored}  # the headline first, its standard error beside it
     metrics = {**headline, f"valid_{p.metric}_mean": float(np.mean(per_fold)),
+               "cv_scheme": _scheme_label(scheme), "cv_scheme_reason": scheme["reason"],
                "weights": dict(zip(p.blend.models, map(float, weights))),
                "models": {m: scores(spec, transform, truth, predictions[..., i], outliers)
                           for i, m in enumerate(p.blend.models)}}
@@ -270,11 +311,15 @@ def blend(p: CompetitionParams) -> dict:
                                            "threshold": threshold, "task": prepared.task,
                                            "target_transform": transform})
         write_metrics(harness.outputs.metrics, metrics)
-        _plot_blend(p, prepared, blended, headline)
+        _plot_blend(p, prepared, blended, scored)
         tracking.log_metrics({**headline, f"valid_{p.metric}_mean": metrics[f"valid_{p.metric}_mean"],
                               **{f"weight_{m}": w for m, w in metrics["weights"].items()}})
         tracking.log_artifact(p.paths.oof_plot)
     return metrics
+
+
+def _scheme_label(scheme: dict) -> str:
+    return f"{scheme['kind']}:{scheme['column']}" if scheme.get("column") else scheme["kind"]
 
 
 def _plot_blend(p: CompetitionParams, prepared: Prepared, blended: np.ndarray, headline: dict) -> None:
@@ -300,6 +345,10 @@ def submission(p: CompetitionParams) -> dict:
     blend_state = json.loads(p.paths.blend_weights.read_text())
     prepared = _load_prepared(p)
     X_test = prepared.X_test()
+    groups = _group_encoder(p, prepared, p.task_for(len(prepared.classes)))
+    if groups is not None:  # the test's group statistics come from every row the models were fitted on
+        X_test = np.hstack([X_test, groups.encode(p.fit_mask(prepared.outliers()), prepared.group_codes()[1],
+                                                  p.seed)[1]])
     predicted = combine(np.stack([load_model(p, name).predict(X_test) for name in blend_state["models"]], axis=-1),
                         np.asarray(blend_state["weights"]))
     if prepared.task == "regression":

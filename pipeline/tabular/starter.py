@@ -29,7 +29,7 @@ from pipeline.errors import DataError, DownloadError, ParamError
 from pipeline.files import write_bytes
 from pipeline.params import PARAMS_FILE, load_params
 
-from . import shift
+from . import shift, validation
 from .config import REQUIRED_FILES
 from .data import class_labels, columns_of, feature_columns, read_csv
 from .features import Params as FeatureParams
@@ -81,8 +81,10 @@ def sample_submission_name(names: list[str]) -> str:
         return SAMPLE_SUBMISSION
     found = sorted(n for n in names if n.lower().endswith(".csv") and "submission" in n.lower())
     if len(found) != 1:
-        what = f"{len(found)} CSVs whose name contains 'submission' ({', '.join(found)})" if found else "none"
-        raise FileNotFoundError(f"no {SAMPLE_SUBMISSION} and {what}; its files: {', '.join(sorted(names)) or 'none'}")
+        what = (f"and {len(found)} CSVs whose name contains 'submission' ({', '.join(found)})" if found
+                else "nor another CSV whose name contains 'submission'")
+        raise FileNotFoundError(f"no sample submission: no {SAMPLE_SUBMISSION} {what}; "
+                                f"its files: {', '.join(sorted(names)) or 'none'}")
     return found[0]
 
 
@@ -133,12 +135,13 @@ def _from_kaggle(slug: str, workdir: Path) -> tuple[dict[str, str], dict[str, Pa
 
 
 def _attempts(slug: str, source: str | None, mirror: str | None) -> list[tuple[str, str, Any]]:
-    """(label, params `source:` value, fetch(workdir) or None when skipped) in the order tried."""
+    """(label, params `source:` value, fetch(workdir) or None when skipped) in the order tried:
+    `--from` alone when given (the user named the files: no mirror, no Kaggle API)."""
     attempts: list[tuple[str, str, Any]] = []
     if source:
         folder = _local_folder(source)
         value = str(folder.resolve()) if folder is not None and "://" not in source else source.rstrip("/")
-        attempts.append((f"--from {value}", value, lambda workdir: _from_base(value, workdir)))
+        return [(f"--from {value}", value, lambda workdir: _from_base(value, workdir))]
     if mirror:
         base = datasets._join(mirror, slug)
         attempts.append((f"mirror {base}", "", lambda workdir: _from_base(base, workdir)))
@@ -160,6 +163,8 @@ def locate(slug: str, source: str | None, mirror: str | None, workdir: Path) -> 
         try:
             names, paths = fetch(workdir)
         except Exception as exc:  # noqa: BLE001 - every failure is reported with its source
+            if source:  # the one place asked for: one line saying what it lacks
+                raise DownloadError(f"{label}: {exc}") from exc
             tried.append(f"{label}: {type(exc).__name__}: {exc}")
             continue
         return Found(label, value, names, paths)
@@ -188,6 +193,7 @@ class Inferred:
     kind_notes: list[str] = field(default_factory=list)
     n_rows: int = 0  # training rows: the net's defaults scale with them
     shift: dict = field(default_factory=dict)  # shift.check of the generic features: how test differs
+    scheme: str = ""  # the folds `cv.scheme: auto` makes of these files, and why
 
 
 def infer_id(sample: pd.DataFrame, test: pd.DataFrame, names: dict[str, str]) -> str:
@@ -311,7 +317,15 @@ def infer(frames: dict[str, pd.DataFrame], names: dict[str, str], key: str) -> I
     fitted = Preprocessor.fit(train[features], FeatureParams())
     kinds, notes = _kinds_of(fitted)
     return Inferred(id_column, target, task, metric, transform, why, classes, left_out, unknown, kinds, notes,
-                    len(train), shift=shift_check(fitted, train[features], test[features]))
+                    len(train), shift=shift_check(fitted, train[features], test[features]),
+                    scheme=scheme_line(train, test, id_column, task, key))
+
+
+def scheme_line(train: pd.DataFrame, test: pd.DataFrame, id_column: str, task: str, key: str) -> str:
+    """What `cv.scheme: auto` (pipeline/tabular/validation.py) makes of these files."""
+    where = f"competitions.{key}.cv.scheme"
+    chosen = validation.choose("auto", train, test, id_column, task != "regression", where=where)
+    return f"CV folds (cv.scheme auto): {chosen.label}: {chosen.reason}"
 
 
 def shift_check(fitted: Preprocessor, train: pd.DataFrame, test: pd.DataFrame) -> dict:
@@ -352,8 +366,10 @@ def params_block(key: str, slug: str, found: Found, sha256: dict[str, str], infe
     return {
         "kaggle": slug, "files": files, "source": found.source, "id": inferred.id, "target": inferred.target,
         "task": inferred.task, "metric": inferred.metric, "target_transform": inferred.target_transform,
-        "seed": 42, "cpu_threads": 1, "features": {"module": "", "stats_from": "train"}, "drop_outliers": False,
-        "cv": {"folds": 5, "shuffle": True, "seed": 42, "workers": 1},
+        "seed": SEED, "cpu_threads": 1, "features": {"module": "", "stats_from": "train"}, "drop_outliers": False,
+        "group_stats": {"columns": "auto", "smoothing": 10.0, "min_linked_share": 0.2, "inner_folds": 5},
+        "shift": {"keep": [], "adversarial": True},
+        "cv": {"folds": 5, "shuffle": True, "seed": 42, "workers": 1, "scheme": "auto"},
         "models": model_defaults(inferred.task, inferred.n_rows),
         "blend": {"models": ["lightgbm", "elastic_net", "mlp"], "method": "optimize"},
     }
@@ -378,6 +394,9 @@ def block_comments(key: str, found: Found, inferred: Inferred) -> dict[str, str]
         "features.module": "'' = the generic preprocessing",
         "features.stats_from": "train | train_and_test",
         "cv.workers": "folds fitted at once (same results)",
+        "cv.scheme": "auto | random | stratified | group:COLUMN | time:COLUMN",
+        "group_stats.columns": "auto | none | [COLUMN, NAME:first_word]",
+        "shift.keep": "features kept though test's values lie where train has none",
         "models.mlp.standardize_target": "learn (y - mean) / std",
         "blend.method": "optimize (weights on out-of-fold) | mean",
     }
@@ -413,6 +432,8 @@ def yaml_lines(mapping: Mapping[str, Any], comments: Mapping[str, str], indent: 
         if isinstance(value, Mapping):
             lines += commented(indent, f"{scalar(name)}:", comments.get(dotted))
             lines += yaml_lines(value, comments, indent + 2, dotted + ".")
+        elif isinstance(value, list) and not value:  # DVC writes an empty list in flow style too
+            lines += commented(indent, f"{scalar(name)}: []", comments.get(dotted))
         elif isinstance(value, list):
             lines += commented(indent, f"{scalar(name)}:", comments.get(dotted))
             lines += [" " * indent + f"- {scalar(item)}" for item in value]
@@ -557,7 +578,7 @@ class Report:
                  f"{self.dvc_file.name} stages {', '.join(self.stages)}")
         lines = [f"New competition '{self.key}' (Kaggle: {self.slug})", *self._files(), *self._settings(),
                  "Could not infer:", *(f"  {u}" for u in self.inferred.unknown + self.layout), *self._columns(),
-                 *self._shift(), wrote,
+                 *self._shift(), *([self.inferred.scheme] if self.inferred.scheme else []), wrote,
                  f"Next: dvc repro {stage_stem(self.key)}_submission   (or `dvc repro`: every pipeline)"]
         return "\n".join(_fold(line) for line in lines)
 

@@ -32,33 +32,42 @@ class CVResult:
     folds: list[FoldResult]
 
 
-def _fit_fold(params, X, y, valid, train_mask, score, task, seed, fold, curves, progress) -> tuple:
-    """One fold: fit on `train_mask` rows outside it, predict it; (FoldResult, fold predictions)."""
+def _fit_fold(params, X, y, valid, train_mask, score, task, seed, fold, curves, groups, progress) -> tuple:
+    """One fold: fit on `train_mask` rows outside it, predict it; (FoldResult, fold predictions).
+    With `groups`, each side gets group statistics from this fold's fitted rows only."""
     fit_rows = ~valid & train_mask
-    model = models.create(params, X.shape[1], seed, task)
-    sets = {"train": (X[fit_rows], y[fit_rows]), "valid": (X[valid], y[valid])} if curves else None
-    history = model.fit(X[fit_rows], y[fit_rows], sets, score, progress=progress)
-    predicted = model.predict(X[valid])
-    return FoldResult(fold, int(fit_rows.sum()), int(valid.sum()), score(y[fit_rows], model.predict(X[fit_rows])),
+    X_fit, X_valid = X[fit_rows], X[valid]
+    if groups is not None:
+        extra_fit, extra_valid = groups.encode(fit_rows, groups.train_codes[valid], seed)
+        X_fit, X_valid = np.hstack([X_fit, extra_fit]), np.hstack([X_valid, extra_valid])
+    model = models.create(params, X_fit.shape[1], seed, task)
+    sets = {"train": (X_fit, y[fit_rows]), "valid": (X_valid, y[valid])} if curves else None
+    history = model.fit(X_fit, y[fit_rows], sets, score, progress=progress)
+    predicted = model.predict(X_valid)
+    return FoldResult(fold, int(fit_rows.sum()), int(valid.sum()), score(y[fit_rows], model.predict(X_fit)),
                       score(y[valid], predicted), history), predicted
 
 
 def cross_validate(params, X: np.ndarray, y: np.ndarray, fold_ids: np.ndarray, train_mask: np.ndarray,
                    score: Scorer, seed: int, curves: bool = True, progress: bool = True,
-                   workers: int = 1, task: Task = REGRESSION) -> CVResult:
+                   workers: int = 1, task: Task = REGRESSION, groups=None) -> CVResult:
     """Train one model per fold on `train_mask` rows outside the fold; predict the fold.
 
-    `workers` > 1 fits folds in that many forked processes (`house.cv.workers`): a 2-core
-    machine then fits two folds at once. Each fold's model is seeded by `seed + fold` alone,
+    `workers` > 1 fits folds in that many forked processes (`cv.workers`; 0: one per core), so a
+    2-core machine fits two folds at once. Each fold's model is seeded by `seed + fold` alone,
     so the results are the same for any number of workers.
     """
     n_folds = int(fold_ids.max()) + 1
-    jobs = [(params, X, y, fold_ids == fold, train_mask, score, task, seed + fold, fold, curves)
+    jobs = [(params, X, y, fold_ids == fold, train_mask, score, task, seed + fold, fold, curves, groups)
             for fold in range(n_folds)]
     # disable=None: a bar on a terminal, nothing in a log file (tqdm checks stderr is a tty)
     bar = tqdm(total=n_folds, desc=f"{params.type} folds", unit="fold", disable=None if progress else True,
                leave=False)
     results = []
+    if workers == 0:  # `cv.workers: 0`: one per core this process may run on
+        import os
+
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     with bar:
         if workers > 1:
             import multiprocessing
@@ -81,9 +90,13 @@ def cross_validate(params, X: np.ndarray, y: np.ndarray, fold_ids: np.ndarray, t
 
 
 def fit_all(params, X: np.ndarray, y: np.ndarray, train_mask: np.ndarray, score: Scorer, seed: int,
-            progress: bool = True, task: Task = REGRESSION):
-    """The final fit on every training row (outliers left out when asked); returns (model, history)."""
-    model = models.create(params, X.shape[1], seed, task)
-    history = model.fit(X[train_mask], y[train_mask], {"train": (X[train_mask], y[train_mask])}, score,
-                        progress=progress)
+            progress: bool = True, task: Task = REGRESSION, groups=None):
+    """The final fit on every training row (outliers left out when asked); returns (model, history).
+    With `groups`, the fitted rows get out-of-fold group statistics (`group_features` gives the
+    test's from every fitted row)."""
+    X_fit = X[train_mask]
+    if groups is not None:
+        X_fit = np.hstack([X_fit, groups.encode(train_mask, groups.train_codes[:0], seed)[0]])
+    model = models.create(params, X_fit.shape[1], seed, task)
+    history = model.fit(X_fit, y[train_mask], {"train": (X_fit, y[train_mask])}, score, progress=progress)
     return model, history

@@ -120,6 +120,7 @@ class Objective:
 
     def __init__(self, target: CompetitionTarget, study_name: str, p, prepared=None, folds: int | None = None,
                  metric: str = METRIC):
+        from pipeline.tabular import group_stats
         from pipeline.tabular.prepared import Prepared
         from pipeline.tabular.tasks import Scorer
 
@@ -135,7 +136,8 @@ class Objective:
         self.metric = metric
         self.value_name = resolve_metric(metric, p.metric, p.task, bool(self.outliers.any()))
         self.oof_name = oof_name(p.metric, p.task, bool(self.outliers.any()))
-        self.folds = p.fold_ids(self.y, self.task)
+        self.folds = p.fold_ids(self.prepared, self.task)
+        self.groups = group_stats.encoder(self.prepared, self.task.n_classes, p.group_stats)
         self.fit_mask = p.fit_mask(self.outliers)
         self.scorer = Scorer(p.metric_spec, p.target_transform)
         self.members = [*p.blend.models, *([] if target.model in p.blend.models else [target.model])]
@@ -152,7 +154,7 @@ class Objective:
         p = self.p
         return {name: cross_validate(p.model(name, self.task), self.X, self.y, self.folds, self.fit_mask,
                                      self.scorer, p.seed, curves=False, progress=False, workers=p.cv.workers,
-                                     task=self.task).oof
+                                     task=self.task, groups=self.groups).oof
                 for name in self.members if name != self.target.model}
 
     def __call__(self, trial) -> float:
@@ -211,7 +213,8 @@ class Objective:
         for k in range(n_folds):
             rows = self.folds == k
             result = cross_validate(params, self.X, self.y, np.where(rows, 0, -1), self.fit_mask, self.scorer,
-                                    self.p.seed + k, curves=False, progress=False, task=self.task)
+                                    self.p.seed + k, curves=False, progress=False, task=self.task,
+                                    groups=self.groups)
             results.append(result.folds[0])
             oof[rows] = result.oof[rows]
             tracking.log_metrics({f"valid_{self.p.metric}": results[-1].valid_score,

@@ -262,6 +262,7 @@ def test_competition_new_prints_how_test_differs_for_later_days_of_each_month(tm
                for line in lines), text
     assert "Left out: 2 feature(s) whose test values mostly lie where train has none:" in lines
     assert "  datetime_day: 100% of test rows take values train never has (all past train's maximum: test" in text
+    assert "CV folds (cv.scheme auto): time:datetime: test holds whole days train lacks" in text
     assert seconds < 30, seconds
 
 
@@ -270,3 +271,4 @@ def test_competition_new_on_titanic_sees_no_shift(tmp_path, mirror):
 
     assert "no detectable shift" in text
     assert "Left out for train/test shift: none" in text
+    assert "CV folds (cv.scheme auto): stratified: classification" in text

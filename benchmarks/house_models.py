@@ -176,8 +176,13 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a house.features param (features are then made in-process)")
     parser.add_argument("--cv-seed", type=int, default=None, help="other folds than house.cv.seed (robustness)")
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/house_models_bench"))
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="default: house-models-bench/ in the user's private folder (pipeline/private.py)")
     args = parser.parse_args()
+    if args.cache is None:  # not a name in /tmp that another user could fill with made-up scores first
+        from pipeline import private
+
+        args.cache = private.subfolder("house-models-bench")
 
     p = load_house()
     if args.cv_seed is not None:

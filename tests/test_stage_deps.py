@@ -29,6 +29,8 @@ ALLOWED: dict[str, str] = {
                                  "checksums (pipeline/datasets.py, a dep) before it lands in data/raw",
     "pipeline/tracking*": "MLflow transport (pipeline/tracking/ and any pipeline/tracking*.py): what "
                           "reaches MLflow, not DVC outputs; the run record under runs/ only names the run",
+    "pipeline/private.py": "where the tracking transport keeps its sockets and locks (outside the repo): "
+                           "never an output",
 }
 
 MISSING_HINT = "add them to the stage's deps in dvc.yaml (or a folder above them)"

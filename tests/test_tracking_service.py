@@ -244,7 +244,7 @@ def _try_start_run(client: service.ServiceClient) -> dict:
 
 def test_the_socket_folder_must_be_private_to_its_user(short_tmp):
     client = service.ServiceClient(os.environ["MLFLOW_TRACKING_URI"], short_tmp)
-    folder = short_tmp / f"pipeline-tracking-{os.geteuid()}"
+    folder = short_tmp / f"pipeline-{os.geteuid()}"  # the user's one private folder (pipeline/private.py)
     assert client.path.parent == folder
     folder.mkdir()
     folder.chmod(0o777)  # world-writable: anyone could listen there, or swap the socket
@@ -379,7 +379,7 @@ def test_any_tmpdir_works_even_one_too_long_for_a_socket_path(tmp_path, tmpdir_e
     assert len(os.fsencode(long_tmp)) > 120
     first = _finish(_stage("service", tmp_path))  # inherits TMPDIR
     path = _socket()
-    assert len(os.fsencode(path)) + 8 <= 107 and path.parent == Path("/tmp", f"pipeline-tracking-{os.geteuid()}")
+    assert len(os.fsencode(path)) + 8 <= 107 and path.parent == Path("/tmp", f"pipeline-{os.geteuid()}")
     assert service.is_service(_server_pid(), path)
     assert mlflow_client().get_run(first["run_id"]).info.status == "FINISHED"
 

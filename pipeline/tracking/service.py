@@ -6,9 +6,10 @@ this small server on a Unix socket; it and every later stage send their few call
 lines and get answers back, synchronously, so a failing store still fails the stage at once, with
 the same one-line `TrackingError`. Why this and not `mlflow server`: docs/tracking.md.
 
-* Private: the socket lives in `$TMPDIR/pipeline-tracking-<uid>/` (`/tmp/...` when `$TMPDIR` is too
-  long for a socket path), a folder of mode 0700 owned by the user; any other folder there is
-  refused. Both ends check the other's uid with SO_PEERCRED: the server drops a connection from
+* Private: the socket lives in the user's private folder (`pipeline/private.py`:
+  `$TMPDIR/pipeline-<uid>/`, `/tmp/...` when `$TMPDIR` is too long for a socket path), mode 0700,
+  checked at every connection; its log, lock and pid files are opened without following links.
+  Both ends check the other's uid with SO_PEERCRED: the server drops a connection from
   another uid; the client refuses a server of another uid, or a listener that is not a tracking
   service for that socket (its /proc command line), before it sends anything.
 * Bounded: every client call (connecting, starting a server, each request) gives up after
@@ -38,11 +39,9 @@ import math
 import os
 import signal
 import socket
-import stat
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -50,8 +49,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from pipeline import REPO_ROOT
-from pipeline.errors import TrackingError
+from pipeline import REPO_ROOT, private
+from pipeline.errors import PipelineError, TrackingError
 from pipeline.tracking.backend import OPS, TrackingBackend
 
 TIMEOUT_VARIABLE = "PIPELINE_TRACKING_TIMEOUT"
@@ -62,8 +61,8 @@ MODULE = "pipeline.tracking.service"
 LOG_LIMIT = 1 << 20  # a log past 1 MiB is started afresh by the next server
 _URI_VARIABLE = "PIPELINE_TRACKING_SERVICE_URI"
 _CODE = tuple(sorted(Path(__file__).parent.glob("*.py")))  # the tracking package: its version
-_SUN_PATH = 107  # bytes of a socket path on Linux (sockaddr_un.sun_path less its NUL)
 _NAME = 20 + len(".sock.") + 7  # a socket's name: its key, and the pid suffix a server binds under first
+assert _NAME <= private.SOCKET_ROOM  # the private folder leaves room for it under 107 bytes
 # Calls that do no harm when they run twice: repeated on a fresh server after the old one died
 # with the call in flight. start_run is not among them: it would open a second run.
 _REPEATABLE = frozenset({"log_batch", "log_artifact", "set_tags", "end_run"})
@@ -92,35 +91,19 @@ def own_uid() -> int:
 
 
 def service_dir() -> Path:
-    """The user's private folder for sockets: in `$TMPDIR`, or in /tmp when a socket path under
-    `$TMPDIR` would pass the 107 bytes a Unix socket's path may have."""
-    name = f"pipeline-tracking-{own_uid()}"
-    folder = Path(tempfile.gettempdir()) / name
-    if len(os.fsencode(folder)) + 1 + _NAME > _SUN_PATH:
-        folder = Path("/tmp") / name
-    return folder
+    """Where the sockets live: the user's private folder (`private.location()`, not made here)."""
+    return private.location()
 
 
 def private_dir(folder: Path) -> Path:
-    """Create `folder` (mode 0700), or check that it is a folder of this user that no one else may
-    enter; anything else is a `TrackingError`: another user could listen on, or replace, a socket there."""
+    """Make `folder` (mode 0700) or check that it is the user's alone (`private.ensure`): another
+    user could listen on, or replace, a socket in any other; that is a `TrackingError` line."""
     try:
-        folder.mkdir(mode=0o700)
-    except FileExistsError:
-        pass
-    except OSError as exc:
-        raise TrackingError(f"cannot create the tracking service's folder {folder}: {exc.strerror}") from exc
-    info = os.lstat(folder)
-    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
-        problem = "is not a folder (a symbolic link or a file)"
-    elif info.st_uid != own_uid():
-        problem = f"belongs to uid {info.st_uid}, not to you (uid {own_uid()})"
-    elif info.st_mode & 0o077:
-        problem = f"has mode {stat.S_IMODE(info.st_mode):04o}: other users may enter it"
-    else:
-        return folder
-    raise TrackingError(f"{folder} {problem}; the tracking service's socket must live in a folder only you "
-                        "can enter (mode 0700, yours): remove it, or point TMPDIR elsewhere")
+        return private.ensure(folder)
+    except TrackingError:
+        raise
+    except PipelineError as exc:
+        raise TrackingError(str(exc)) from None
 
 
 def socket_path(uri: str, root: Path) -> Path:
@@ -333,7 +316,7 @@ class ServiceClient(TrackingBackend):
     @contextmanager
     def _locked(self, deadline: float) -> Iterator[None]:
         lock = self.path.with_suffix(".lock")
-        with os.fdopen(os.open(lock, os.O_RDWR | os.O_CREAT, 0o600), "r+") as fh:
+        with os.fdopen(self._private_open(lock, os.O_RDWR | os.O_CREAT), "r+") as fh:
             while True:
                 try:
                     fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -412,7 +395,7 @@ class ServiceClient(TrackingBackend):
 
     def _spawn(self) -> int:
         self.path.unlink(missing_ok=True)  # a socket left by a server that died
-        with os.fdopen(os.open(self.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a") as out:
+        with os.fdopen(self._private_open(self.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND), "a") as out:
             if out.tell() > LOG_LIMIT:
                 out.truncate(0)
             # the URI goes by environment, not argv: `ps` shows argv to every user, passwords too
@@ -422,11 +405,17 @@ class ServiceClient(TrackingBackend):
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True)  # outlives this stage; not killed with its process group
         _CHILDREN.append(server)  # reaped when it ends, if this process still runs then
-        pidfile = self.path.with_suffix(".pid")
-        tmp = pidfile.with_name(f".{pidfile.name}.{os.getpid()}")
-        tmp.write_text(str(server.pid))
-        os.replace(tmp, pidfile)
+        private.write_new(self.path.with_suffix(".pid"), str(server.pid).encode())
         return server.pid
+
+    @staticmethod
+    def _private_open(path: Path, flags: int) -> int:
+        try:
+            return private.open_file(path, flags)
+        except TrackingError:
+            raise
+        except PipelineError as exc:
+            raise TrackingError(str(exc)) from None
 
     def _wait_for(self, pid: int, deadline: float) -> None:
         while not self.path.exists():
@@ -487,6 +476,8 @@ class Server:
 
         self.path, self.idle = path, idle
         self.store = MlflowStore(uri)
+        # a creation lock held elsewhere fails the call naming the lock before the client's own wait ends
+        self.store.lock_wait = 0.8 * call_timeout()
         self.expected_uid = own_uid()  # whom clients must run as (a seam for tests)
         self.lock = threading.Lock()
         self.clients = 0
@@ -500,8 +491,8 @@ class Server:
         from mlflow.entities import Metric, Param, RunTag  # noqa: F401
 
         try:
-            self.store.client()
-        except TrackingError as exc:  # reported to the clients, call by call
+            self.store.client(lock_wait=0)  # the lock held elsewhere: the first call waits for it, bounded
+        except PipelineError as exc:  # reported to the clients, call by call
             print(f"store not ready: {exc}", flush=True)
 
     def serve(self) -> None:
@@ -582,7 +573,7 @@ class Server:
                 return {"error": f"unknown call {op!r}", "kind": "internal"}
             try:
                 result = getattr(self.store, op)(**args)
-            except TrackingError as exc:
+            except PipelineError as exc:  # TrackingError, or the private folder's
                 return {"error": str(exc), "kind": "tracking"}
             except Exception as exc:  # noqa: BLE001 - a bug: the stage shows it, the server goes on
                 return {"error": f"{type(exc).__name__}: {exc}", "kind": "internal"}

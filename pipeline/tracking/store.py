@@ -109,12 +109,15 @@ class MlflowStore(TrackingBackend):
         self.uri = uri
         self._client = None
         self.identity: tuple[int, int] | None = None  # the SQLite file the client was opened on
+        self.lock_wait: float | None = None  # seconds to wait for the creation lock (None: the tracking timeout)
 
     # ---- the store itself
 
-    def client(self):
+    def client(self, lock_wait: float | None = None):
+        """The store's MlflowClient, opened on first use; `lock_wait`: seconds to wait for the
+        creation lock this time (default `self.lock_wait`, else `PIPELINE_TRACKING_TIMEOUT`)."""
         if self._client is None:
-            with self.errors(), self._creation_lock():
+            with self.errors(), self._creation_lock(self.lock_wait if lock_wait is None else lock_wait):
                 self._client = self._open()
                 self.identity = file_identity(sqlite_path(self.uri))
         return self._client
@@ -126,19 +129,35 @@ class MlflowStore(TrackingBackend):
         return self._client is not None and path is not None and file_identity(path) != self.identity
 
     @contextmanager
-    def _creation_lock(self) -> Iterator[None]:
+    def _creation_lock(self, wait: float | None = None) -> Iterator[None]:
         """A file lock around opening a SQLite store: MLflow creates a fresh store's tables on
-        first use, and parallel sweep workers starting on one new file would race to create them."""
+        first use, and parallel sweep workers starting on one new file would race to create them.
+        The lock lives in the user's private folder (`pipeline/private.py`: no other user can
+        create, replace or hold it), and the wait for it is bounded like every tracking call
+        (`PIPELINE_TRACKING_TIMEOUT`)."""
         if sqlite_path(self.uri) is None:
             yield
             return
         import fcntl
-        import hashlib
-        import tempfile
 
-        lock = Path(tempfile.gettempdir()) / f"mlflow-store-{hashlib.sha1(self.uri.encode()).hexdigest()[:16]}.lock"
-        with lock.open("a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
+        from pipeline import private
+        from pipeline.tracking.service import TIMEOUT_VARIABLE, call_timeout
+
+        limit = call_timeout() if wait is None else wait
+        deadline = time.monotonic() + limit
+        lock = creation_lock_path(self.uri)
+        with os.fdopen(private.open_file(lock, os.O_RDWR | os.O_CREAT), "r+") as fh:
+            while True:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise TrackingError(
+                            f"MLflow store {safe_uri(self.uri)}: its creation lock {lock} has been held for "
+                            f"over {limit:g} s by {_holders(fh.fileno())} (opening the store, or stuck?); "
+                            f"stop that process, or raise {TIMEOUT_VARIABLE}") from None
+                    time.sleep(0.05)
             try:
                 yield
             finally:
@@ -268,6 +287,26 @@ class MlflowStore(TrackingBackend):
         while f"{name} ({n})" in taken:
             n += 1
         return f"{name} ({n})"
+
+
+def creation_lock_path(uri: str) -> Path:
+    """The lock around opening the SQLite store `uri`: in the user's private folder (checked)."""
+    import hashlib
+
+    from pipeline import private
+
+    return private.folder() / f"store-{hashlib.sha1(uri.encode()).hexdigest()[:16]}.lock"
+
+
+def _holders(fd: int) -> str:
+    """Who holds the lock open as `fd`, for an error line: pids and their command lines."""
+    from pipeline import private
+    from pipeline.tracking.service import command_line
+
+    pids = private.lock_holders(fd)
+    if not pids:
+        return "another process of yours"
+    return ", ".join(f"pid {pid} ({' '.join(command_line(pid) or ['?'])[:60]})" for pid in pids)
 
 
 def _now_ms() -> int:

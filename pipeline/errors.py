@@ -13,6 +13,15 @@ class DataError(PipelineError, ValueError):
     """An input file is missing, empty, or lacks or mistypes a column."""
 
 
+class MissingColumns(DataError):
+    """Rows lack columns a features module needs. The preprocess stage turns it into an error naming
+    the file that lacks them: a column test.csv lacks is left out of train's rows too."""
+
+    def __init__(self, message: str, columns: list[str], why: str):
+        super().__init__(message)
+        self.columns, self.why = list(columns), why  # why: what needs them, e.g. a param's name
+
+
 class DownloadError(PipelineError, RuntimeError):
     """No source delivered a file whose checksum matched."""
 

@@ -159,6 +159,19 @@ def require(condition: bool, name: str, message: str) -> None:
         raise ParamError(f"params.yaml: '{name}' {message}")
 
 
+SEED_MAX = 2**32 - 1  # NumPy's `np.random.seed`, scikit-learn's random_state and Optuna's samplers take 0..2**32-1
+
+
+def seed_in_range(seed: int, highest: int = SEED_MAX) -> bool:
+    return 0 <= seed <= highest
+
+
+def require_seed(seed: int, name: str, highest: int = SEED_MAX, why: str = "") -> None:
+    """Range check of a seed param (a negative or larger one is a NumPy traceback deep in a stage);
+    `highest` below SEED_MAX when the code adds to the seed (fold k's model gets seed + k)."""
+    require(seed_in_range(seed, highest), name, f"must be in 0..{highest}{why}, got {seed}")
+
+
 def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Flatten nested params to dotted keys, as MLflow and `dvc params diff` show them."""
     flat: dict[str, Any] = {}

@@ -182,7 +182,7 @@ def test_min_category_count_drops_rare_dummies_counted_on_the_stats_rows():
 
 
 def test_neighborhood_context_compares_a_number_with_its_neighbourhood_median():
-    from pipeline.errors import ParamError
+    from pipeline.errors import DataError, ParamError
 
     train = _frame(Neighborhood=["a", "a", "a", "b", "b"], Area=[100.0, 200.0, 400.0, 50.0, 70.0],
                    Street=["x", "y", "x", "y", "x"])
@@ -202,8 +202,8 @@ def test_neighborhood_context_compares_a_number_with_its_neighbourhood_median():
     assert Preprocessor.from_dict(pre.to_dict()).transform(test).equals(out)
     with pytest.raises(ParamError, match=r"competitions\.house-prices\.features\.neighborhood_context.*'Street'"):
         Preprocessor.fit(stats, FeatureParams(neighborhood_context=["Street"]))
-    with pytest.raises(ParamError, match=r"competitions\.house-prices\.features\.neighborhood_context.*Neighborhood"):
-        Preprocessor.fit(stats.drop(columns="Neighborhood"), FeatureParams(neighborhood_context=["Area"]))
+    with pytest.raises(DataError, match=r"competitions\.house-prices\.features\.neighborhood_context.*Neighborhood"):
+        Preprocessor.fit(stats.drop(columns="Neighborhood"), FeatureParams(neighborhood_context=["Area"]))  # data's fault
 
 
 def test_neighborhood_context_follows_the_skew_transform():

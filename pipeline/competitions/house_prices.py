@@ -21,11 +21,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import DataError, ParamError
+from pipeline.errors import DataError, MissingColumns, ParamError
 from pipeline.files import write_json
 from pipeline.params import require
+from pipeline.tabular import numbers
 
 ID, TARGET = "Id", "SalePrice"  # dropped if present: features never include the id or the price
+WHERE = "competitions.house-prices.features"  # these params' place in params.yaml, for errors
 
 QUALITY_SCALE = {"Ex": 5, "Gd": 4, "TA": 3, "Fa": 2, "Po": 1}
 # Columns graded on the Ex..Po scale in data_description.txt; NA there means "no such thing".
@@ -87,8 +89,9 @@ class FeatureParams:
 
 
 def engineer(frame: pd.DataFrame, p: FeatureParams) -> pd.DataFrame:
-    """Domain steps that need no fitted statistics (each switchable in params)."""
-    df = frame.drop(columns=[c for c in (ID, TARGET) if c in frame.columns]).copy()
+    """Domain steps that need no fitted statistics (each switchable in params). An infinity reads as
+    missing, as in every features module (numbers.py)."""
+    df = numbers.finite_columns(frame.drop(columns=[c for c in (ID, TARGET) if c in frame.columns])).copy()
     if p.na_means_none:
         for col in (c for c in NONE_CATEGORICAL if c in df):
             df[col] = df[col].fillna("None")
@@ -111,7 +114,7 @@ def engineer(frame: pd.DataFrame, p: FeatureParams) -> pd.DataFrame:
     if p.categorical_codes:
         for col in (c for c in CODED_AS_NUMBERS if c in df):
             df[col] = df[col].map(lambda v: str(int(v)), na_action="ignore")  # 60.0 -> "60"; NaN stays NaN
-    return df.drop(columns=[c for c in p.drop_columns if c in df])
+    return numbers.finite_columns(df.drop(columns=[c for c in p.drop_columns if c in df]))  # sums past 1.8e308
 
 
 def _context_names(col: str) -> tuple[str, str]:
@@ -119,10 +122,13 @@ def _context_names(col: str) -> tuple[str, str]:
     return f"{col}_vs_Neighborhood", f"Neighborhood_median_{col}"
 
 
-def _skewness(values: np.ndarray) -> float:
-    """Sample skewness (the biased estimator, as scipy.stats.skew), without importing scipy.stats."""
-    centred = values - values.mean()
-    return float(np.mean(centred ** 3) / np.mean(centred ** 2) ** 1.5)
+def _require_columns(raw: pd.DataFrame, columns: list[str], param: str) -> None:
+    """A column the params name that the rows lack (raw, or made by the engineering steps) is the
+    data's fault, not the param's: the preprocess stage names the file that lacks it."""
+    missing = [c for c in dict.fromkeys(columns) if c not in raw]
+    if missing:
+        raise MissingColumns(f"params.yaml: '{param}' names column(s) {', '.join(map(repr, missing))}, which the "
+                             f"rows lack", missing, param)
 
 
 def _is_numeric(series: pd.Series) -> bool:
@@ -161,16 +167,19 @@ class Preprocessor:
             state.lot_frontage_default = float(raw["LotFrontage"].median()) if raw["LotFrontage"].notna().any() else 0.0
             raw = state._fill_lot_frontage(raw)
         state.numeric = [c for c in raw.columns if _is_numeric(raw[c])]
+        state.notes += filter(None, (numbers.huge_note(col, raw[col]) for col in state.numeric))
         if params.skew_transform != "none":
             for col in state.numeric:
                 values = raw[col].dropna()
-                if len(values) > 2 and values.min() >= 0 and values.std() > 0 \
-                        and abs(_skewness(values.to_numpy(float))) > params.skew_threshold:
+                if len(values) > 2 and values.min() >= 0 and numbers.mean_std(values)[1] > 0 \
+                        and abs(numbers.skewness(values.to_numpy(float))) > params.skew_threshold:
                     state.skewed.append(col)
             raw = state._unskew(raw)
         if params.neighborhood_context:
             if "Neighborhood" not in raw:
-                raise ParamError("params.yaml: 'competitions.house-prices.features.neighborhood_context' needs a Neighborhood column")
+                raise MissingColumns("params.yaml: 'competitions.house-prices.features.neighborhood_context' needs a "
+                                     "Neighborhood column", ["Neighborhood"], f"{WHERE}.neighborhood_context")
+            _require_columns(raw, params.neighborhood_context, f"{WHERE}.neighborhood_context")
             for col in params.neighborhood_context:
                 if col not in state.numeric:
                     raise ParamError(f"params.yaml: 'competitions.house-prices.features.neighborhood_context' names {col!r}, not a "
@@ -182,12 +191,13 @@ class Preprocessor:
             raw = state._add_neighborhood_context(raw)
             state.numeric += [name for col in params.neighborhood_context for name in _context_names(col)]
         for col in state.numeric:
-            mean, std = raw[col].mean(), raw[col].std()
+            mean, std = numbers.mean_std(raw[col])
             state.means[col] = 0.0 if pd.isna(mean) else float(mean)
             # A constant (or all-missing) column has std 0 or NaN: divide by 1, never make NaN.
             state.stds[col] = float(std) if pd.notna(std) and std > 0 else 1.0
         for item in params.products:
             a, b = (part.strip() for part in item.split("*"))
+            _require_columns(raw, [a, b], f"{WHERE}.products")
             for col in (a, b):
                 if col not in state.numeric:
                     raise ParamError(f"params.yaml: 'competitions.house-prices.features.products' entry {item!r}: {col!r} is not a "
@@ -206,8 +216,8 @@ class Preprocessor:
 
     def _z(self, df: pd.DataFrame, col: str) -> np.ndarray:
         """Column `col` of an unskewed frame, z-scored with the fitted statistics; missing -> 0."""
-        values = pd.to_numeric(df[col], errors="coerce").astype(float)
-        return ((values - self.means[col]) / self.stds[col]).fillna(0.0).to_numpy()
+        values = numbers.finite(pd.to_numeric(df[col], errors="coerce").astype(float))
+        return numbers.standardized(values, self.means[col], self.stds[col]).fillna(0.0).to_numpy()
 
     def _fill_lot_frontage(self, df: pd.DataFrame) -> pd.DataFrame:
         if "LotFrontage" in df and "Neighborhood" in df:
@@ -254,7 +264,8 @@ class Preprocessor:
             out[col] = self._z(df, col)
         for item, mean in self.product_means.items():
             a, b = (part.strip() for part in item.split("*"))
-            out[item] = (out[a] * out[b] - mean) / self.product_stds[item]
+            with np.errstate(over="ignore", invalid="ignore"):  # huge z-scores: inf, refused by Prepared.save
+                out[item] = (out[a] * out[b] - mean) / self.product_stds[item]
         for col, cats in self.categories.items():
             if col not in df:
                 raise DataError(f"missing categorical column {col!r} that the preprocessor was fitted with")
@@ -263,7 +274,8 @@ class Preprocessor:
                 out[f"{col}_{cat}"] = (values == cat).to_numpy(dtype=float)
             out[f"{col}_nan"] = df[col].isna().to_numpy(dtype=float)
         result = pd.DataFrame(out, index=frame.index) if n else pd.DataFrame(columns=self.columns)
-        return result[self.columns].astype(np.float32)
+        with np.errstate(over="ignore"):  # past float32's range: inf, which Prepared.save refuses naming the column
+            return result[self.columns].astype(np.float32)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

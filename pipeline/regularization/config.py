@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping, TypeVar
 
-from pipeline.params import build, require, section
+from pipeline.params import build, require, require_seed, section
 from pipeline.stage import check_device_name
 
 T = TypeVar("T")
@@ -22,8 +22,9 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")  # config names become CSV colum
 
 
 def _check_training(p: Any, where: str) -> None:
-    """Checks every training stage shares: epochs, lr, batch size, device name (pipeline.stage.Stage
+    """Checks every training stage shares: seed, epochs, lr, batch size, device name (pipeline.stage.Stage
     checks cpu_threads and that the device exists when the stage starts)."""
+    require_seed(p.seed, f"{where}.seed")
     require(p.epochs >= 1, f"{where}.epochs", f"must be >= 1, got {p.epochs}")
     require(p.lr > 0, f"{where}.lr", f"must be > 0, got {p.lr}")
     require(p.batch_size >= 1, f"{where}.batch_size", f"must be >= 1, got {p.batch_size}")

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pipeline.params import build, require, section
+from pipeline.params import build, require, require_seed, section
 from pipeline.rnn.corpus import CORPORA
 from pipeline.stage import check_device_name
 
@@ -60,6 +60,7 @@ class TrainConfig:
         require(self.lr > 0, f"{where}.lr", "must be > 0")
         require(0 <= self.lr_decay <= 1, f"{where}.lr_decay", "must be in [0, 1] (0: constant lr)")
         require(self.clip > 0, f"{where}.clip", "must be > 0")
+        require_seed(self.seed, f"{where}.seed")
         require(self.cpu_threads >= 0, f"{where}.cpu_threads", "must be >= 0 (0: torch's default)")
         check_device_name(self.device, f"{where}.device")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import DataError
+from pipeline.errors import DataError, MissingColumns
 
 from .config import CompetitionParams
 
@@ -25,6 +25,8 @@ class CompetitionData:
     sample: pd.DataFrame  # the competition's sample submission
     classes: list = field(default_factory=list)  # classification: the training labels, sorted
     notes: list[str] = field(default_factory=list)  # columns left out, and why
+    left_out: list[str] = field(default_factory=list)  # train's columns that test lacks (in the notes)
+    paths: dict[str, Path] = field(default_factory=dict)  # role (train, test, ...) -> the file read
 
 
 def class_labels(values: pd.Series) -> list:
@@ -122,7 +124,17 @@ def load(p: CompetitionParams, raw_dir: Path | None = None) -> CompetitionData:
              f"time)" for c in unknown_at_test]
     features = [c for c in features if c not in unknown_at_test]
     return CompetitionData(train=train[[p.id, *features, p.target]], test=test[[p.id, *features]],
-                           sample=sample, classes=classes, notes=notes)
+                           sample=sample, classes=classes, notes=notes, left_out=unknown_at_test, paths=paths)
+
+
+def lacking_file(raw: CompetitionData, missing: MissingColumns) -> DataError:
+    """The error naming the file without the columns a features module needs: test's, for a column
+    only train has (left out of both, as it is not known at prediction time), else train's."""
+    in_train = [c for c in missing.columns if c in raw.left_out]
+    role, columns = ("test", in_train) if in_train else ("train", missing.columns)
+    said = f" ({raw.paths['train'].name} has {'it' if len(columns) == 1 else 'them'})" if in_train else ""
+    return DataError(f"{raw.paths[role]}: no column(s) {', '.join(map(repr, columns))}{said}, which "
+                     f"{missing.why} needs")
 
 
 def feature_columns(test: pd.DataFrame, id_column: str) -> list[str]:

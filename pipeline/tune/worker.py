@@ -46,6 +46,7 @@ def tune_competition(key: str, model: str, tune: TuneParams, options: Options,
     import optuna
 
     from pipeline.errors import ParamError
+    from pipeline.params import SEED_MAX, seed_in_range
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     target = load_target(key, model, tune.spaces)
@@ -57,6 +58,8 @@ def tune_competition(key: str, model: str, tune: TuneParams, options: Options,
         raise ParamError(f"--trials must be >= 1, got {trials}")
     if timeout < 0:
         raise ParamError(f"--timeout must be >= 0 (0: no limit), got {timeout}")
+    if options.seed is not None and not seed_in_range(options.seed):
+        raise ParamError(f"--seed must be in 0..{SEED_MAX}, got {options.seed}")
     metric = options.metric or tune.metric
     if metric not in METRICS:
         raise ParamError(f"--metric / tune.metric must be one of {', '.join(METRICS)}, got {metric!r}")

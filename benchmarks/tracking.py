@@ -50,13 +50,14 @@ client.end_run(run["run_id"], "FINISHED")
 """
 
 REST = """
-import json, sys, time, urllib.error, urllib.parse, urllib.request
+import json, os, sys, time, urllib.error, urllib.parse, urllib.request
 base = sys.argv[1] + "/api/2.0/mlflow/"
 
 def call(path, body=None, query=None):
     url = base + path + ("?" + urllib.parse.urlencode(query) if query else "")
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json",
+                                     "Authorization": "Bearer " + os.environ["MLFLOW_TRACKING_TOKEN"]})
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read() or b"{}")
 
@@ -148,6 +149,7 @@ def main() -> None:
     server = start_server(f"sqlite:///{folder / 'server.db'}", port, stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL)
     server_up = time.perf_counter() - start
+    env["MLFLOW_TRACKING_TOKEN"] = server.token  # the server answers its token only (pipeline/ui.py)
     url = f"http://127.0.0.1:{port}"
     try:
         print("\n== the shared process, from nothing to its first answer")

@@ -10,12 +10,22 @@ with names and durations only. So `cli.py ui`
 - serves MLflow's app through a thin wrapper (`mlflow_app`, an `mlflow.app` plugin) whose page
   starts a browser that never chose a mode in "Model training": the UI keeps that choice in the
   browser's local storage, and its Compare button drops the `workflowType` query that the runs
-  page URL carries, so without it the compare view fell back to the GenAI mode.
+  page URL carries, so without it the compare view fell back to the GenAI mode;
+- answers its own user only, the way local notebook servers do (docs/tracking.md says why): each
+  start makes a secret token, kept in a 0600 file in the user's private folder
+  (`pipeline/private.py`, with the UI's plugin and log) and printed in the URL; the wrapper
+  (`OwnerOnly`) lets a request through only with that token in its query (which also sets an
+  HttpOnly, SameSite=Strict cookie, so the page's own API calls carry it), that cookie, or an
+  `Authorization: Bearer` header (MlflowClient sends `MLFLOW_TRACKING_TOKEN` so); any other
+  request, to any route, gets 403.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
+import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -24,7 +34,7 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline import REPO_ROOT
+from pipeline import REPO_ROOT, private
 from pipeline.errors import PipelineError, TrackingError
 from pipeline.tracking import safe_uri, tracking_uri
 
@@ -33,6 +43,7 @@ VIEW_KEY = "cli-ui"  # the saved view `cli.py ui` writes: tag mlflow.sharedViewS
 VIEW_NAME = "cli.py ui: scores, what differs"
 MAX_VIEW_PARAMS = 6
 APP_NAME = "pipeline-ui"  # `mlflow server --app-name`: mlflow_app below
+TOKEN_VARIABLE = "PIPELINE_UI_TOKEN"  # how start_server hands the server its token (`ps` shows argv to all)
 
 
 def ui_port_param() -> int:
@@ -140,6 +151,34 @@ def ui_url(store_uri: str, base: str, experiment: str | None, view: bool = True,
     return f"{base.rstrip('/')}/#/experiments?{ML_WORKFLOW}"
 
 
+def new_token() -> str:
+    """A session's secret: 128 random bits, URL-safe (22 characters)."""
+    return secrets.token_urlsafe(16)
+
+
+def with_token(url: str, token: str) -> str:
+    """`url` with `?token=...` in its query (before the `#/...` route the UI reads): the URL that
+    opens a server `start_server` protects."""
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    query = "&".join(filter(None, [parts.query, f"token={token}"]))
+    return urllib.parse.urlunsplit(parts._replace(path=parts.path or "/", query=query))
+
+
+def token_path(port: int) -> Path:
+    """Where `cli.py ui` keeps its server's token while it runs (0600, in the private folder)."""
+    return private.folder() / f"mlflow-ui-{port}.token"
+
+
+def saved_token(port: int) -> str | None:
+    """The token of the `cli.py ui` running on `port` (for tests and commands that print its URLs)."""
+    try:
+        return private.read_text(token_path(port)).strip() or None
+    except FileNotFoundError:
+        return None
+
+
 def server_command(store_uri: str, port: int, workers: int = 1, host: str = "127.0.0.1") -> list[str]:
     """`mlflow server` on loopback with the project's store as backend, artifacts under mlartifacts/,
     serving `mlflow_app` (`plugin_path` must be on its PYTHONPATH)."""
@@ -189,38 +228,108 @@ class ModelTrainingFirst:
         await self.app(scope, receive, edit)
 
 
+_FORBIDDEN = (b"403 Forbidden: this MLflow UI answers its own user only. Open the URL `python cli.py ui` "
+              b"printed: it carries the session's token.\n")
+
+
+class OwnerOnly:
+    """ASGI gate in front of all of MLflow's app (pages, static files, the REST API, artifact
+    uploads and downloads, websockets): a request passes with the session's token in its query
+    (`?token=`, taken out before MLflow sees the query; the answer sets a cookie holding it), in
+    that cookie, or as `Authorization: Bearer <token>`; anything else gets 403. The cookie is
+    HttpOnly (no script reads it), SameSite=Strict (no other site's page sends it) and named after
+    the port (two UIs on one host keep their own). Tokens are compared in constant time."""
+
+    def __init__(self, app, token: str):
+        if not token:
+            raise ValueError("OwnerOnly needs a token")
+        self.app, self.token = app, token.encode()
+
+    def _valid(self, given: bytes | None) -> bool:
+        return given is not None and hmac.compare_digest(given, self.token)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):  # lifespan: the app's start-up and shutdown
+            return await self.app(scope, receive, send)
+        import urllib.parse
+
+        pairs = [p for p in scope.get("query_string", b"").split(b"&") if p]
+        given = [urllib.parse.unquote_to_bytes(p[len(b"token="):]) for p in pairs if p.startswith(b"token=")]
+        headers = [(k.lower(), v) for k, v in scope.get("headers", [])]
+        cookie = f"pipeline_ui_{(scope.get('server') or ('', ''))[1]}".encode()
+        in_query = any(self._valid(g) for g in given)
+        allowed = in_query or any(self._valid(value) for value in _cookies(headers, cookie)) or any(
+            self._valid(v[7:].strip()) for k, v in headers if k == b"authorization" and v[:7].lower() == b"bearer ")
+        if given:  # in place: uvicorn's access log reads this scope, and no token is ever logged
+            scope["query_string"] = b"&".join(p for p in pairs if not p.startswith(b"token="))
+        if not allowed:
+            if scope["type"] == "websocket":
+                return await send({"type": "websocket.close", "code": 1008})
+            await send({"type": "http.response.start", "status": 403,
+                        "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                    (b"content-length", str(len(_FORBIDDEN)).encode())]})
+            return await send({"type": "http.response.body", "body": _FORBIDDEN})
+        if not in_query or scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        set_cookie = cookie + b"=" + self.token + b"; Path=/; HttpOnly; SameSite=Strict"
+
+        async def with_cookie(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (b"set-cookie", set_cookie),
+                                                  (b"referrer-policy", b"same-origin")]}
+            await send(message)
+
+        await self.app(scope, receive, with_cookie)
+
+
+def _cookies(headers: list[tuple[bytes, bytes]], name: bytes) -> list[bytes]:
+    """The values of the cookie `name` in a request's Cookie headers."""
+    found = []
+    for key, value in headers:
+        if key == b"cookie":
+            for part in value.split(b";"):
+                cookie_name, _, cookie_value = part.strip().partition(b"=")
+                if cookie_name == name:
+                    found.append(cookie_value.strip())
+    return found
+
+
 def mlflow_app():
-    """The app `mlflow server --app-name pipeline-ui` serves (a factory: uvicorn calls it in each worker)."""
+    """The app `mlflow server --app-name pipeline-ui` serves (a factory: uvicorn calls it in each
+    worker): MLflow's, its page in model training, behind the token `start_server` passed in
+    `PIPELINE_UI_TOKEN` (none: the server does not start)."""
     from mlflow.server.fastapi_app import app
 
-    return ModelTrainingFirst(app)
+    token = os.environ.get(TOKEN_VARIABLE, "")
+    if not token:
+        raise RuntimeError(f"{TOKEN_VARIABLE} is not set: start the UI with `python cli.py ui`")
+    return OwnerOnly(ModelTrainingFirst(app), token)
 
 
 def plugin_path() -> Path:
     """A folder that makes `mlflow_app` an `mlflow.app` plugin (MLflow's way to serve another app)
-    for a process with it on its PYTHONPATH: the entry point, as an installed package declares one."""
-    import os
-    import tempfile
-
-    folder = Path(tempfile.gettempdir()) / f"pipeline-mlflow-ui-{os.getuid()}"
-    info = folder / "pipeline_mlflow_ui-0.dist-info"
-    info.mkdir(parents=True, exist_ok=True)
+    for a process with it on its PYTHONPATH: the entry point, as an installed package declares one.
+    It is `mlflow-ui/` in the private folder: no other user can put code there."""
+    folder = private.subfolder("mlflow-ui")
+    info = private.ensure(folder / "pipeline_mlflow_ui-0.dist-info")
     files = {"METADATA": "Metadata-Version: 2.1\nName: pipeline-mlflow-ui\nVersion: 0\n",
              "entry_points.txt": f"[mlflow.app]\n{APP_NAME} = pipeline.ui:mlflow_app\n"}
     for name, text in files.items():
-        if not (info / name).is_file() or (info / name).read_text() != text:
-            (info / name).write_text(text)
+        private.write_new(info / name, text.encode())
     return folder
 
 
-def wait_until_up(url: str, process: subprocess.Popen | None = None, timeout: float = 120) -> None:
-    """Poll `url` until it answers 200; fail if `process` exits first or the time runs out."""
+def wait_until_up(url: str, process: subprocess.Popen | None = None, timeout: float = 120,
+                  token: str | None = None) -> None:
+    """Poll `url` until it answers 200 (to `token`, if given); fail if `process` exits first or the
+    time runs out."""
     deadline = time.monotonic() + timeout
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise TrackingError(f"mlflow server exited with code {process.returncode} before answering")
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as response:
                 if response.status == 200:
                     return
         except OSError:
@@ -231,7 +340,6 @@ def wait_until_up(url: str, process: subprocess.Popen | None = None, timeout: fl
 
 def stop(process: subprocess.Popen, timeout: float = 20) -> None:
     """Stop a server started by `start_server` and every process it spawned (its own session)."""
-    import os
     import signal
 
     if process.poll() is None:
@@ -249,18 +357,22 @@ def stop(process: subprocess.Popen, timeout: float = 20) -> None:
         pass
 
 
-def start_server(store_uri: str, port: int, workers: int = 1, timeout: float = 120, **popen) -> subprocess.Popen:
-    """Start `mlflow server` on 127.0.0.1:`port` in its own session and wait until it answers."""
-    import os
-
+def start_server(store_uri: str, port: int, workers: int = 1, timeout: float = 120, token: str | None = None,
+                 **popen) -> subprocess.Popen:
+    """Start `mlflow server` on 127.0.0.1:`port` in its own session and wait until it answers.
+    It answers only requests that carry `token` (a new one if None): `process.token`; open its
+    pages with `with_token(url, process.token)`, call its API with `MLFLOW_TRACKING_TOKEN` set to it."""
+    token = token or new_token()
     env = dict(popen.pop("env", None) or os.environ)
     # MLflow 3's GenAI job runner (a dozen huey processes) serves nothing this project logs.
     env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(plugin_path()), str(REPO_ROOT), env.get("PYTHONPATH")]))
+    env[TOKEN_VARIABLE] = token
     process = subprocess.Popen(server_command(store_uri, port, workers), cwd=REPO_ROOT, start_new_session=True,
                                env=env, **popen)
+    process.token = token
     try:
-        wait_until_up(f"http://127.0.0.1:{port}/health", process, timeout)
+        wait_until_up(f"http://127.0.0.1:{port}/health", process, timeout, token=token)
     except BaseException:
         stop(process)
         raise
@@ -268,8 +380,9 @@ def start_server(store_uri: str, port: int, workers: int = 1, timeout: float = 1
 
 
 def log_path(port: int) -> Path:
-    """Where `cli.py ui` puts the server's output (start-up lines, one line per request)."""
-    return plugin_path() / f"mlflow-ui-{port}.log"
+    """Where `cli.py ui` puts the server's output (start-up lines, one line per request): the
+    private folder, beside its token (the plugin folder on PYTHONPATH holds the plugin only)."""
+    return private.folder() / f"mlflow-ui-{port}.log"
 
 
 def _log_tail(path: Path, lines: int = 6) -> str:
@@ -284,7 +397,8 @@ def serve_ui(port: int, workers: int = 1, experiment: str | None = "house-prices
              verbose: bool = False) -> int:
     """Run the MLflow UI on the project's store until Ctrl-C; return the server's exit code.
 
-    Prints one line, the runs page of `experiment` on its saved view (`ui_url`), and with
+    Prints the runs page of `experiment` on its saved view (`ui_url`) with the session's token
+    (`with_token`; also in `token_path(port)` while it runs) on a line of its own, and with
     `open_browser` opens it. The server's own output (uvicorn's start-up lines, a line per
     request) goes to `log_path(port)`, or with `verbose` to this terminal; a server that fails
     is an error naming its log and quoting its last lines.
@@ -309,17 +423,21 @@ def serve_ui(port: int, workers: int = 1, experiment: str | None = "house-prices
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _exit)
     log = log_path(port)
-    output = {} if verbose else {"stdout": log.open("wb"), "stderr": subprocess.STDOUT}
+    output = {} if verbose else {"stdout": os.fdopen(private.open_file(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
+                                                     "wb"), "stderr": subprocess.STDOUT}
+    token, secret = new_token(), token_path(port)
     try:
+        private.write_new(secret, token.encode())
         try:
-            process = start_server(uri, port, workers, **output)
+            process = start_server(uri, port, workers, token=token, **output)
         except TrackingError as exc:
             raise TrackingError(f"{exc}; its log {log}:\n  {_log_tail(log)}" if not verbose else str(exc)) from exc
         try:
-            url = ui_url(uri, f"http://127.0.0.1:{port}", experiment)
+            url = with_token(ui_url(uri, f"http://127.0.0.1:{port}", experiment), token)
             if verbose:
                 print(f"store {safe_uri(uri)}", flush=True)
-            print(f"MLflow UI: {url}  (Ctrl-C stops it)", flush=True)
+            print("MLflow UI (for you only: the link carries this session's token; Ctrl-C stops it):", flush=True)
+            print(url, flush=True)
             if open_browser:
                 import webbrowser
 
@@ -333,5 +451,6 @@ def serve_ui(port: int, workers: int = 1, experiment: str | None = "house-prices
         finally:
             stop(process)
     finally:
+        secret.unlink(missing_ok=True)
         if output:
             output["stdout"].close()

@@ -31,10 +31,14 @@ def mlflow_client():
 
 
 def get_json(url: str, **query) -> dict:
-    """The JSON answer of a GET on an MLflow server's REST API (query params as keywords)."""
+    """The JSON answer of a GET on an MLflow server's REST API (query params as keywords), sent
+    with `MLFLOW_TRACKING_TOKEN` as MlflowClient sends it (a server `ui.start_server` started
+    answers its token only)."""
     if query:
         url += "?" + urllib.parse.urlencode(query)
-    with urllib.request.urlopen(url, timeout=30) as response:
+    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    with urllib.request.urlopen(request, timeout=30) as response:
         assert response.status == 200
         return json.loads(response.read())
 

@@ -4,7 +4,8 @@ A real `dvc repro` of a tiny House Prices pipeline fills a store, a user changes
 reruns, then `mlflow server` serves that store on 127.0.0.1 (as `cli.py ui` does) and Playwright
 opens the pages that `cli.py ui` prints: the experiment's runs page on its saved view (the score
 and the changed param as columns, best first), the compare view of the two `cv:mlp` runs (by URL,
-and by pressing Compare on the runs page) and a fold run's metric charts. Screenshots land in
+and by pressing Compare on the runs page) and a fold run's metric charts, each URL with the
+session's token as `cli.py ui` prints it (without it: 403). Screenshots land in
 $PIPELINE_SCREENSHOTS (default .artifacts/browser/ in the repo, git-ignored) for a person to look at.
 """
 
@@ -59,12 +60,23 @@ def pipeline_store(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
-def ui(pipeline_store):
+def server(pipeline_store):
     port = free_port()
-    server = mlflow_ui.start_server(pipeline_store, port, timeout=180, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL)
-    yield f"http://127.0.0.1:{port}"
-    mlflow_ui.stop(server)
+    process = mlflow_ui.start_server(pipeline_store, port, timeout=180, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+    yield f"http://127.0.0.1:{port}", process.token
+    mlflow_ui.stop(process)
+
+
+@pytest.fixture(scope="module")
+def ui(server) -> str:
+    return server[0]
+
+
+@pytest.fixture(scope="module")
+def token(server) -> str:
+    """The session's token: every URL `cli.py ui` prints carries it (`ui.with_token`)."""
+    return server[1]
 
 
 @pytest.fixture(scope="module")
@@ -115,13 +127,17 @@ def _sidebar_mode(page) -> str:
     return "machine_learning" if "Model registry" in text else "unknown"
 
 
-def test_runs_page_opens_on_the_score_and_the_changed_param_in_the_model_training_view(pipeline_store, ui, browser,
-                                                                                       screenshots):
+def test_runs_page_opens_on_the_score_and_the_changed_param_in_the_model_training_view(pipeline_store, ui, token,
+                                                                                       browser, screenshots):
     experiment = _client(pipeline_store).get_experiment_by_name("house-prices")
-    url = mlflow_ui.ui_url(pipeline_store, ui, "house-prices")  # what `cli.py ui` prints (and saves the view)
+    url = mlflow_ui.ui_url(pipeline_store, ui, "house-prices")  # what `cli.py ui` prints (and saves the view) ...
     assert url == mlflow_ui.runs_page_url(ui, experiment.experiment_id, "cli-ui", mode=False)
-    page = _open(browser, url, ready="cv:elastic_net@")
+    page = _open(browser, mlflow_ui.with_token(url, token), ready="cv:elastic_net@")  # ... with its token
     page.screenshot(path=str(screenshots / "runs.png"))
+    # the runs table filled: the page's own API calls carried the cookie its first load set
+    cookies = {c["name"]: c for c in page.context.cookies()}
+    cookie = cookies[f"pipeline_ui_{ui.rsplit(':', 1)[1]}"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["value"] == token
     text = page.inner_text("body")
     assert "Token Usage" not in text and "Latency" not in text  # not the GenAI overview
     assert _sidebar_mode(page) == "machine_learning"
@@ -138,13 +154,14 @@ def test_runs_page_opens_on_the_score_and_the_changed_param_in_the_model_trainin
     assert names[0].startswith("blend@") and names[1].startswith("blend@"), names
 
 
-def test_a_competition_ranked_by_accuracy_opens_best_first_on_its_own_score(pipeline_store, ui, browser,
+def test_a_competition_ranked_by_accuracy_opens_best_first_on_its_own_score(pipeline_store, ui, token, browser,
                                                                             screenshots):
     client = _client(pipeline_store)
     experiment = client.get_experiment_by_name("titanic")
     accuracy = {r.info.run_name: r.data.metrics["oof_accuracy"]
                 for r in client.search_runs([experiment.experiment_id]) if "oof_accuracy" in r.data.metrics}
-    page = _open(browser, mlflow_ui.ui_url(pipeline_store, ui, "titanic"), ready="cv:lightgbm@")
+    page = _open(browser, mlflow_ui.with_token(mlflow_ui.ui_url(pipeline_store, ui, "titanic"), token),
+                 ready="cv:lightgbm@")
     page.screenshot(path=str(screenshots / "titanic-runs.png"))
     text = page.inner_text("body")
     columns = _columns(page)
@@ -155,9 +172,10 @@ def test_a_competition_ranked_by_accuracy_opens_best_first_on_its_own_score(pipe
     assert [accuracy[n] for n in shown] == sorted(accuracy.values(), reverse=True), shown  # highest first
 
 
-def test_pressing_compare_on_the_runs_page_stays_in_the_model_training_view(pipeline_store, ui, browser,
+def test_pressing_compare_on_the_runs_page_stays_in_the_model_training_view(pipeline_store, ui, token, browser,
                                                                            screenshots):
-    page = _open(browser, mlflow_ui.ui_url(pipeline_store, ui, "house-prices"), ready="cv:elastic_net@")
+    page = _open(browser, mlflow_ui.with_token(mlflow_ui.ui_url(pipeline_store, ui, "house-prices"), token),
+                 ready="cv:elastic_net@")
     assert page.evaluate("localStorage.getItem('mlflow.workflowType_v1')") == '"machine_learning"'
     indexes = page.locator("[role=row]").evaluate_all(
         "rows => rows.filter(r => r.innerText.split('\\n').some(line => line.startsWith('cv:mlp@')))"
@@ -176,15 +194,15 @@ def test_pressing_compare_on_the_runs_page_stays_in_the_model_training_view(pipe
     assert "model.lr" in page.inner_text("body")
 
 
-def test_compare_view_of_two_cv_runs_shows_the_changed_param_and_the_score(pipeline_store, ui, browser,
+def test_compare_view_of_two_cv_runs_shows_the_changed_param_and_the_score(pipeline_store, ui, token, browser,
                                                                            screenshots):
     client = _client(pipeline_store)
     experiment = client.get_experiment_by_name("house-prices")
     parents = [r for r in client.search_runs([experiment.experiment_id], "tags.stage = 'cv' and tags.model = 'mlp'")
                if "mlflow.parentRunId" not in r.data.tags]
     assert len(parents) == 2
-    page = _open(browser, mlflow_ui.compare_url(ui, experiment.experiment_id, [r.info.run_id for r in parents]),
-                 ready="valid_log_rmse_mean")
+    url = mlflow_ui.compare_url(ui, experiment.experiment_id, [r.info.run_id for r in parents])
+    page = _open(browser, mlflow_ui.with_token(url, token), ready="valid_log_rmse_mean")
     page.screenshot(path=str(screenshots / "compare.png"), full_page=True)
     text = page.inner_text("body")
     assert "Comparing 2 Runs" in text
@@ -198,15 +216,23 @@ def test_compare_view_of_two_cv_runs_shows_the_changed_param_and_the_score(pipel
     assert "model.lr" in axis_titles and "valid_log_rmse_mean" in axis_titles, axis_titles
 
 
-def test_a_fold_run_shows_real_curves(pipeline_store, ui, browser, screenshots):
+def test_a_fold_run_shows_real_curves(pipeline_store, ui, token, browser, screenshots):
     client = _client(pipeline_store)
     experiment = client.get_experiment_by_name("house-prices")
     fold = next(r for r in client.search_runs([experiment.experiment_id], "tags.model = 'mlp' and tags.fold = '1'"))
-    page = _open(browser, f"{ui}/#/experiments/{experiment.experiment_id}/runs/{fold.info.run_id}/model-metrics"
-                          f"?{mlflow_ui.ML_WORKFLOW}", ready="valid_log_rmse")
+    url = f"{ui}/#/experiments/{experiment.experiment_id}/runs/{fold.info.run_id}/model-metrics?{mlflow_ui.ML_WORKFLOW}"
+    page = _open(browser, mlflow_ui.with_token(url, token), ready="valid_log_rmse")
     page.screenshot(path=str(screenshots / "fold-curves.png"))
     lines = page.locator(".scatterlayer .trace path.js-line").evaluate_all("els => els.map(e => e.getAttribute('d'))")
     points = [d.count("L") + 1 for d in lines if d]
     epochs = TINY["competitions.house-prices.models.mlp.epochs"]
     assert points and max(points) == epochs, points  # one point per epoch, not one
     assert "valid_log_rmse" in page.inner_text("body")
+
+
+def test_without_the_token_the_browser_gets_403_on_the_page_and_the_api(pipeline_store, ui, browser):
+    page = browser.new_page()  # a fresh context: no cookie
+    answer = page.goto(mlflow_ui.ui_url(pipeline_store, ui, "house-prices"))
+    assert answer.status == 403 and "answers its own user only" in page.inner_text("body")
+    assert page.request.get(f"{ui}/ajax-api/2.0/mlflow/experiments/search?max_results=5").status == 403
+    page.close()

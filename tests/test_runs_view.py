@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 import urllib.parse
@@ -21,20 +22,24 @@ from pipeline.errors import TrackingError
 
 
 def _post(url: str, body: dict) -> dict:
-    request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    request = urllib.request.Request(url, json.dumps(body).encode(), {
+        "Content-Type": "application/json", "Authorization": f"Bearer {os.environ['MLFLOW_TRACKING_TOKEN']}"})
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 
 
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory):
-    """`mlflow server` on 127.0.0.1 (a free port), SQLite backend in a temp folder; stopped at the end."""
+    """`mlflow server` on 127.0.0.1 (a free port), SQLite backend in a temp folder; stopped at the end.
+    It answers its token only: MLFLOW_TRACKING_TOKEN holds it meanwhile (MlflowClient sends it)."""
     folder = tmp_path_factory.mktemp("mlflow-server")
     port = free_port()
     log = (folder / "server.log").open("wb")
     process = ui.start_server(f"sqlite:///{folder / 'server.db'}", port, timeout=180, stdout=log,
                               stderr=subprocess.STDOUT)
+    os.environ["MLFLOW_TRACKING_TOKEN"] = process.token
     yield f"http://127.0.0.1:{port}"
+    os.environ.pop("MLFLOW_TRACKING_TOKEN", None)
     ui.stop(process)
     log.close()
 
@@ -80,7 +85,8 @@ def test_the_server_lists_project_runs_with_params_metrics_and_tags_and_the_comp
     assert all({t["key"]: t["value"] for t in r["data"]["tags"]}["fold"] in ("1", "2") for r in folds)
 
     # The compare view (#/compare-runs?runs=[...]) is drawn client-side: its page, then the calls it makes.
-    with urllib.request.urlopen(f"{mlflow_server}/", timeout=30) as page:
+    with urllib.request.urlopen(ui.with_token(f"{mlflow_server}/", os.environ["MLFLOW_TRACKING_TOKEN"]),
+                                timeout=30) as page:
         assert page.status == 200 and b'<div id="root"' in page.read()
     for run_id in (first, second):
         got = get_json(f"{mlflow_server}/ajax-api/2.0/mlflow/runs/get", run_id=run_id)["run"]

@@ -38,6 +38,7 @@ def test_tracking_server_backed_by_postgresql_stores_the_project_runs(postgres, 
         raise AssertionError(f"{exc}:\n{(tmp_path / 'server.log').read_text()[-3000:]}") from exc
     try:
         monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}")
+        monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", server.token)  # it answers its token only
         monkeypatch.setenv("DVC_STAGE", "rnn_train@tm-gru-concise")
         with tracking.start_run("rnn", "tm-gru-concise", params={"model": {"cell": "gru"}, "train": {"lr": 0.005}},
                                 tags={"device": "cpu", "seed": 0, "corpus": "timemachine", "cell": "gru"}) as run:

@@ -12,13 +12,14 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import pytest
 from helpers import free_port, get_json, log_project_runs
 from helpers import mlflow_client as tracking_client
 
-from pipeline import REPO_ROOT, runs_view, ui
+from pipeline import REPO_ROOT, private, runs_view, ui
 from pipeline.errors import TrackingError
 
 
@@ -53,15 +54,21 @@ def _drain(lines: queue.Queue) -> list[str]:
 
 
 @pytest.mark.slow
-def test_ui_serves_the_project_store_on_loopback_and_prints_one_line_the_runs_page_on_its_saved_view():
+def test_ui_serves_the_project_store_on_loopback_and_prints_the_runs_page_on_its_saved_view_with_its_token():
     log_project_runs()
     port = free_port()
     process, out, err = _serve(port)
     try:
-        line = out.get(timeout=180)
+        header, line = out.get(timeout=180), out.get(timeout=30)
+        token = ui.saved_token(port)
+        assert token and len(token) >= 22 and ui.token_path(port).stat().st_mode & 0o777 == 0o600
         experiment = tracking_client().get_experiment_by_name("house-prices")
-        url = f"http://127.0.0.1:{port}/#/experiments/{experiment.experiment_id}/runs?viewStateShareKey=cli-ui"
-        assert line == f"MLflow UI: {url}  (Ctrl-C stops it)\n" and len(line) <= 100
+        url = (f"http://127.0.0.1:{port}/?token={token}#/experiments/{experiment.experiment_id}/runs"
+               "?viewStateShareKey=cli-ui")
+        assert header == "MLflow UI (for you only: the link carries this session's token; Ctrl-C stops it):\n"
+        assert line == f"{url}\n" and len(header) <= 100 and len(line) <= 100
+        with pytest.raises(urllib.error.HTTPError, match="403"):  # the page without the token
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30)
         with urllib.request.urlopen(url.split("#")[0], timeout=30) as page:
             html = page.read().decode()
         # the page starts a browser that never chose a mode in model training, not GenAI
@@ -70,16 +77,19 @@ def test_ui_serves_the_project_store_on_loopback_and_prints_one_line_the_runs_pa
         state = json.loads(view["state"])
         assert (state["orderByKey"], state["orderByAsc"]) == ("metrics.`valid_log_rmse_mean`", True)  # best first
         assert "metrics.`valid_log_rmse_mean`" in state["selectedColumns"]
-        listed = get_json(f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/search", max_results=100)
+        listed = get_json(f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/search", max_results=100,
+                          token=token)
         assert "house-prices" in {e["name"] for e in listed["experiments"]}
         assert not ui.port_is_free(port)
         time.sleep(1)
-        assert _drain(out) == [] and _drain(err) == []  # one line: uvicorn's start-up and request lines went to its log
+        assert _drain(out) == [] and _drain(err) == []  # uvicorn's start-up and request lines went to its log
         log = ui.log_path(port).read_text()
         assert "Uvicorn running on http://127.0.0.1:" in log and '"GET / HTTP/1.1" 200' in log
+        assert '"GET / HTTP/1.1" 403' in log and token not in log  # the token is never logged
+        assert ui.log_path(port).parent == private.location() and ui.plugin_path().parent == private.location()
     finally:
         _stop(process, port)
-    assert ui.port_is_free(port)
+    assert ui.port_is_free(port) and ui.saved_token(port) is None  # its token file goes with it
 
 
 @pytest.mark.slow
@@ -88,9 +98,10 @@ def test_ui_verbose_shows_the_servers_log():
     process, out, err = _serve(port, "--verbose")
     try:
         deadline, printed = time.monotonic() + 180, ""
-        while "MLflow UI: " not in printed:
+        while "?token=" not in printed:
             printed += out.get(timeout=max(0.1, deadline - time.monotonic()))
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=30).read()
+        health = ui.with_token(f"http://127.0.0.1:{port}/health", ui.saved_token(port))
+        urllib.request.urlopen(health, timeout=30).read()
         time.sleep(1)
         shown = printed + "".join(_drain(out) + _drain(err))
         assert "Uvicorn running on http://127.0.0.1:" in shown and '"GET /health HTTP/1.1" 200' in shown
@@ -146,7 +157,7 @@ def test_a_competition_ranked_by_accuracy_opens_highest_first():
     assert (state["orderByKey"], state["orderByAsc"]) == ("metrics.`oof_accuracy`", False)  # highest first
 
 
-def _asgi(app, path: str) -> tuple[dict, bytes]:
+def _asgi(app, path: str, query: bytes = b"", headers=(), kind: str = "http") -> tuple[dict, bytes]:
     sent: list[dict] = []
 
     async def receive():
@@ -155,9 +166,52 @@ def _asgi(app, path: str) -> tuple[dict, bytes]:
     async def send(message):
         sent.append(message)
 
-    asyncio.run(app({"type": "http", "method": "GET", "path": path, "headers": []}, receive, send))
+    asyncio.run(app({"type": kind, "method": "GET", "path": path, "query_string": query, "headers": list(headers),
+                     "server": ("127.0.0.1", 5127)}, receive, send))
+    if kind == "websocket":
+        return {}, json.dumps(sent).encode()
     start = next(m for m in sent if m["type"] == "http.response.start")
-    return dict(start["headers"]), b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return ({**dict(start["headers"]), b":status": str(start["status"]).encode()},
+            b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body"))
+
+
+def test_every_request_without_the_sessions_token_gets_403_and_never_reaches_mlflow():
+    """The gate in front of MLflow's app (`ui.OwnerOnly`), ASGI calls; real HTTP: tests/test_faults_private.py."""
+    seen: list[tuple[str, bytes]] = []
+
+    async def mlflow(scope, receive, send):
+        seen.append((scope["path"], scope["query_string"]))
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    token = ui.new_token()
+    gate = ui.OwnerOnly(mlflow, token)
+    cookie = f"pipeline_ui_5127={token}".encode()
+    for path in ("/", "/static-files/main.js", "/ajax-api/2.0/mlflow/experiments/search", "/api/2.0/mlflow/runs/delete",
+                 "/api/2.0/mlflow-artifacts/artifacts/0/x/planted.txt", "/health"):
+        for query, headers in ((b"", []), (b"token=wrong", []), (b"token=", []),
+                               (b"", [(b"cookie", b"pipeline_ui_5127=wrong; pipeline_ui_5000=" + token.encode())]),
+                               (b"", [(b"authorization", b"Bearer " + token[:-1].encode())]),
+                               (b"", [(b"authorization", b"Basic " + token.encode())])):
+            head, body = _asgi(gate, path, query, headers)
+            assert head[b":status"] == b"403" and b"answers its own user only" in body, (path, query, headers)
+    assert seen == []
+    assert b'"code": 1008' in _asgi(gate, "/ws", kind="websocket")[1] and seen == []
+    # the token in the query: through, its cookie set, the token gone from what MLflow sees
+    head, body = _asgi(gate, "/", b"viewStateShareKey=cli-ui&token=" + token.encode())
+    assert head[b":status"] == b"200" and seen == [("/", b"viewStateShareKey=cli-ui")]
+    assert head[b"set-cookie"] == cookie + b"; Path=/; HttpOnly; SameSite=Strict"
+    # the cookie (what the page's own API calls carry), or a bearer token (MlflowClient's MLFLOW_TRACKING_TOKEN)
+    for headers in ([(b"cookie", b"other=1; " + cookie)], [(b"Authorization", b"Bearer " + token.encode())]):
+        head, _ = _asgi(gate, "/ajax-api/2.0/mlflow/experiments/search", b"max_results=5", headers)
+        assert head[b":status"] == b"200" and b"set-cookie" not in head
+    assert seen[1:] == [("/ajax-api/2.0/mlflow/experiments/search", b"max_results=5")] * 2
+
+
+def test_the_server_refuses_to_start_without_a_token(monkeypatch):
+    monkeypatch.delenv(ui.TOKEN_VARIABLE, raising=False)
+    with pytest.raises(RuntimeError, match="PIPELINE_UI_TOKEN is not set"):
+        ui.mlflow_app()
 
 
 def test_the_served_page_starts_in_model_training_and_nothing_else_changes():

@@ -11,6 +11,7 @@ line without any password (docs/faults.md).
 
 from __future__ import annotations
 
+import errno
 import getpass
 import os
 import re
@@ -37,7 +38,10 @@ def tracking_failure(uri: str, exc: BaseException) -> TrackingError:
     first = text.splitlines()[0] if text else type(exc).__name__
     first = re.sub(r"//[^/@\s]+@", "//", first)  # MLflow's message repeats the URL with its password
     path = sqlite_path(uri)
-    hint = (f"check that you may write {path} and its folder" if "readonly database" in first and path else
+    full = getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "database or disk is full" in first
+    where = getattr(exc, "filename", None) or "the store's database or its artifact folder"
+    hint = (f"the disk holding {where} is full: free space there" if full else
+            f"check that you may write {path} and its folder" if "readonly database" in first and path else
             "check MLFLOW_TRACKING_URI, that the server is up, and that no other process holds the database")
     return TrackingError(f"MLflow store {safe_uri(uri)} failed: {first[:240]} ({hint})")
 

@@ -23,7 +23,9 @@ from pipeline import REPO_ROOT
 from pipeline.errors import ParamError, PipelineError
 from pipeline.files import same_when_written
 from pipeline.params import flatten
-from pipeline.tables import as_list, fit_table, render_table, short_list, table_width, terminal_width
+from pipeline.metric_notes import folded_keys, headline_value, notes_under
+from pipeline.tables import (as_list, fit_table, number, render_table, short_list, table_width, terminal_width,
+                             wrap_note)
 
 
 @dataclass(frozen=True)
@@ -32,16 +34,19 @@ class PipelineView:
     metrics_dir: str  # folder of its metrics files
     headline: str  # regex over `<file stem>:<dotted key>` of the scores worth a column in `exps`
     scores: str  # regex over the same: the metrics `cli.py metrics` shows without --all
+    first: str = ""  # `<file stem>:<dotted key>` of the score that judges the pipeline: shown first
 
 
 def competition_view(key: str, metric: str, outliers: bool = False) -> PipelineView:
     """A competition's view: its block's params, its metrics folder, its metric's scores (each
-    model's without the outliers, when the competition leaves outliers out of its fits)."""
+    model's without the outliers, when the competition leaves outliers out of its fits), the
+    blend's out-of-fold score first (`pipeline.scores.headline`)."""
     m = re.escape(metric)
     per_model = rf"models\.[\w-]+\.oof_{m}" + ("_without_outliers" if outliers else "")
     return PipelineView(f"competitions.{key}", f"metrics/{key}/",
                         rf"^cv:(valid_{m}_mean|oof_{m}|oof_{m}_without_outliers)$",
-                        rf"^cv:({per_model}|oof_\w+|valid_{m}_mean|weights\.[\w-]+|threshold)$")
+                        rf"^cv:({per_model}|oof_\w+|valid_{m}_mean|weights\.[\w-]+|threshold)$",
+                        f"cv:oof_{metric}" + ("_without_outliers" if outliers else ""))
 
 
 VIEWS = {
@@ -79,9 +84,10 @@ def _dvc_json(*args: str, root: Path = REPO_ROOT) -> Any:
     return json.loads(done.stdout or "null")
 
 
-def _value(v: Any) -> str:
+def _value(v: Any, key: str = "") -> str:
+    """How a metric or param of `key` shows: floats at the precision they carry (`tables.number`)."""
     if isinstance(v, float):
-        return f"{v:.6g}"
+        return number(v, key)
     items = as_list(v)
     if items is not None:  # `blend.models: [a, b, c]` -> `a,b,c`, long ones cut to `a,+2`
         return short_list(items)
@@ -110,11 +116,17 @@ def metrics_report(name: str, diff: str | None = None, root: Path = REPO_ROOT, s
         rows = metric_rows(next(iter(shown.values()))["data"] if shown else {}, pipeline)
         if not rows:
             return f"no metrics under {pipeline.metrics_dir}: run `dvc repro` first"
+        cv = _read_json(root / pipeline.metrics_dir / "cv.json") if pipeline.first else {}
+        folded = folded_keys(pipeline.first)
+        rows = {(f, k): v for (f, k), v in rows.items() if f != "cv.json" or k not in folded}
         scores = re.compile(pipeline.scores)
         picked = {(f, k): v for (f, k), v in rows.items() if show_all or scores.search(f"{Path(f).stem}:{k}")} or rows
-        records = [{"file": f, "metric": k, "value": _value(v)} for (f, k), v in picked.items()]
+        records = [{"file": f, "metric": k, "value": _value(v, k)} for (f, k), v in _headline_first(picked, pipeline)]
+        if records and f"{Path(records[0]['file']).stem}:{records[0]['metric']}" == pipeline.first:
+            records[0]["value"] = headline_value(cv, pipeline.first.split(":", 1)[1]) or records[0]["value"]
         more = len(rows) - len(picked)
-        return _fitted(["file", "metric", "value"], records, width) + (
+        notes = notes_under(cv, _read_json(root / pipeline.metrics_dir / "shift.json"), pipeline.first, width)
+        return _fitted(["file", "metric", "value"], records, width) + "".join(f"\n{n}" for n in notes) + (
             f"\n({more} more metrics not shown: --all shows them)" if more else "")
     changed = _dvc_json("metrics", "diff", diff, "--all", root=root)
     records, same = [], 0
@@ -126,11 +138,37 @@ def metrics_report(name: str, diff: str | None = None, root: Path = REPO_ROOT, s
                 same += 1
                 continue
             records.append({"file": file.removeprefix(pipeline.metrics_dir), "metric": key,
-                            diff: _value(change.get("old")), "workspace": _value(change.get("new")),
-                            "change": _value(change.get("diff"))})
+                            diff: _value(change.get("old"), key), "workspace": _value(change.get("new"), key),
+                            "change": _value(change.get("diff"), key)})
     table = _fitted(["file", "metric", diff, "workspace", "change"], records, width) if records else \
         f"no metrics under {pipeline.metrics_dir} differ from {diff}"
     return table + (f"\n({same} unchanged metrics not shown: --all shows them)" if same else "")
+
+
+def _read_json(path: Path) -> dict:
+    """A metrics file's content; {} when it is absent or not a JSON object (an older layout)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _headline_first(rows: dict[tuple[str, str], Any], pipeline: PipelineView) -> list[tuple[tuple[str, str], Any]]:
+    """The rows with the pipeline's headline score first, then the blend's other scores, each
+    model's, and the rest (weights, threshold) in file order."""
+    def rank(item: tuple[tuple[str, str], Any]) -> int:
+        (file, key), _ = item
+        name = f"{Path(file).stem}:{key}"
+        if name == pipeline.first:
+            return 0
+        if re.search(pipeline.headline, name):
+            return 1
+        if file == "cv.json" and key.startswith(("oof_", "valid_")):
+            return 2
+        return 3 if key.startswith("models.") else 4
+
+    return sorted(rows.items(), key=rank)
 
 
 def _fitted(names: list[str], records: list[dict[str, Any]], width: int) -> str:
@@ -167,29 +205,44 @@ def exps_report(name: str, width: int | None = None, root: Path = REPO_ROOT) -> 
     """`dvc exp show` for one pipeline: (table, note for stderr)."""
     pipeline = view(name)
     headline = re.compile(pipeline.headline)
-    records, param_values = [], {}
+    records, param_values, without = [], {}, []
     for label, data in _revisions(_dvc_json("exp", "show", root=root)):
         params = flatten(_section(((data.get("params") or {}).get("params.yaml") or {}).get("data", {}),
                                   pipeline.params))
         metrics = {f"{Path(f).stem}:{k}": v for (f, k), v in metric_rows(data.get("metrics") or {}, pipeline).items()}
-        record = {"experiment": label, **{f"params.{k}": _value(v) for k, v in params.items()},
-                  **{f"metrics.{k}": _value(v) for k, v in metrics.items() if headline.search(k)}}
+        record = {"experiment": label, **{f"params.{k}": _value(v, k) for k, v in params.items()},
+                  **{f"metrics.{k}": _value(v, k) for k, v in metrics.items() if headline.search(k)}}
         records.append(record)
+        if not params:  # a revision before the pipeline's block existed (a new competition)
+            without.append(label)
         for k, v in params.items():
-            param_values.setdefault(k, set()).add(_value(v))
+            param_values.setdefault(k, set()).add(_value(v, k))
+    having = [r for r in records if r["experiment"] not in without]
     changed = sorted(k for k, values in param_values.items()
-                     if len(values) > 1 or any(f"params.{k}" not in r for r in records))
-    metric_names = sorted({k for r in records for k in r if k.startswith("metrics.")})
+                     if len(values) > 1 or any(f"params.{k}" not in r for r in having))
+    metric_names = sorted({k for r in records for k in r if k.startswith("metrics.")},
+                          key=lambda k: (k != f"metrics.{pipeline.first}", k))  # the headline first
     names = ["experiment"] + [f"params.{k}" for k in changed] + metric_names
     width = width or terminal_width()
     shown, left_out, _ = fit_table(names, records, width, [f"params.{k}" for k in changed])
+    new = [f"{_some(without)}: no {pipeline.params} params (the block is newer)"] if without and having else []
     if table_width(shown, records) > width:  # many scores (rnn): one line each
         table, hidden = _transposed(names, records, width)
-        notes = [f"{len(hidden)} more revisions not shown for width: {', '.join(hidden)}"] if hidden else []
-        return table, "\n".join(notes + [note_if_unchanged(changed, pipeline)]).strip()
-    notes = [f"{len(left_out)} more changed params not shown: {', '.join(n.removeprefix('params.') for n in left_out)}"
-             ] if left_out else []
-    return render_table(shown, records), "\n".join(notes + [note_if_unchanged(changed, pipeline)]).strip()
+        notes = [f"{len(hidden)} more revisions not shown for width: {_some(hidden)}"] if hidden else []
+        return table, _notes(notes + new + [note_if_unchanged(changed, pipeline)], width)
+    notes = [f"{len(left_out)} more changed params not shown: {_some([n.removeprefix('params.') for n in left_out])}"
+             " (`dvc exp show` has them all)"] if left_out else []
+    return render_table(shown, records), _notes(notes + new + [note_if_unchanged(changed, pipeline)], width)
+
+
+def _some(names: list[str], most: int = 6) -> str:
+    """The first `most` names, then how many more: a new competition's block is 42 new params."""
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _notes(notes: list[str], width: int) -> str:
+    """The notes for stderr, each folded to `width` columns."""
+    return "\n".join(wrap_note(note, width) for note in notes if note)
 
 
 def note_if_unchanged(changed: list[str], pipeline: PipelineView) -> str:

@@ -1,7 +1,8 @@
 """Plain text tables: aligned columns under a dashed rule (or csv, json), fitted to a width.
 
 What `cli.py runs` (runs_view.py) and `cli.py metrics` / `exps` (dvc_views.py) print. Records
-are {column: value} dicts; a missing or empty value shows as `-`, floats with 6 significant digits,
+are {column: value} dicts; a missing or empty value shows as `-`, floats with 6 significant digits
+at most (a blend weight below `WEIGHT_ZERO` as 0: an optimiser's 1e-16 is a weight of nothing),
 lists (a list param, or MLflow's string of one) summarised to a few items.
 """
 
@@ -17,6 +18,8 @@ from collections.abc import Sequence
 from typing import Any
 
 LIST_WIDTH = 24  # characters a list gets in a table cell
+WEIGHT_ZERO = 1e-6  # a blend weight below this is shown as 0
+WIDTH = 100  # columns every command's output fits (tests/test_output_width.py)
 
 
 def as_list(value: Any) -> list | None:
@@ -47,13 +50,29 @@ def short_list(items: list, width: int = LIST_WIDTH) -> str:
     return ",".join(shown + ([f"+{more}"] if more else [])) if texts else "[]"
 
 
-def cell(value: Any) -> str:
-    """How a value shows in a table: `-` when missing or empty, floats to 6 significant digits,
-    lists summarised (`short_list`)."""
+def is_weight(name: str) -> bool:
+    """Whether a column or key is a blend weight (`weights.mlp` in cv.json, `weight_mlp` in MLflow)."""
+    last = name.rsplit(":", 1)[-1].removeprefix("metrics.")
+    return last.startswith(("weights.", "weight_"))
+
+
+def number(value: float, name: str = "") -> str:
+    """A float at the precision it carries: 6 significant digits at most, a weight below
+    `WEIGHT_ZERO` as 0."""
+    if math.isnan(value):
+        return "nan"
+    if is_weight(name) and abs(value) < WEIGHT_ZERO:
+        return "0"
+    return f"{value:.6g}"
+
+
+def cell(value: Any, name: str = "") -> str:
+    """How a value of column `name` shows in a table: `-` when missing or empty, floats by
+    `number`, lists summarised (`short_list`)."""
     if value is None or value == "":
         return "-"
     if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.6g}"
+        return number(value, name)
     items = as_list(value)
     if items is not None:
         return short_list(items)
@@ -76,7 +95,7 @@ def render(names: list[str], records: list[dict[str, Any]], fmt: str) -> str:
 def table_cells(names: list[str], records: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     bare = [n.split(".", 1)[1] if "." in n else n for n in names]
     headers = [b if bare.count(b) == 1 else n for b, n in zip(bare, names)]
-    cells = [[cell(rec.get(n))[:8] if n == "run_id" else cell(rec.get(n)) for n in names] for rec in records]
+    cells = [[cell(rec.get(n))[:8] if n == "run_id" else cell(rec.get(n), n) for n in names] for rec in records]
     return headers, cells
 
 
@@ -112,7 +131,7 @@ def fit_table(names: list[str], records: list[dict[str, Any]], width: int,
     constant: dict[str, str] = {}
     shown = []
     for n in names:
-        present = {cell(rec.get(n)) for rec in records}
+        present = {cell(rec.get(n), n) for rec in records}
         if n in ("run_id", "run_name"):
             shown.append(n)
         elif present == {"-"}:

@@ -48,11 +48,12 @@ def test_exps_shows_the_changed_param_and_the_headline_scores_within_100_columns
     table, note = dvc_views.exps_report("house", width=100, root=changed_repo)
     lines = table.splitlines()
     assert max(map(len, lines)) <= 100
-    assert lines[0].split() == ["experiment", "models.mlp.lr", "cv:oof_log_rmse", "cv:oof_log_rmse_without_outliers",
+    # the headline (out of fold without the outliers, House Prices' score) first
+    assert lines[0].split() == ["experiment", "models.mlp.lr", "cv:oof_log_rmse_without_outliers", "cv:oof_log_rmse",
                                 "cv:valid_log_rmse_mean"]
     rows = {line.split()[0]: line.split()[1:] for line in lines[2:]}
-    assert rows["workspace"][:3] == ["0.002", "0.1237", "0.1079"]
-    assert rows[next(k for k in rows if k != "workspace")][:3] == ["0.003", "0.1237", "0.1088"]
+    assert rows["workspace"][:3] == ["0.002", "0.1079", "0.1237"]
+    assert rows[next(k for k in rows if k != "workspace")][:3] == ["0.003", "0.1088", "0.1237"]
     assert note == ""
 
 
@@ -61,8 +62,9 @@ def test_exps_of_a_pipeline_with_many_scores_goes_one_score_a_line(changed_repo)
     assert max(map(len, table.splitlines())) <= 36
     assert table.splitlines()[0].split() == ["workspace"]  # the other revision does not fit: said on stderr
     assert table.splitlines()[2].split() == ["tm-gru-concise:perplexity", "1.07"]
-    assert note.splitlines() == [f"1 more revisions not shown for width: {_baseline_label(changed_repo)}",
-                                 "no rnn.* param differs between these revisions"]
+    assert max(map(len, note.splitlines())) <= 36  # the notes fold to the width too
+    assert " ".join(note.split()) == (f"1 more revisions not shown for width: {_baseline_label(changed_repo)} "
+                                      "no rnn.* param differs between these revisions")
 
 
 @pytest.mark.slow
@@ -129,3 +131,46 @@ def test_a_competitions_view_is_its_params_block_and_its_metrics_scores():
     assert (titanic.params, titanic.metrics_dir) == ("competitions.titanic", "metrics/titanic/")
     assert re.search(titanic.headline, "cv:oof_accuracy") and not re.search(titanic.headline, "cv:oof_log_rmse")
     assert re.search(house.headline, "cv:oof_log_rmse_without_outliers")
+
+
+TITANIC_CV = {"oof_accuracy": 0.8316498316, "oof_auc": 0.8731558709, "oof_logloss": 0.3996886418, "threshold": 0.5,
+              "valid_accuracy_mean": 0.831630155, "weights": {"elastic_net": 1.40107e-16, "lightgbm": 1.0},
+              "models": {"lightgbm": {"oof_accuracy": 0.8327721661}}}
+
+
+def test_metrics_shows_the_headline_first_with_its_error_how_the_folds_were_drawn_and_the_shift(repo_copy):
+    """What `cli.py metrics titanic` prints when cv.json holds standard errors and the scheme and
+    preprocess wrote shift.json; and, from older files without them, the table alone."""
+    folder = repo_copy.path / "metrics" / "titanic"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "cv.json").write_text(json.dumps({
+        **TITANIC_CV, "oof_accuracy_se": 0.0120, "oof_accuracy_test_se": 0.0183, "cv_scheme": "stratified",
+        "cv_scheme_reason": "a binary target: each fold keeps the share of survivors"}))
+    (folder / "shift.json").write_text(json.dumps({
+        "auc": 0.5123, "auc_se": 0.021, "verdict": "no shift", "n_train": 891, "n_test": 418,
+        "top": [{"feature": "Fare", "share": 0.31}, {"feature": "Age", "share": 0.22}],
+        "left_out": {"Name": "text, a different value in every row", "Ticket": "text", "Cabin": "mostly empty",
+                     "PassengerId": "the id", "Embarked": "constant"}}))
+
+    lines = dvc_views.metrics_report("titanic", root=repo_copy.path, width=100).splitlines()
+    assert max(map(len, lines)) <= 100
+    assert lines[2].split() == ["cv.json", "oof_accuracy", "0.8316", "±", "0.0120"]  # the headline, first
+    assert lines[3].split()[1] == "valid_accuracy_mean"
+    values = {line.split()[1]: line.split()[2] for line in lines[2:] if line.startswith("cv.json")}
+    assert values["weights.elastic_net"] == "0" and values["weights.lightgbm"] == "1"  # not 1.40107e-16
+    assert not any(k.endswith("_se") or k.startswith("cv_scheme") for k in values)  # said beside the headline
+    notes = [line for line in lines if not line.startswith(("cv.json", "file", "-"))]
+    assert notes[:5] == [
+        "folds: stratified (a binary target: each fold keeps the share of survivors)",
+        "on the test set's rows, accuracy varies by ± 0.0183 (binomial standard error)",
+        "train/test shift: AUC 0.5123 ± 0.0210, no shift (891 train, 418 test rows)",
+        "  telling features (share): Fare 0.31, Age 0.22",
+        "  left out: Name (text, a different value in every row), Ticket (text), Cabin (mostly empty),"]
+    assert notes[5] == "  PassengerId (the id) and 1 more"
+
+    # today's files: no error, no scheme, no shift.json
+    (folder / "cv.json").write_text(json.dumps(TITANIC_CV))
+    (folder / "shift.json").unlink()
+    lines = dvc_views.metrics_report("titanic", root=repo_copy.path, width=100).splitlines()
+    assert lines[2].split() == ["cv.json", "oof_accuracy", "0.83165"]
+    assert all(line.startswith(("cv.json", "file", "-", "(")) for line in lines)

@@ -123,12 +123,15 @@ def runs(
                                                "\"tags.stage = 'cv' and tags.model = 'mlp'\".")] = "",
     limit: Annotated[int, typer.Option(help="At most this many runs (newest first).")] = 1000,
     top_level: Annotated[bool, typer.Option("--top-level", help="Leave out nested runs (CV folds, "
-                                            "per-configuration runs).")] = False,
+                                            "per-configuration runs), even with --all-runs.")] = False,
+    all_runs: Annotated[bool, typer.Option("--all-runs", help="Also list CV fold runs and final fits (left "
+                                           "out by default: their parent holds their scores).")] = False,
 ) -> None:
     """MLflow runs as a table: their scores and the params that differ, sortable."""
     from pipeline import runs_view
 
-    table, note = runs_view.runs_report(experiment, params, metrics, sort, desc, fmt, filter_string, limit, top_level)
+    table, note = runs_view.runs_report(experiment, params, metrics, sort, desc, fmt, filter_string, limit, top_level,
+                                        all_runs=all_runs)
     typer.echo(table)
     if note:  # on stderr: stdout stays a table (or csv/json) that programs can read
         sys.stdout.flush()
@@ -195,18 +198,12 @@ def submit(
                                           "nothing (needs no credentials).")] = False,
 ) -> None:
     """Validate a competition's submission and upload it to Kaggle with the official client."""
-    from dataclasses import asdict
-
+    from pipeline.tables import terminal_width
     from pipeline.tabular import upload as shipping
 
     plan = shipping.plan(competition, file, message)
-    shown = {k: v for k, v in asdict(plan).items() if k not in ("made_by", "experiment")}
-    if not plan.credentials:
-        from pipeline.kaggle_client import CREDENTIAL_HELP
-
-        shown["credentials"] = f"none found, an upload would fail: {CREDENTIAL_HELP}"
-    for key, value in shown.items():
-        typer.echo(f"{key}: {value}")
+    for line in shipping.plan_lines(plan, terminal_width()):
+        typer.echo(line)
     if dry_run:
         typer.echo("dry run: nothing sent")
         return

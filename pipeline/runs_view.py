@@ -8,8 +8,10 @@ Columns: the run's id, name, experiment and status, the tags that say what a run
 then `params.<key>` and `metrics.<key>` (MLflow's own naming, as in `mlflow.search_runs`).
 
 With no `--params` / `--metrics`, a table shows each experiment's headline score
-(`HEADLINE_METRICS`) and the params that tell runs of one kind apart (`telling_params`), the
-same columns `cli.py ui` opens the MLflow UI on (`pipeline.ui`).
+(`pipeline.scores.headline`) and the params that tell runs of one kind apart (`telling_params`),
+the same columns `cli.py ui` opens the MLflow UI on (`pipeline.ui`). With no `--experiment`, one
+table per experiment, each with its own headline. CV folds (nested runs) and final fits are left
+out unless asked for (`--all-runs`): their scores are the parent's, in pieces.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pipeline import scores
 from pipeline.errors import TrackingError
+from pipeline.stage_names import fill_command
 from pipeline.tables import as_list, fit_table, render, render_table, terminal_width, wrap_note
 from pipeline.tracking import safe_uri, sqlite_path, tracking_uri
 
@@ -32,31 +36,23 @@ BASE_COLUMNS = ("run_id", "run_name", "experiment", "status", "start")
 FORMATS = ("table", "csv", "json")
 _SCORE_WORDS = ("rmse", "loss", "perplexity", "acc", "error", "score", "auc", "mae")
 _HELD_OUT_WORDS = ("valid", "test", "oof", "perplexity", "acc")
-# The score each experiment is judged by, its first one the one runs are ranked by (lower is better
-# unless `higher_is_better` says otherwise: accuracy, AUC).
-HEADLINE_METRICS = {
-    "house-prices": ("oof_log_rmse_without_outliers", "valid_log_rmse_mean"),
-    "regularization": ("test_loss", "test_acc"),
-    "rnn": ("perplexity",),
-}
+INNER_STAGES = ("fit",)  # stages whose runs are hidden like folds: a final fit has no held-out score
+MLFLOW_DEFAULT = "Default"  # the experiment MLflow makes in every store; no stage logs to it
+
+
+class NoSuchExperiment(TrackingError):
+    """The experiment named is not in the store."""
 
 
 def higher_is_better(metric: str) -> bool:
-    """Whether a score's best value is its highest: accuracies and AUCs, not losses or errors."""
-    name = metric.lower()
-    return any(word in name for word in ("acc", "auc")) and "loss" not in name
+    """Whether a score's best value is its highest: the competition metric's own direction
+    (`pipeline.scores`), else accuracies and AUCs, not losses or errors."""
+    return scores.higher_is_better(metric)
 
 
 def experiment_headline(experiment: str) -> tuple[str, ...]:
     """An experiment's headline scores; a competition's are its metric's, out of fold and mean over folds."""
-    if experiment in HEADLINE_METRICS:
-        return HEADLINE_METRICS[experiment]
-    from pipeline.params import load_params
-
-    block = (load_params().get("competitions") or {}).get(experiment)
-    if not isinstance(block, dict) or not block.get("metric"):
-        return ()
-    return (f"oof_{block['metric']}", f"valid_{block['metric']}_mean")
+    return scores.headline(experiment)
 
 
 @dataclass
@@ -106,8 +102,8 @@ def experiments(mlflow_client, name: str | None) -> dict[str, str]:
         return by_id
     chosen = {i: n for i, n in by_id.items() if n == name}
     if not chosen:
-        raise TrackingError(f"no experiment '{name}' in {where}; "
-                            f"experiments: {', '.join(sorted(by_id.values())) or 'none'}")
+        raise NoSuchExperiment(f"no experiment '{name}' in {where}; "
+                               f"experiments: {', '.join(sorted(by_id.values())) or 'none'}")
     return chosen
 
 
@@ -131,6 +127,11 @@ def search(experiment: str | None = None, filter_string: str = "", limit: int = 
             break
     rows = [_row(run, names) for run in runs]
     return [r for r in rows if not r.parent] if top_level else rows
+
+
+def is_inner(row: RunRow) -> bool:
+    """A run that is part of another: a CV fold (nested under its parent) or a final fit."""
+    return bool(row.parent) or row.columns.get("stage", "") in INNER_STAGES
 
 
 def _row(run, names: dict[str, str]) -> RunRow:
@@ -282,23 +283,100 @@ def table_records(rows: Sequence[RunRow], params: Sequence[str], metrics: Sequen
 def runs_report(experiment: str | None = None, params: Iterable[str] | None = None,
                 metrics: Iterable[str] | None = None, sort: str | None = None, descending: bool = False,
                 fmt: str = "table", filter_string: str = "", limit: int = 1000, top_level: bool = False,
-                width: int | None = None) -> tuple[str, str]:
+                width: int | None = None, all_runs: bool = False) -> tuple[str, str]:
     """What `cli.py runs` prints: (the table, csv or json for stdout; a note for stderr, maybe empty).
 
     With no `--params` / `--metrics`, a table shows the experiments' headline scores and the params
     that tell runs of one kind apart (`telling_params`), as many as fit `width` columns, and drops
     the tag columns the run names already say (`cv:svr@svr-c40`: stage, model, DVC experiment);
     the note says what it left out and how to show it. csv and json hold every differing param.
+    With no `experiment`, a table holds one experiment's runs, one table per experiment. Fold and
+    fit runs are left out unless `all_runs` (`top_level`: nested runs are, even then).
     """
     if fmt not in FORMATS:
         raise TrackingError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'")
-    rows = search(experiment, filter_string, limit, top_level)
+    width = width or terminal_width()
+    try:
+        rows = search(experiment, filter_string, limit, top_level)
+    except NoSuchExperiment:
+        if not fill_command(experiment or ""):
+            raise
+        rows = []  # a pipeline's experiment no stage has logged to yet: say what fills it
+    hidden = 0
+    if not all_runs:
+        hidden = sum(map(is_inner, rows))
+        rows = [r for r in rows if not is_inner(r)]
+    hidden_note = [f"{hidden} fold and fit runs not shown: --all-runs shows them"] if hidden else []
+    if sort and rows and not any(sort.removeprefix("metrics.") in r.metrics for r in rows):
+        sort_rows(rows, sort)  # the error naming the metrics there are
+    if fmt != "table":
+        names, records = _records(rows, params, metrics, sort, descending, fmt, experiment is None)
+        return render(names, records, fmt), _notes(hidden_note, width)
+    if not rows:
+        return _no_runs(experiment, filter_string, width), _notes(hidden_note, width)
+    if experiment is not None:
+        table, notes = _table(rows, params, metrics, sort, descending, width, all_experiments=False)
+        return table, _notes(notes + hidden_note, width)
+    tables, notes = [], []
+    by_experiment: dict[str, list[RunRow]] = {}
+    for r in rows:
+        by_experiment.setdefault(r.columns.get("experiment", ""), []).append(r)
+    for name in sorted(by_experiment):
+        section = by_experiment[name]
+        if sort and not any(sort.removeprefix("metrics.") in r.metrics for r in section):
+            notes.append(f"{name}: no run has metric '{sort.removeprefix('metrics.')}'; sorted newest first")
+            table, said = _table(section, params, metrics, None, descending, width, all_experiments=False)
+        else:
+            table, said = _table(section, params, metrics, sort, descending, width, all_experiments=False)
+        tables.append(f"{_section_title(name, section)}\n{table}")
+        notes += [f"{name}: {note}" for note in said]
+    return "\n\n".join(tables), _notes(notes + hidden_note, width)
+
+
+def _section_title(experiment: str, rows: Sequence[RunRow]) -> str:
+    """`== house-prices: 4 runs; headline oof_log_rmse_without_outliers, lower is better ==`."""
+    title = f"{experiment}: {len(rows)} run{'s' if len(rows) != 1 else ''}"
+    headline = [m for m in experiment_headline(experiment) if any(m in r.metrics for r in rows)]
+    if headline:
+        title += f"; headline {headline[0]}, {'higher' if higher_is_better(headline[0]) else 'lower'} is better"
+    return f"== {title} =="
+
+
+def _no_runs(experiment: str | None, filter_string: str, width: int) -> str:
+    """No run to show, and the command that makes some."""
+    where = f"experiment '{experiment}'" if experiment else "any experiment"
+    said = f"no runs in {where} of {safe_uri(tracking_uri())}" + (f" matching {filter_string!r}" if filter_string
+                                                                   else "")
+    fill = fill_command(experiment) if experiment else "dvc repro"
+    if fill and not filter_string:  # the command on a line of its own, whole where it fits
+        return wrap_note(said + ":", width) + "\n" + wrap_note(f"  `{fill}` logs them", width)
+    return wrap_note(said, width)
+
+
+def _notes(notes: Sequence[str], width: int) -> str:
+    return "\n".join(wrap_note(note, width) for note in notes)
+
+
+def _records(rows: list[RunRow], params: Iterable[str] | None, metrics: Iterable[str] | None, sort: str | None,
+             descending: bool, fmt: str, all_experiments: bool) -> tuple[list[str], list[dict[str, Any]]]:
+    """csv and json, for programs: every differing param, the default metrics, every run."""
+    chosen_params = _split(params) or ranked_params(rows)
+    chosen_metrics = _split(metrics) or default_metrics(rows)
+    if sort:
+        sort = sort.removeprefix("metrics.")
+        rows = sort_rows(rows, sort, descending)
+        if sort not in chosen_metrics:
+            chosen_metrics.insert(0, sort)
+    return table_records(rows, chosen_params, chosen_metrics, all_experiments)
+
+
+def _table(rows: list[RunRow], params: Iterable[str] | None, metrics: Iterable[str] | None, sort: str | None,
+           descending: bool, width: int, all_experiments: bool) -> tuple[str, list[str]]:
+    """One experiment's table fitted to `width`, and the notes on what it left out."""
     asked_params, asked_metrics = _split(params), _split(metrics)
     lists: list[str] = []
     if asked_params:
         chosen_params = asked_params
-    elif fmt != "table":  # csv and json are for programs: every differing param
-        chosen_params = ranked_params(rows)
     else:
         chosen_params, lists = telling_params(rows)
     chosen_metrics = asked_metrics or default_metrics(rows)
@@ -307,13 +385,7 @@ def runs_report(experiment: str | None = None, params: Iterable[str] | None = No
         rows = sort_rows(rows, sort, descending)
         if sort not in chosen_metrics:
             chosen_metrics.insert(0, sort)
-    names, records = table_records(rows, chosen_params, chosen_metrics, all_experiments=experiment is None)
-    if fmt == "table" and not records:
-        where = f"experiment '{experiment}'" if experiment else "any experiment"
-        return (f"no runs in {where} of {safe_uri(tracking_uri())}"
-                + (f" matching {filter_string!r}" if filter_string else ""), "")
-    if fmt != "table":
-        return render(names, records, fmt), ""
+    names, records = table_records(rows, chosen_params, chosen_metrics, all_experiments)
     names = [n for n in names if n not in restated_by_run_names(rows)]
     # What may go when the table is too wide, most telling first (the last goes first): the first
     # param and the first score always stay; then params 2-3, score 2, the other params and
@@ -321,7 +393,6 @@ def runs_report(experiment: str | None = None, params: Iterable[str] | None = No
     p = [] if asked_params else [f"params.{k}" for k in chosen_params]
     m = [] if asked_metrics else [f"metrics.{k}" for k in chosen_metrics if k != sort]
     optional = p[1:3] + m[1:2] + p[3:] + m[2:] + [c for c, _ in TAG_COLUMNS if c in names] + ["start"]
-    width = width or terminal_width()
     shown, left_out, constant = fit_table(names, records, width, optional, keep=0)
     notes = []
     if constant:
@@ -329,7 +400,7 @@ def runs_report(experiment: str | None = None, params: Iterable[str] | None = No
     notes += _left_out_notes(left_out)
     if lists:
         notes.append(f"list params not shown ({', '.join(lists)}): -p {lists[0]} shows them, summarised")
-    return render_table(shown, records), "\n".join(wrap_note(note, width) for note in notes)
+    return render_table(shown, records), notes
 
 
 def restated_by_run_names(rows: Sequence[RunRow]) -> set[str]:

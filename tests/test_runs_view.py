@@ -99,9 +99,10 @@ def test_the_server_lists_project_runs_with_params_metrics_and_tags_and_the_comp
 
     # `cli.py runs` reads the same server: the worst fold is one command.
     out = CliRunner().invoke(app, ["runs", "-e", "house-prices", "--filter", "tags.fold != ''", "-m",
-                                   "valid_log_rmse", "--sort", "valid_log_rmse", "--desc", "--format", "json"])
+                                   "valid_log_rmse", "--sort", "valid_log_rmse", "--desc", "--format", "json",
+                                   "--all-runs"])
     assert out.exit_code == 0, out.output
-    rows = json.loads(out.output)
+    rows = json.loads(out.stdout)
     assert [r["metrics.valid_log_rmse"] for r in rows] == pytest.approx([0.14, 0.13, 0.12, 0.11])
     assert rows[0]["run_id"] in {r["info"]["run_id"] for r in folds} and rows[0]["fold"] == "1"
     assert rows[0]["dvc_exp"] == "brisk-lion" and rows[0]["commit"] == tracking.git_commit()[:8]
@@ -128,16 +129,19 @@ def test_runs_table_csv_json_and_sorting_on_the_default_store(monkeypatch):
     assert "dvc_exp" not in rows[0]  # a tag no listed run has: its column is left out of the table
 
     as_csv = runner.invoke(app, ["runs", "-e", "house-prices", "-p", "model.alpha,seed", "-m", "valid_log_rmse_mean",
-                                 "--sort", "valid_log_rmse_mean", "--desc", "--format", "csv"])
-    records = list(csv.DictReader(io.StringIO(as_csv.output)))
+                                 "--sort", "valid_log_rmse_mean", "--desc", "--format", "csv", "--all-runs"])
+    records = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert list(records[0])[:4] == ["run_id", "run_name", "status", "start"]
     assert list(records[0])[-3:] == ["params.model.alpha", "params.seed", "metrics.valid_log_rmse_mean"]
     assert [base_name(r["run_name"]) for r in records][:2] == ["cv:elastic_net"] * 2
     assert [r["params.model.alpha"] for r in records][:2] == ["0.02", "0.01"]  # 0.175 before 0.15
     assert all(r["metrics.valid_log_rmse_mean"] == "" for r in records[2:])  # fold runs: no such metric, last
 
-    every = json.loads(runner.invoke(app, ["runs", "--format", "json"]).output)
+    every = json.loads(runner.invoke(app, ["runs", "--format", "json", "--all-runs"]).stdout)
     assert len(every) == 6 and {r["experiment"] for r in every} == {"house-prices"}
+    parents = runner.invoke(app, ["runs", "--format", "json"])  # fold runs are left out unless asked for
+    assert len(json.loads(parents.stdout)) == 2
+    assert parents.stderr == "4 fold and fit runs not shown: --all-runs shows them\n"
 
     bad = subprocess.run([sys.executable, "cli.py", "runs", "-e", "house-prices", "--sort", "perplexity"], check=False,
                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
@@ -306,3 +310,61 @@ def test_runs_with_no_options_fit_100_columns_and_show_each_experiments_score_an
                                     "--sort", "perplexity"], env={"COLUMNS": "100"})
     assert max(len(line) for line in wide.stdout.splitlines()) <= 100  # the README's line fits too
     assert [r["perplexity"] for r in parse_table(wide.stdout)] == ["1.068", "1.073", "1.249"]
+
+
+def test_runs_of_every_experiment_come_in_sections_each_judged_by_its_own_headline(monkeypatch):
+    """`cli.py runs` with no -e: one table per experiment with its own headline score first;
+    CV folds and final fits only with --all-runs, and stderr says how many were left out."""
+    model = {"model": {"name": "lightgbm", "type": "lightgbm", "n_trees": 100}}
+    _log("titanic", "cv:lightgbm", model, {"oof_accuracy": 0.8328, "valid_accuracy_mean": 0.8316},
+         {"stage": "cv", "model": "lightgbm"}, monkeypatch, folds=2)
+    _log("titanic", "fit:lightgbm", model, {"train_accuracy": 0.8676}, {"stage": "fit", "model": "lightgbm"},
+         monkeypatch)
+    _log("rnn", "tm-gru-scratch", {"model": {"cell": "gru"}}, {"perplexity": 1.073, "tokens_per_sec": 9000.0},
+         {"stage": "rnn_train"}, monkeypatch)
+
+    out = CliRunner().invoke(app, ["runs"], env={"COLUMNS": "100"})
+    assert out.exit_code == 0, out.output
+    assert max(len(line) for line in (out.stdout + out.stderr).splitlines()) <= 100
+    rnn, titanic = out.stdout.rstrip("\n").split("\n\n")
+    assert rnn.splitlines()[0] == "== rnn: 1 run; headline perplexity, lower is better =="
+    assert titanic.splitlines()[0] == "== titanic: 1 run; headline oof_accuracy, higher is better =="
+    rows = parse_table("\n".join(titanic.splitlines()[1:]))
+    assert [r["run_name"].split("@")[0] for r in rows] == ["cv:lightgbm"]  # no fold, no fit
+    assert list(rows[0]).index("oof_accuracy") < list(rows[0]).index("valid_accuracy_mean")  # the headline first
+    assert "perplexity" in parse_table("\n".join(rnn.splitlines()[1:]))[0]
+    assert out.stderr.splitlines()[-1] == "3 fold and fit runs not shown: --all-runs shows them"
+
+    every = CliRunner().invoke(app, ["runs", "--all-runs"], env={"COLUMNS": "100"})
+    assert "== titanic: 4 runs;" in every.stdout and "fold and fit runs" not in every.stderr
+    top = CliRunner().invoke(app, ["runs", "-e", "titanic", "--all-runs", "--top-level"], env={"COLUMNS": "100"})
+    assert sorted(r["run_name"].split("@")[0] for r in parse_table(top.stdout)) == ["cv:lightgbm", "fit:lightgbm"]
+
+
+def test_a_scores_direction_is_its_metrics_own(monkeypatch):
+    from pipeline.tabular import tasks
+
+    assert not runs_view.higher_is_better("oof_log_rmse_without_outliers") and runs_view.higher_is_better("oof_auc")
+    assert runs_view.higher_is_better("valid_accuracy_mean") and not runs_view.higher_is_better("oof_logloss")
+    assert not runs_view.higher_is_better("perplexity") and runs_view.higher_is_better("test_acc")
+    # a metric whose name says nothing: the registry decides, not a guess from the name
+    gini = tasks.Metric("gini", ("binary",), True, lambda y, p: 0.0, "normalised Gini")
+    monkeypatch.setitem(tasks.METRICS, "gini", gini)
+    assert runs_view.higher_is_better("oof_gini") and runs_view.higher_is_better("valid_gini_mean")
+    monkeypatch.setitem(tasks.METRICS, "gini", tasks.Metric("gini", ("binary",), False, gini.function, ""))
+    assert not runs_view.higher_is_better("oof_gini")
+
+
+def test_an_experiment_no_stage_has_logged_to_names_the_command_that_fills_it(monkeypatch):
+    _log("titanic", "cv:lightgbm", {"seed": 1}, {"oof_accuracy": 0.83}, {"stage": "cv"}, monkeypatch)
+
+    out = CliRunner().invoke(app, ["runs", "-e", "regularization"], env={"COLUMNS": "100"})
+    assert out.exit_code == 0, out.output
+    assert max(len(line) for line in out.stdout.splitlines()) <= 100
+    said = " ".join(out.stdout.split())
+    assert said.startswith("no runs in experiment 'regularization' of sqlite:")
+    assert said.endswith(": `dvc repro -f -s reg_polynomial reg_weight_decay reg_dropout reg_init` logs them")
+    rnn = CliRunner().invoke(app, ["runs", "-e", "rnn"], env={"COLUMNS": "100"})
+    assert "`dvc repro -f -s rnn_train` logs them" in " ".join(rnn.stdout.split())
+    with pytest.raises(TrackingError, match="no experiment 'nope' in .*; experiments: Default, titanic"):
+        runs_view.runs_report("nope")

@@ -208,6 +208,9 @@ def test_dry_run_and_missing_credentials_work_without_importing_kaggle(repo_copy
     shown = dict(line.split(": ", 1) for line in dry.stdout.splitlines() if ": " in line)
     assert shown["message"] == "lr sweep best" and shown["rows"] == "20"
     assert shown["credentials"].startswith("none found") and "dry run: nothing sent" in dry.stdout
+    assert shown["file"] == "data/submission.csv"  # relative to where the user is
+    assert max(map(len, dry.stdout.splitlines())) <= 100  # the help on credentials folds to the width
+    assert "KAGGLE_USERNAME and KAGGLE_KEY" in " ".join(dry.stdout.split())
 
     default = _cli(repo_copy, env, "submit", "--dry-run")
     commit = subprocess.run(["git", "rev-parse", "HEAD"], check=True, cwd=repo_copy.path, capture_output=True, text=True).stdout

@@ -3,11 +3,14 @@
 `python cli.py competition STAGE KEY [MODEL]` runs stage `<stem>_STAGE` of the competition
 configured under `competitions.KEY` in params.yaml. `python cli.py house STAGE` is the same
 for House Prices (the key `house-prices`), as before competitions were generic.
+
+Each stage prints one summary line (its score, where its metrics went); the whole metrics JSON
+is in that file and in `python cli.py metrics KEY`.
 """
 
 from __future__ import annotations
 
-import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -25,18 +28,82 @@ def _params(key: str):
     return load_competition(key)
 
 
-def _show(result: dict) -> None:
-    typer.echo(json.dumps(result, indent=2, sort_keys=True))
+def _where(path: Path) -> str:
+    """A path as the user reads it: relative to the repo."""
+    from pipeline import REPO_ROOT
+
+    try:
+        return str(Path(path).relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _score(value: float) -> str:
+    """A score in a summary line: 4 decimals below 1 (0.8316), else 6 significant digits."""
+    return f"{value:.4f}" if abs(value) < 1 else f"{value:.6g}"
+
+
+def _headline(p, result: dict) -> str:
+    """`oof_accuracy 0.8316` (with `± se` when the result has it) of a cv or blend result."""
+    from pipeline.metric_notes import with_error
+    from pipeline.scores import headline
+
+    key = next((k for k in headline(p.key)[:1] if k in result), f"oof_{p.metric}")
+    value, se = result.get(key), result.get(f"{key}_se")
+    if not isinstance(value, (int, float)):
+        return f"{key} -"
+    return f"{key} {with_error(value, se) if isinstance(se, (int, float)) else _score(value)}"
+
+
+def summary_line(p, stage: str, result: dict, model: str = "") -> str:
+    """One line saying what a stage did, e.g. `titanic cv lightgbm: oof_accuracy 0.8328 (5 folds)
+    -> metrics/titanic/cv_lightgbm.json`; folded to the terminal's width."""
+    from pipeline.tables import terminal_width, wrap_note
+
+    metrics = Path(p.paths.cv_scores).parent
+    what = f"{p.key} {stage}" + (f" {model}" if model else "")
+    if stage == "preprocess":
+        said = f"{result.get('n_train')} train and {result.get('n_test')} test rows, {result.get('n_features')} features"
+        said += "".join(f", {result[k]} {noun}" for k, noun in (("n_outliers", "outliers"),
+                                                                 ("n_columns_left_out", "columns left out"))
+                        if result.get(k))
+        said += f" -> {_where(metrics / 'preprocess.json')}"
+    elif stage in ("cv", "train"):
+        said = f"{_headline(p, result.get('cv', result))} ({p.cv.folds} folds)"
+        said += f" -> {_where(metrics / f'cv_{model}.json')}"
+    elif stage == "fit":
+        said = (f"train_{p.metric} {_score(result[f'train_{p.metric}'])} on {result.get('n_train')} rows"
+                f" -> {_where(p.paths.model_file(model))}")
+    elif stage == "blend":
+        said = _headline(p, result)
+        if "threshold" in result:
+            said += f" at threshold {result['threshold']:.4g}"
+        weights = ", ".join(f"{m} {w:.2f}" for m, w in sorted((result.get("weights") or {}).items(),
+                                                                key=lambda item: -item[1]))
+        said += (f", weights {weights}" if weights else "") + f" -> {_where(p.paths.cv_scores)}"
+    else:
+        said = f"{result.get('n_rows')} rows -> {_where(p.paths.submission)}"
+    return wrap_note(f"{what}: {said}", terminal_width())
+
+
+def _show(p, stage: str, result: dict, model: str = "") -> None:
+    typer.echo(summary_line(p, stage, result, model))
 
 
 @app.command("list")
 def list_competitions() -> None:
     """The configured competitions: key, Kaggle slug, task, metric, models blended."""
+    from pipeline.tables import render_table, short_list, table_width, terminal_width
+
     from .config import competition_names, load_competition
 
-    for key in competition_names():
-        p = load_competition(key)
-        typer.echo(f"{key:<16} {p.kaggle:<45} {p.task:<10} {p.metric:<9} {'+'.join(p.blend.models)}")
+    competitions = [load_competition(key) for key in competition_names()]
+    names = ["key", "kaggle", "task", "metric", "models"]
+    records = [{"key": p.key, "kaggle": p.kaggle, "task": p.task, "metric": p.metric} for p in competitions]
+    room = max(12, terminal_width() - table_width(names[:-1], records) - 2)  # long blends: a few, then +N
+    for record, p in zip(records, competitions):
+        record["models"] = short_list(p.blend.models, room)
+    typer.echo(render_table(names, records))
 
 
 @app.command()
@@ -58,7 +125,8 @@ def preprocess(key: Key) -> None:
     """Infer column types; standardize numbers, fill missing, one-hot categories; write train/test features."""
     from . import stages
 
-    _show(stages.preprocess(_params(key)))
+    p = _params(key)
+    _show(p, "preprocess", stages.preprocess(p))
 
 
 @app.command()
@@ -66,7 +134,8 @@ def train(key: Key, model: ModelName) -> None:
     """K-fold CV of MODEL, then its final fit on all training rows (stage <stem>_train@MODEL)."""
     from . import stages
 
-    _show(stages.train(_params(key), model))
+    p = _params(key)
+    _show(p, "train", stages.train(p, model), model)
 
 
 @app.command()
@@ -74,7 +143,8 @@ def cv(key: Key, model: ModelName) -> None:
     """K-fold cross-validation of MODEL only (the first half of `train`): out-of-fold predictions, fold scores, curves."""
     from . import stages
 
-    _show(stages.cross_validation(_params(key), model))
+    p = _params(key)
+    _show(p, "cv", stages.cross_validation(p, model), model)
 
 
 @app.command()
@@ -82,7 +152,8 @@ def fit(key: Key, model: ModelName) -> None:
     """Final fit of MODEL only (the second half of `train`); saves it under models/KEY/."""
     from . import stages
 
-    _show(stages.fit(_params(key), model))
+    p = _params(key)
+    _show(p, "fit", stages.fit(p, model), model)
 
 
 @app.command()
@@ -90,7 +161,8 @@ def blend(key: Key) -> None:
     """Choose blend weights (and a binary threshold) on out-of-fold predictions only; report the CV score."""
     from . import stages
 
-    _show(stages.blend(_params(key)))
+    p = _params(key)
+    _show(p, "blend", stages.blend(p))
 
 
 @app.command()
@@ -98,15 +170,26 @@ def submission(key: Key) -> None:
     """Predict the test set, write the submission CSV and validate it against the sample submission."""
     from . import stages
 
-    _show(stages.submission(_params(key)))
+    p = _params(key)
+    _show(p, "submission", stages.submission(p))
 
 
 @app.command()
 def preset(name: Annotated[str, typer.Argument(help="Preset name, e.g. `original` (the course's first recipe).")]) -> None:
     """Print `-S key=value` overrides of a named preset, for `dvc exp run $(python cli.py competition preset NAME)`."""
+    from pipeline.tables import terminal_width
+
     from .presets import dvc_set_args
 
-    typer.echo(" ".join(dvc_set_args(name)))
+    args = dvc_set_args(name)
+    pairs = [f"{flag} {value}" for flag, value in zip(args[::2], args[1::2])]
+    lines: list[str] = []
+    for pair in pairs:  # lines of whole `-S key=value` pairs: the shell's $(...) splits on newlines too
+        if lines and len(lines[-1]) + 1 + len(pair) <= terminal_width():
+            lines[-1] += f" {pair}"
+        else:
+            lines.append(pair)
+    typer.echo("\n".join(lines))
 
 
 # ---- `python cli.py house STAGE`: the House Prices stages, as before competitions were generic

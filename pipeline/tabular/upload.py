@@ -190,6 +190,22 @@ def plan(key: str = "house-prices", file: Path | None = None, message: str | Non
                 experiment=p.key)
 
 
+def plan_lines(the_plan: Plan, width: int = 100) -> list[str]:
+    """What `submit` shows of a plan, `key: value` a line folded to `width` columns: the file
+    relative to the working folder when under it, where credentials are (never their value),
+    or how to add some."""
+    from pipeline.tables import wrap_note
+
+    shown = {k: v for k, v in asdict(the_plan).items() if k not in ("made_by", "experiment")}
+    try:
+        shown["file"] = str(Path(the_plan.file).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        pass  # outside the working folder: the path as given
+    if not the_plan.credentials:
+        shown["credentials"] = f"none found, an upload would fail: {kaggle_client.CREDENTIAL_HELP}"
+    return [wrap_note(f"{key}: {value}", width) for key, value in shown.items()]
+
+
 def submit(the_plan: Plan) -> dict:
     """Upload with the official client; log an MLflow run of what was sent (never the credentials)."""
     answer = kaggle_client.submit(the_plan.competition, Path(the_plan.file), the_plan.message)

@@ -10,9 +10,9 @@ rows from test rows. Each is shown only when present: older files have none of t
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import Any
 
-from pipeline.tables import wrap_note
 
 SCHEME_KEYS = ("cv_scheme", "cv_scheme_reason")
 MOST_FEATURES = 5  # shift's most telling features shown
@@ -79,8 +79,8 @@ def shift_lines(shift: dict) -> list[str]:
     lines = [head]
     top = [t for t in shift.get("top") or [] if isinstance(t, dict) and "feature" in t]
     if top:
-        shares = [f"{t['feature']} {_float(t.get('share')) or 0:.2f}" for t in top[:MOST_FEATURES]]
-        lines.append("  telling features (share): " + ", ".join(shares))
+        shares = [f"{t['feature']} {100 * (_float(t.get('share')) or 0):.0f}%" for t in top[:MOST_FEATURES]]
+        lines.append("  columns that drive it: " + ", ".join(shares))
     left_out = shift.get("left_out") or {}
     if isinstance(left_out, dict) and left_out:
         named = [f"{k} ({v})" for k, v in list(left_out.items())[:MOST_LEFT_OUT]]
@@ -92,4 +92,5 @@ def shift_lines(shift: dict) -> list[str]:
 def notes_under(cv: dict, shift: dict, first: str, width: int) -> list[str]:
     """The lines under the metrics table, each folded to `width` columns."""
     lines = (cv_lines(cv, first) if first else []) + shift_lines(shift)
-    return [wrap_note(line, width) for line in lines]
+    return [textwrap.fill(line, width, subsequent_indent=" " * (len(line) - len(line.lstrip()) + 2),
+                          break_long_words=False, break_on_hyphens=False) for line in lines]

@@ -164,9 +164,9 @@ def test_metrics_shows_the_headline_first_with_its_error_how_the_folds_were_draw
         "folds: stratified (a binary target: each fold keeps the share of survivors)",
         "on the test set's rows, accuracy varies by ± 0.0183 (binomial standard error)",
         "train/test shift: AUC 0.5123 ± 0.0210, no shift (891 train, 418 test rows)",
-        "  telling features (share): Fare 0.31, Age 0.22",
+        "  columns that drive it: Fare 31%, Age 22%",
         "  left out: Name (text, a different value in every row), Ticket (text), Cabin (mostly empty),"]
-    assert notes[5] == "  PassengerId (the id) and 1 more"
+    assert notes[5] == "    PassengerId (the id) and 1 more"
 
     # today's files: no error, no scheme, no shift.json
     (folder / "cv.json").write_text(json.dumps(TITANIC_CV))

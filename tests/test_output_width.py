@@ -34,8 +34,9 @@ HELP_ONLY = {
     **{f"regularization {stage}": "trains on Fashion-MNIST or many fits: minutes; prints one short line a "
                                   "configuration (test_regularization_stages.py)"
        for stage in ("polynomial", "weight-decay", "dropout", "init")},
-    "rnn train": "trains language models; prints one short line and samples cut to the width (test_rnn_pipeline.py)",
-    "rnn generate": "needs a trained RNN (test_rnn_pipeline.py)",
+    "rnn train": "trains a language model; prints one short line and its samples of rnn.train.num_chars (50) "
+                 "characters (test_rnn_pipeline.py)",
+    "rnn generate": "needs a trained RNN; prints the text asked for, --num-chars long (test_rnn_pipeline.py)",
     **{f"tune {name}": "Optuna studies of many CV fits (test_tune.py)"
        for name in ("house-prices", "titanic", "house", "best", "apply")},
     "ui": "serves the MLflow UI until stopped (test_ui.py, test_browser.py)",

@@ -117,13 +117,14 @@ def metrics_report(name: str, diff: str | None = None, root: Path = REPO_ROOT, s
         if not rows:
             return f"no metrics under {pipeline.metrics_dir}: run `dvc repro` first"
         cv = _read_json(root / pipeline.metrics_dir / "cv.json") if pipeline.first else {}
-        folded = folded_keys(pipeline.first)
+        folded = folded_keys(cv)
         rows = {(f, k): v for (f, k), v in rows.items() if f != "cv.json" or k not in folded}
         scores = re.compile(pipeline.scores)
         picked = {(f, k): v for (f, k), v in rows.items() if show_all or scores.search(f"{Path(f).stem}:{k}")} or rows
         records = [{"file": f, "metric": k, "value": _value(v, k)} for (f, k), v in _headline_first(picked, pipeline)]
-        if records and f"{Path(records[0]['file']).stem}:{records[0]['metric']}" == pipeline.first:
-            records[0]["value"] = headline_value(cv, pipeline.first.split(":", 1)[1]) or records[0]["value"]
+        for record in records:  # a score with its standard error: `0.8316 ± 0.0120`
+            if record["file"] == "cv.json":
+                record["value"] = headline_value(cv, record["metric"]) or record["value"]
         more = len(rows) - len(picked)
         notes = notes_under(cv, _read_json(root / pipeline.metrics_dir / "shift.json"), pipeline.first, width)
         return _fitted(["file", "metric", "value"], records, width) + "".join(f"\n{n}" for n in notes) + (

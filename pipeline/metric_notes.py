@@ -24,12 +24,12 @@ def _key(first: str) -> str:
     return first.split(":", 1)[-1]
 
 
-def folded_keys(first: str) -> set[str]:
-    """cv.json keys shown beside the headline instead of as rows of their own."""
-    if not first:
-        return set()
-    key = _key(first)
-    return {f"{key}_se", "oof_accuracy_test_se", *SCHEME_KEYS}
+def folded_keys(cv: dict) -> set[str]:
+    """cv.json keys shown beside a score or under the table instead of as rows of their own: a
+    score's `_se` (House Prices has `oof_log_rmse_se`, shown on that row, not on the headline's),
+    the test-size error, the scheme."""
+    return {k for k in cv if k.endswith("_se") and k.removesuffix("_se") in cv} | {"oof_accuracy_test_se",
+                                                                                     *SCHEME_KEYS}
 
 
 def _float(value: Any) -> float | None:

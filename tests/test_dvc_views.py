@@ -174,3 +174,14 @@ def test_metrics_shows_the_headline_first_with_its_error_how_the_folds_were_draw
     lines = dvc_views.metrics_report("titanic", root=repo_copy.path, width=100).splitlines()
     assert lines[2].split() == ["cv.json", "oof_accuracy", "0.83165"]
     assert all(line.startswith(("cv.json", "file", "-", "(")) for line in lines)
+
+    # House Prices' headline is without the outliers; the error its blend stage writes is the
+    # all-rows score's: shown on that row, not claimed for the headline
+    house = repo_copy.path / "metrics" / "house-prices"
+    house.mkdir(parents=True, exist_ok=True)
+    (house / "cv.json").write_text(json.dumps({**BASELINE, "oof_log_rmse_se": 0.0031, "cv_scheme": "shuffled"}))
+    lines = dvc_views.metrics_report("house-prices", root=repo_copy.path, width=100).splitlines()
+    assert lines[2].split() == ["cv.json", "oof_log_rmse_without_outliers", "0.1088"]
+    assert next(line.split() for line in lines if " oof_log_rmse " in line) == ["cv.json", "oof_log_rmse", "0.12370",
+                                                                                "±", "0.00310"]
+    assert "folds: shuffled" in lines and not any("_se" in line for line in lines)

@@ -47,7 +47,7 @@ def _encoder(n=300, n_groups=40, n_classes=2, seed=0, smoothing=10.0):
 def test_a_fitted_row_never_sees_its_own_label():
     encoder, test_codes = _encoder()
     fit_rows = np.ones(len(encoder.y), bool)
-    fitted, applied = encoder.encode(fit_rows, test_codes, seed=3)
+    fitted, _ = encoder.encode(fit_rows, test_codes, seed=3)
     for row in (0, 17, 123):
         encoder.y[row] = 1 - encoder.y[row]
         again, _ = encoder.encode(fit_rows, test_codes, seed=3)
@@ -57,7 +57,7 @@ def test_a_fitted_row_never_sees_its_own_label():
 
 
 def test_rows_outside_the_fitted_ones_never_lend_their_labels():
-    encoder, test_codes = _encoder()
+    encoder, _ = _encoder()
     fit_rows = np.arange(len(encoder.y)) % 5 != 0  # a validation fold: every fifth row
     _, applied = encoder.encode(fit_rows, encoder.train_codes[~fit_rows], seed=1)
     encoder.y[~fit_rows] = 1 - encoder.y[~fit_rows]

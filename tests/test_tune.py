@@ -436,6 +436,14 @@ def test_a_pruned_trial_stops_after_one_fold_and_its_mlflow_run_finishes_tagged_
         def outliers(self):
             return np.zeros(60, bool)
 
+        group_keys = ()  # no group statistics
+
+        def cv_scheme(self):
+            return {"kind": "random", "column": "", "ordered": False, "reason": "rows at random"}
+
+        def blocks(self):
+            return None
+
     base = {"type": "elastic_net", "alpha": 0.001, "l1_ratio": 1.0, "max_iter": 200}
     target = CompetitionTarget("house-prices", "elastic_net", base,
                                _parse({"alpha": {"low": 0.0001, "high": 0.01}}, base, "elastic_net"))

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.errors import ParamError
 from pipeline.params import require, require_seed
 
 from . import validation

@@ -114,7 +114,8 @@ def preprocess(p: CompetitionParams) -> dict:
     features_train = preprocessor.transform(raw.train).reset_index(drop=True)
     features_test = preprocessor.transform(raw.test).reset_index(drop=True)
     columns = list(preprocessor.columns)
-    unsupported = shift.unsupported_features(features_train, features_test, columns, keep=p.shift.keep)
+    unsupported = shift.unsupported_features(features_train, features_test, columns, keep=p.shift.keep,
+                                             units=shift.units_of(preprocessor))
     columns = [c for c in columns if c not in unsupported]
     scheme = validation.choose(p.cv.scheme, raw.train, raw.test, p.id, p.task != "regression", f"{p.where}.cv.scheme")
     keys, key_notes = group_stats.discover(raw.train, raw.test, [p.id, p.target], p.group_stats,
@@ -126,8 +127,9 @@ def preprocess(p: CompetitionParams) -> dict:
     labels = pd.DataFrame({p.id: ids_train[p.id], "label": target.to_numpy(), "y": y, "is_outlier": outliers})
     if scheme.blocks is not None:
         labels["block"] = scheme.blocks
+    shifted = dict.fromkeys(unsupported.values())  # a category's dummies share one reason
     notes = [*raw.notes, *getattr(preprocessor, "notes", []),
-             *(f"{reason}: left out (keep it with {p.where}.shift.keep)" for reason in unsupported.values()),
+             *(f"{reason}: left out (keep it with {p.where}.shift.keep)" for reason in shifted),
              *key_notes, f"cv folds: {scheme.label}: {scheme.reason}"]
     meta = {"id": p.id, "target": p.target, "task": p.task, "classes": raw.classes,
             "target_transform": p.target_transform, "columns": columns, "notes": notes, "group_keys": keys,
@@ -142,7 +144,8 @@ def preprocess(p: CompetitionParams) -> dict:
         print(f"note: {note}", file=sys.stderr)
     summary = {"n_train": len(train), "n_test": len(test), "n_features": len(columns),
                "n_outliers": int(outliers.sum()), "outlier_ids": raw.train.loc[outliers, p.id].tolist(),
-               "n_columns_left_out": len(notes) - len(key_notes) - 1, "n_group_keys": len(keys)}
+               "n_columns_left_out": len(raw.notes) + len(getattr(preprocessor, "notes", [])) + len(unsupported),
+               "n_group_keys": len(keys)}
     if hasattr(preprocessor, "skewed"):
         summary["n_skewed_transformed"] = len(preprocessor.skewed)
     if p.task != "regression":

@@ -206,8 +206,10 @@ def table(rows: list[Row]) -> list[str]:
     done = [r for r in rows if not r.error]
     honest = sum(gap(r.metric, r.cv, r.test) <= HONEST for r in done)
     better = sum(r.test >= r.plain if METRICS[r.metric].greater_is_better else r.test <= r.plain for r in done)
+    noise = sum(abs(r.cv - r.test) <= 2 * np.hypot(r.cv_se or 0.0, r.test_se) for r in done)
     lines += ["", f"|CV - test| <= {HONEST} (relative for RMSE-like metrics): {honest} of {len(done)}; "
-              f"no worse than plain LightGBM: {better} of {len(done)}"]
+              f"no worse than plain LightGBM: {better} of {len(done)}",
+              f"|CV - test| within 2 standard errors (CV's and the pseudo-test's): {noise} of {len(done)}"]
     return lines
 
 

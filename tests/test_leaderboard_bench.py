@@ -112,4 +112,19 @@ def test_table_fits_100_columns_and_counts_honest_rows():
     lines = leaderboard.table(rows)
     assert all(len(line) < 100 for line in lines)
     assert "2.5%" in lines[2] and "30.2%" in lines[3] and "failed" in lines[4]
-    assert "metrics): 0 of 2" in lines[-1] and "plain LightGBM: 1 of 2" in lines[-1]
+    assert "metrics): 0 of 2" in lines[-2] and "plain LightGBM: 1 of 2" in lines[-2]
+    assert "standard errors (CV's and the pseudo-test's): 1 of 2" in lines[-1]  # house: 0.003 < 2 x 0.0098
+
+
+@pytest.mark.slow
+def test_a_competition_new_run_end_to_end(tmp_path, capsys):
+    """`competition new` + `dvc repro` on statsmodels' fair in a repo copy (1-2 minutes)."""
+    assert leaderboard.main(["--only", "fair", "--seeds", "0", "--keep", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert all(len(line) < 100 for line in out.splitlines())
+    name, seed, metric, cv, test, gap, plain, margin, wall = next(
+        line for line in out.splitlines() if line.startswith("fair")).split()
+    cv, test = float(cv.split("±")[0]), float(test.split("±")[0])
+    assert (seed, metric) == ("0", "accuracy") and 0.68 < test < 0.78  # always "no" scores 0.68
+    assert abs(cv - test) < 0.03 and float(gap) == pytest.approx(abs(cv - test), abs=2e-4)
+    assert not (tmp_path / "fair-0" / "data" / "test.csv").read_text().count("affair")

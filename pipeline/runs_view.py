@@ -330,7 +330,15 @@ def runs_report(experiment: str | None = None, params: Iterable[str] | None = No
             table, said = _table(section, params, metrics, sort, descending, width, all_experiments=False)
         tables.append(f"{_section_title(name, section)}\n{table}")
         notes += [f"{name}: {note}" for note in said]
+    if not filter_string:
+        notes += [f"{name}: no runs yet; `{fill}` logs them" for name in _pipelines()
+                  if name not in by_experiment and (fill := fill_command(name))]
     return "\n\n".join(tables), _notes(notes + hidden_note, width)
+
+
+def _pipelines() -> list[str]:
+    """The experiments the project's stages log to: each competition's, regularization, rnn."""
+    return [*(scores.competition_names()), *scores.HEADLINES]
 
 
 def _section_title(experiment: str, rows: Sequence[RunRow]) -> str:

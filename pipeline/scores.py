@@ -23,6 +23,13 @@ _SCORE = re.compile(r"^(?:oof|valid|train|fold_valid|fold_train|blend_oof)_(?P<r
 _SUMMARIES = ("_without_outliers", "_mean", "_std", "_se", "_test_se")
 
 
+def competition_names() -> list[str]:
+    """The competitions under `competitions:` in params.yaml."""
+    from pipeline.params import load_params
+
+    return list(load_params().get("competitions") or {})
+
+
 def competition_block(key: str) -> dict | None:
     """The params block of competition `key` (None when it is no competition)."""
     from pipeline.params import load_params

@@ -334,6 +334,10 @@ def test_runs_of_every_experiment_come_in_sections_each_judged_by_its_own_headli
     assert list(rows[0]).index("oof_accuracy") < list(rows[0]).index("valid_accuracy_mean")  # the headline first
     assert "perplexity" in parse_table("\n".join(rnn.splitlines()[1:]))[0]
     assert out.stderr.splitlines()[-1] == "3 fold and fit runs not shown: --all-runs shows them"
+    said = " ".join(out.stderr.split())  # the pipelines with no run yet, and what logs some
+    assert "regularization: no runs yet; `dvc repro -f -s reg_polynomial reg_weight_decay reg_dropout reg_init` " \
+           "logs them" in said and "house-prices: no runs yet; `dvc repro -f -s house_prices_train" in said
+    assert "rnn: no runs yet" not in said and "titanic: no runs yet" not in said
 
     every = CliRunner().invoke(app, ["runs", "--all-runs"], env={"COLUMNS": "100"})
     assert "== titanic: 4 runs;" in every.stdout and "fold and fit runs" not in every.stderr

@@ -179,9 +179,13 @@ for cell, impl in (("rnn", "scratch"), ("gru", "concise"), ("lstm", "concise")):
         logits, _ = model(X, model.begin_state(32))
         loss = torch.nn.functional.cross_entropy(logits, X.T.reshape(-1))
         opt.zero_grad(); loss.backward(); opt.step(); losses.append(loss.item())
+import ctypes, os  # MKL's reproducibility branch, as MKL itself reads it (3: COMPATIBLE), if torch has MKL
+mkl = ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so"))
+branch = mkl.mkl_serv_cbwr_get(1) if hasattr(mkl, "mkl_serv_cbwr_get") else None
 print(json.dumps({"losses": losses, "tags": stage.tags(), "aten": torch.backends.cpu.get_cpu_capability(),
-                  "mkldnn": torch.backends.mkldnn.enabled}))
+                  "mkldnn": torch.backends.mkldnn.enabled, "mkl_cbwr": branch}))
 """
+MKL_CBWR_COMPATIBLE = 3  # mkl.h
 # Other CPUs, as far as one machine can emulate them: its libraries held to AVX2 (ATen's AVX2 kernels,
 # MKL's and oneDNN's AVX2 paths), or to SSE (ATen's kernels without AVX, MKL's SSE4.2, oneDNN's SSE4.1).
 OLDER_CPUS = {"avx2": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"},
@@ -201,16 +205,20 @@ def _train(portable: bool, cpu: dict) -> dict:
 
 @pytest.mark.slow
 def test_portable_math_gives_the_same_numbers_on_other_cpus():
-    native, *older = (_train(False, cpu) for cpu in ({}, *OLDER_CPUS.values()))
+    """What the switch promises on any x86-64 CPU: the same numbers with the libraries held to AVX2 or
+    SSE as on the CPU as it is, because every part of it took effect (ATen's plain kernels, MKL's
+    COMPATIBLE branch, oneDNN off). Not asserted: that the default math differs between those; on
+    an AMD EPYC the default's short runs agree too (MKL takes its own path there whatever the cap),
+    and the switch is simply not needed for them."""
+    native = _train(False, {})
     if native["aten"] == "DEFAULT":
         pytest.skip("this CPU has no AVX2: there is no older instruction set to emulate")
-    assert any(o["losses"] != native["losses"] for o in older)  # by default each CPU has its own numbers
-    assert native["tags"]["math"] == "native" and native["mkldnn"]
+    assert native["tags"]["math"] == "native" and native["mkldnn"] and native["mkl_cbwr"] != MKL_CBWR_COMPATIBLE
 
     portable, *portable_older = (_train(True, cpu) for cpu in ({}, *OLDER_CPUS.values()))
     assert all(p["losses"] == portable["losses"] for p in portable_older)  # bit for bit
     assert portable["tags"]["math"] == "portable" and portable["aten"] == "DEFAULT" and not portable["mkldnn"]
-    assert portable["losses"] != native["losses"]
+    assert portable["mkl_cbwr"] in (MKL_CBWR_COMPATIBLE, None)  # None: a torch built without MKL
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ import http.server
 import json
 import re
 import shutil
+import tempfile
 import threading
 import types
 from pathlib import Path
@@ -146,7 +147,7 @@ def test_infers_the_synthetic_multiclass_competition(tmp_path, files):
     assert competition.feature_params().stats_from == "train"
 
     text = report.text()
-    assert f"Files: from --from {folder.resolve()}" in text
+    assert f"Files: from --from {folder.resolve()}" in " ".join(text.split())  # a long tmp path wraps
     assert "metric: Kaggle's metric is not known offline; guessed accuracy; set" in text
     assert "competitions.synth.metric" in text and "Next: dvc repro synth_submission" in text
     assert "Left out (in train, not in test: cannot be known at prediction time): none" in text
@@ -380,7 +381,16 @@ def test_requests_without_a_timeout_get_one_while_kaggle_is_called(monkeypatch):
 
 
 def test_params_block_is_appended_as_text_in_the_layout_dvc_writes(tmp_path, files):
-    folder = make_competition(tmp_path / "d", kind="skewed_regression")
+    # a short folder: the block's `source:` line holds its path, and pytest's tmp_path (longer
+    # under pytest-xdist) would push that line past the width checked below
+    short = Path(tempfile.mkdtemp(prefix="cn-", dir="/tmp"))
+    try:
+        _append_and_check_layout(tmp_path, files, make_competition(short / "d", kind="skewed_regression"))
+    finally:
+        shutil.rmtree(short, ignore_errors=True)
+
+
+def _append_and_check_layout(tmp_path, files, folder):
     before = files.params.read_text()
 
     files.new("synth", source=str(folder))

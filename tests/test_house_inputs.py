@@ -81,9 +81,9 @@ def test_bad_param_value_names_the_param(tmp_path):
     with pytest.raises(ParamError, match=r"competitions\.house-prices\.cv\.folds' must be >= 2"):
         load_competition("house-prices", tmp_path / "p.yaml")
     house["cv"]["folds"] = 5
-    house["cv"]["workers"] = 0
+    house["cv"]["workers"] = -1  # 0 is valid: one worker per core
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(params))
-    with pytest.raises(ParamError, match=r"competitions\.house-prices\.cv\.workers' must be >= 1"):
+    with pytest.raises(ParamError, match=r"competitions\.house-prices\.cv\.workers' must be >= 0"):
         load_competition("house-prices", tmp_path / "p.yaml")
     house["cv"]["workers"] = 2
     house["blend"]["models"] = ["elastic_net", "random_forest"]

@@ -56,6 +56,9 @@ def test_same_seed_same_folds_and_scores():
                               workers=2)
     assert np.array_equal(parallel.oof, a.oof)
     assert [f.history for f in parallel.folds] == [f.history for f in a.folds]
+    per_core = cross_validate(params, X, y, ids_a, np.ones(len(y), bool), LOG_PRICES, seed=1, progress=False,
+                              workers=0)  # `cv.workers: 0`, the default: one per core
+    assert np.array_equal(per_core.oof, a.oof) and [f.history for f in per_core.folds] == [f.history for f in a.folds]
     assert not np.array_equal(fold_ids(len(y), CVParams(seed=8)), ids_a)
 
 

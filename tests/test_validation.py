@@ -102,3 +102,15 @@ def test_fewer_blocks_than_folds_and_a_one_row_train_say_what_to_change():
         validation.fold_ids(30, 5, 0, blocks=np.repeat([0, 1, 2], 10), where="competitions.k.cv")
     with pytest.raises(DataError, match="train has 1 row"):
         validation.fold_ids(1, 5, 0, where="competitions.k.cv")
+
+
+def test_every_score_gets_its_standard_error_and_accuracy_the_test_sizes_binomial_error():
+    from pipeline.tabular.evaluation import standard_errors
+
+    folds = [{"oof_accuracy": a, "oof_logloss": l} for a, l in ((0.80, 0.45), (0.84, 0.40), (0.82, 0.42))]
+    scored = {"oof_accuracy": 0.82, "oof_logloss": 0.423}
+    errors = standard_errors(scored, folds, "accuracy", n_test=418)
+    assert errors["oof_accuracy_se"] == pytest.approx(np.std([0.80, 0.84, 0.82], ddof=1) / np.sqrt(3))
+    assert errors["oof_logloss_se"] == pytest.approx(np.std([0.45, 0.40, 0.42], ddof=1) / np.sqrt(3))
+    assert errors["oof_accuracy_test_se"] == pytest.approx(np.sqrt(0.82 * 0.18 / 418))
+    assert "oof_rmse_test_se" not in standard_errors({"oof_rmse": 1.0}, [{"oof_rmse": 1.0}] * 2, "rmse", 100)

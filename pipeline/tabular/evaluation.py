@@ -48,14 +48,17 @@ def scores(metric: Metric, transform: str, truth: np.ndarray, predicted: np.ndar
     return result
 
 
-def standard_errors(metric: str, per_fold: list[float], headline: float, n_test: int = 0) -> dict[str, float]:
-    """How far the headline may be from what another sample would give: its standard error across
-    folds (the folds' spread / sqrt(k)) and, for accuracy, the binomial error of a score measured
-    on the `n_test` rows of the test (what the leaderboard's own noise is, at best)."""
-    k = len(per_fold)
-    result = {f"oof_{metric}_se": float(np.std(per_fold, ddof=1) / np.sqrt(k)) if k > 1 else float("nan")}
+def standard_errors(scored: dict[str, float], fold_scores: list[dict[str, float]], metric: str,
+                    n_test: int = 0) -> dict[str, float]:
+    """How far each out-of-fold score may be from what another sample would give: `<score>_se`, the
+    spread of its fold scores / sqrt(k); for accuracy also `oof_accuracy_test_se`, the binomial error
+    of an accuracy measured on the `n_test` rows of the test (the leaderboard's own noise, at best)."""
+    k = len(fold_scores)
+    result = {f"{name}_se": float(np.std([f[name] for f in fold_scores], ddof=1) / np.sqrt(k)) if k > 1
+              else float("nan") for name in scored}
     if metric == "accuracy" and n_test > 0:
-        result["oof_accuracy_test_se"] = float(np.sqrt(headline * (1 - headline) / n_test))
+        accuracy = scored["oof_accuracy"]
+        result["oof_accuracy_test_se"] = float(np.sqrt(accuracy * (1 - accuracy) / n_test))
     return result
 
 

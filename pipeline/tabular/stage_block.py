@@ -14,7 +14,8 @@ from pipeline import REPO_ROOT
 from .paths import stage_stem, submission_file
 
 _PLUMBING = ("pipeline/__init__.py       # REPO_ROOT: where outputs go", "pipeline/files.py",
-             "pipeline/params.py", "pipeline/plots.py", "pipeline/stage.py")
+             "pipeline/metric_notes.py   # the stage's summary line", "pipeline/params.py", "pipeline/plots.py",
+             "pipeline/scores.py", "pipeline/stage.py", "pipeline/tables.py")
 # every module `stages.py` imports, the stage's command module and the package itself
 _TABULAR = ("pipeline/tabular/__init__.py", "pipeline/tabular/blend.py", "pipeline/tabular/commands.py",
             "pipeline/tabular/config.py", "pipeline/tabular/data.py", "pipeline/tabular/evaluation.py",
@@ -37,6 +38,7 @@ def render(key: str, features_module: str = "") -> str:
     """The YAML of competition `key`'s stages (indented to sit under `stages:`)."""
     stem, submission = stage_stem(key), submission_file(key).relative_to(REPO_ROOT).as_posix()
     features = ["pipeline/tabular/features.py       # the generic preprocessing (modules build on it)",
+                "pipeline/tabular/numbers.py        # statistics that cannot overflow",
                 "pipeline/tabular/shift.py          # features test's values do not support"]
     if features_module:
         features += ["pipeline/competitions/__init__.py",

@@ -293,14 +293,13 @@ def blend(p: CompetitionParams) -> dict:
     weights = fit_weights(predictions[mask], y[mask], p.blend.method, classification)
     threshold = best_threshold(combine(predictions[mask], weights), y[mask]) if p.tunes_threshold else 0.5
     spec, transform, outliers = p.metric_spec, p.target_transform, prepared.outliers()
-    headline = scores(spec, transform, truth, blended, outliers, threshold=row_thresholds)
-    per_fold = [scores(spec, transform, truth[folds == k], blended[folds == k], outliers[folds == k],
-                       threshold=row_thresholds[folds == k])[f"oof_{p.metric}"] for k in np.unique(folds)]
-    name = f"oof_{p.metric}"
+    scored = scores(spec, transform, truth, blended, outliers, threshold=row_thresholds)
+    fold_scores = [scores(spec, transform, truth[folds == k], blended[folds == k], outliers[folds == k],
+                          threshold=row_thresholds[folds == k]) for k in np.unique(folds)]
+    per_fold = [s[f"oof_{p.metric}"] for s in fold_scores]
     scheme = prepared.cv_scheme()
-    scored = headline
-    headline = {name: scored[name], **standard_errors(p.metric, per_fold, scored[name], len(prepared.test)),
-                **scored}  # the headline first, its standard error beside it
+    # each score with its standard error beside it
+    headline = {**scored, **standard_errors(scored, fold_scores, p.metric, len(prepared.test))}
     metrics = {**headline, f"valid_{p.metric}_mean": float(np.mean(per_fold)),
                "cv_scheme": _scheme_label(scheme), "cv_scheme_reason": scheme["reason"],
                "weights": dict(zip(p.blend.models, map(float, weights))),

@@ -48,17 +48,19 @@ class RepoCopy:
         return self.run(dvc, *args, check=check, timeout=timeout)
 
 
-def copy_repo(dest: Path, source: Path = REPO_ROOT) -> RepoCopy:
-    """Copy the repo's tracked and new (not ignored) files, minus outputs, into a fresh git repo."""
+def copy_repo(dest: Path, source: Path = REPO_ROOT, outputs: bool = False) -> RepoCopy:
+    """Copy the repo's tracked and new (not ignored) files, minus outputs, into a fresh git repo;
+    `outputs=True` keeps the committed outputs and dvc.lock: what a fresh clone has."""
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=source,
                            capture_output=True, text=True, check=True).stdout.split("\0")
     dest = Path(dest)
     for name in filter(None, files):
         path = source / name
-        if path.is_file() and not name.startswith(OUTPUT_DIRS):
+        if path.is_file() and (outputs or not name.startswith(OUTPUT_DIRS)):
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, dest / name)
-    (dest / "dvc.lock").unlink(missing_ok=True)
+    if not outputs:
+        (dest / "dvc.lock").unlink(missing_ok=True)
     git = ["git", "-c", "user.name=sandbox", "-c", "user.email=sandbox@example.invalid"]
     subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
     subprocess.run(["git", "add", "-A"], cwd=dest, check=True)

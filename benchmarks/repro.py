@@ -10,7 +10,9 @@ PART (default: both):
 * `house`: a copy without outputs runs `dvc repro house_prices_submission` (download ->
   submission), then benchmarks/house_baseline.py (Lasso + 3000-tree gradient boosting) in the
   same run: the ratio of the two (issue 26's bar: <= 0.5).
-`--set competitions.house-prices.cv.workers=1` (any dotted param, repeatable) changes params.yaml
+`--rev REV` benchmarks that commit (a `git clone` of it) instead of the working tree, whose
+other work in progress may not run. `--set competitions.house-prices.cv.workers=1` (any dotted
+param, repeatable) changes params.yaml
 in each copy first, as `dvc exp run -S` would: to compare 1 worker with the default (0: one per
 core). CPU seconds are those of every process the command waited for (stages, fold workers);
 the shared tracking service, which outlives its stage, is not counted. Other load on the machine
@@ -77,9 +79,9 @@ def dvc() -> str:
     return str(Path(sys.executable).parent / "dvc")
 
 
-def full(tmp: Path, settings: list[str]) -> None:
+def full(tmp: Path, settings: list[str], source: Path) -> None:
     print(f"\n== full `dvc repro` in a fresh clone ({load()})")
-    repo = copy_repo(tmp / "clone", outputs=True).path
+    repo = copy_repo(tmp / "clone", source, outputs=True).path
     set_params(repo, settings)
     if settings:  # the changed params are the clone's new baseline: git status then shows only what repro changed
         subprocess.run(["git", "-c", "user.name=b", "-c", "user.email=b@example.invalid", "commit", "-qam",
@@ -95,9 +97,9 @@ def full(tmp: Path, settings: list[str]) -> None:
     print(f"({load()})")
 
 
-def house(tmp: Path, settings: list[str]) -> None:
+def house(tmp: Path, settings: list[str], source: Path) -> None:
     print(f"\n== House Prices, download -> submission, against the one-script baseline ({load()})")
-    repo = copy_repo(tmp / "house").path
+    repo = copy_repo(tmp / "house", source).path
     set_params(repo, settings)
     wall, cpu, _ = timed([dvc(), "repro", "house_prices_submission"], repo)
     print(f"pipeline  dvc repro house_prices_submission: {wall:6.1f} s wall {cpu:6.1f} s CPU  ({load()})")
@@ -111,16 +113,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("parts", nargs="*", metavar="PART", help="full, house (default: both)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings")
+    parser.add_argument("--rev", help="a commit to benchmark instead of the working tree")
     args = parser.parse_args()
     if unknown := set(args.parts) - {"full", "house"}:
         parser.error(f"unknown part {', '.join(sorted(unknown))}: full, house")
     os.environ.setdefault("PIPELINE_DATA_MIRROR", str(SHARED))
     os.environ.pop("MLFLOW_TRACKING_URI", None)  # each copy logs to its own mlflow.db, as a fresh clone does
     print(f"{os.cpu_count()} CPUs, {len(os.sched_getaffinity(0))} usable; {load()}; "
-          f"params changed: {', '.join(args.settings) or 'none'}")
+          f"{args.rev or 'working tree'}; params changed: {', '.join(args.settings) or 'none'}")
     with tempfile.TemporaryDirectory(prefix="repro-bench-") as tmp:
+        source = ROOT
+        if args.rev:
+            source = Path(tmp) / "source"
+            subprocess.run(["git", "clone", "-q", "--no-checkout", str(ROOT), str(source)], check=True)
+            subprocess.run(["git", "checkout", "-q", args.rev], cwd=source, check=True)
         for part in args.parts or ["full", "house"]:
-            {"full": full, "house": house}[part](Path(tmp), args.settings)
+            {"full": full, "house": house}[part](Path(tmp), args.settings, source)
     print(f"\nend: {load()}")
 
 

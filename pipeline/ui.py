@@ -3,12 +3,14 @@ URLs of its pages (an experiment's runs, the compare view of some runs).
 
 What the UI opens on: MLflow 3 starts in its GenAI mode (traces, prompts) and shows a runs table
 with names and durations only. So `cli.py ui`
-- saves a view in the experiment (`save_view`: MLflow's own saved views, an experiment tag
-  `mlflow.sharedViewState.<key>`; the "Views" menu lists it) with the headline score and the
-  params that tell runs apart, the columns `cli.py runs` shows (`pipeline.runs_view`), sorted best
-  first, and prints the runs page URL that opens it (`?viewStateShareKey=<key>`);
+- saves views in every experiment of the store (`pipeline.ui_views`: MLflow's own saved views, an
+  experiment tag `mlflow.sharedViewState.<key>`; the "Views" menu lists them): the headline scores
+  and the params that tell runs apart, the columns `cli.py runs` shows (`pipeline.runs_view`),
+  sorted best first, widths that show them whole; and prints the runs page URL that opens one
+  (`?viewStateShareKey=<key>`);
 - serves MLflow's app through a thin wrapper (`mlflow_app`, an `mlflow.app` plugin) whose page
-  starts a browser that never chose a mode in "Model training": the UI keeps that choice in the
+  makes each experiment's view the one a click in the experiments list opens (`ui_views.seed_script`)
+  and starts a browser that never chose a mode in "Model training": the UI keeps that choice in the
   browser's local storage, and its Compare button drops the `workflowType` query that the runs
   page URL carries, so without it the compare view fell back to the GenAI mode;
 - answers its own user only, the way local notebook servers do (docs/tracking.md says why): each
@@ -34,14 +36,14 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline import REPO_ROOT, private
+from pipeline import REPO_ROOT, private, ui_views
 from pipeline.errors import PipelineError, TrackingError
 from pipeline.tracking import safe_uri, tracking_uri
 
 DEFAULT_UI_PORT = 5000
-VIEW_KEY = "cli-ui"  # the saved view `cli.py ui` writes: tag mlflow.sharedViewState.cli-ui of each experiment
-VIEW_NAME = "cli.py ui: scores, what differs"
-MAX_VIEW_PARAMS = 6
+VIEW_KEY = ui_views.VIEW_KEY  # the view `cli.py ui` opens: tag mlflow.sharedViewState.cli-ui of each experiment
+VIEW_NAME = ui_views.VIEW_NAME
+MAX_VIEW_PARAMS = ui_views.MAX_VIEW_PARAMS
 APP_NAME = "pipeline-ui"  # `mlflow server --app-name`: mlflow_app below
 TOKEN_VARIABLE = "PIPELINE_UI_TOKEN"  # how start_server hands the server its token (`ps` shows argv to all)
 
@@ -94,60 +96,47 @@ def compare_url(base: str, experiment_id: str, run_ids: Sequence[str]) -> str:
 
 
 def view_state(rows) -> dict:
-    """The runs table `cli.py ui` opens on (a saved view's state): the experiment's headline scores,
-    the params that tell its runs apart (the ones `cli.py runs` shows, at most `MAX_VIEW_PARAMS`),
-    the tags the run names do not say, sorted by the first score, best first (lowest, or highest
-    for an accuracy or AUC)."""
-    from pipeline import runs_view
-
-    metrics = runs_view.headline_metrics(rows) or runs_view.default_metrics(rows, most=2)
-    params, _ = runs_view.telling_params(rows)
-    restated = runs_view.restated_by_run_names(rows)
-    tags = [tag for column, tag in runs_view.TAG_COLUMNS if column not in restated and column != "commit"
-            and len({r.columns.get(column, "") for r in rows}) > 1]
-    columns = ([f"metrics.`{m}`" for m in metrics] + [f"params.`{p}`" for p in params[:MAX_VIEW_PARAMS]]
-               + [f"tags.`{t}`" for t in tags])
-    state = {"searchFilter": "", "startTime": "ALL", "lifecycleFilter": "Active", "datasetsFilter": [],
-             "modelVersionFilter": "All Runs", "selectedColumns": columns}
-    if metrics:
-        state.update(orderByKey=f"metrics.`{metrics[0]}`", orderByAsc=not runs_view.higher_is_better(metrics[0]))
-    else:
-        state.update(orderByKey="attributes.start_time", orderByAsc=False)
-    return state
+    """The runs table `cli.py ui` opens an experiment on (`ui_views.view_state`): its headline
+    scores, best first, the params that tell its runs apart, the tags the run names do not say."""
+    return ui_views.view_state(rows)
 
 
 def save_view(client, experiment_id: str, state: dict, key: str = VIEW_KEY, name: str = VIEW_NAME) -> str:
     """Save `state` as the experiment's saved view `key` (MLflow's Views menu; what a URL with
     `viewStateShareKey=<key>` opens), replacing an earlier one; returns `key`."""
-    now = int(time.time() * 1000)
-    client.set_experiment_tag(experiment_id, f"mlflow.sharedViewState.{key}",
-                              json.dumps({"name": name, "createdAt": now, "updatedAt": now, "state": json.dumps(state)}))
-    return key
+    return ui_views.save_view(client, experiment_id, state, key, name)
 
 
 def ui_url(store_uri: str, base: str, experiment: str | None, view: bool = True, mode: bool = False) -> str:
-    """The page `cli.py ui` opens: the experiment's runs page on its saved view (`view_state`;
-    none with `view=False`), or the experiment list when it has no runs yet. `mode`: see
+    """The page `cli.py ui` opens: the experiment's runs page on its saved view, or the experiment
+    list when it has no runs yet. With `view`, first saves the views of every experiment in the
+    store (`ui_views.save_views`), so each opens well from the list too. `mode`: see
     `runs_page_url` (for a server that `start_server` did not start)."""
-    from mlflow import MlflowClient
-
-    from pipeline import runs_view
-
-    if experiment:
-        client = MlflowClient(store_uri)
+    found: dict[str, str] = {}
+    if view:
         try:
-            found = client.get_experiment_by_name(experiment)
-        except Exception:  # noqa: BLE001 - an unreadable store shows up in the server's own page
-            found = None
-        if found is not None:
-            key = None
+            found = ui_views.save_views(store_uri)
+        except Exception:  # noqa: BLE001 - without its views, the runs pages still open
+            found = {}
+    if experiment:
+        experiment_id = found.get(experiment)
+        if experiment_id is None:
+            from mlflow import MlflowClient
+
             try:
-                rows = runs_view.search(experiment, uri=store_uri)
-                if rows and view:
-                    key = save_view(client, found.experiment_id, view_state(rows))
-            except Exception:  # noqa: BLE001 - without its view, the runs page still opens
-                key = None
-            return runs_page_url(base, found.experiment_id, key, mode=mode)
+                hit = MlflowClient(store_uri).get_experiment_by_name(experiment)
+            except Exception:  # noqa: BLE001 - an unreadable store shows up in the server's own page
+                hit = None
+            experiment_id = hit.experiment_id if hit is not None else None
+        if experiment_id is not None:
+            from mlflow import MlflowClient
+
+            try:
+                tags = MlflowClient(store_uri).get_experiment(experiment_id).tags
+            except Exception:  # noqa: BLE001
+                tags = {}
+            key = VIEW_KEY if view and f"{ui_views.TAG_PREFIX}{VIEW_KEY}" in tags else None
+            return runs_page_url(base, experiment_id, key, mode=mode)
     return f"{base.rstrip('/')}/#/experiments?{ML_WORKFLOW}"
 
 
@@ -193,19 +182,43 @@ _DEFAULT_MODE = (f"<script>try{{if(!localStorage.getItem('{WORKFLOW_STORAGE_KEY}
                  f"localStorage.setItem('{WORKFLOW_STORAGE_KEY}','\"machine_learning\"')}}catch(e){{}}</script>")
 
 
+def _server_views() -> dict[str, dict]:
+    """The `cli-ui` view state of every experiment in the store this `mlflow server` serves (none
+    outside such a server: MLflow would make a store in the working folder)."""
+    from mlflow.server import BACKEND_STORE_URI_ENV_VAR
+
+    if not os.environ.get(BACKEND_STORE_URI_ENV_VAR):
+        return {}
+    from mlflow.server.handlers import _get_tracking_store
+
+    return ui_views.stored_views(_get_tracking_store())
+
+
 class ModelTrainingFirst:
     """ASGI wrapper of MLflow's app: its page (`GET /`, index.html) gets one inline script that sets
-    the UI's mode to model training where the browser has none yet (a user's switch to GenAI stays).
-    Everything else passes through untouched."""
+    the UI's mode to model training where the browser has none yet (a user's switch to GenAI stays)
+    and seeds each experiment's runs page with its saved view (`ui_views.seed_script`; `views`
+    reads them, by default from the server's store, at each page load). Everything else passes
+    through untouched."""
 
-    def __init__(self, app):
-        self.app = app
+    def __init__(self, app, views=_server_views):
+        self.app, self.views = app, views
+
+    async def _script(self) -> bytes:
+        import asyncio
+
+        try:
+            views = await asyncio.to_thread(self.views)
+        except Exception:  # noqa: BLE001 - without the views, the page still opens in model training
+            views = {}
+        return (_DEFAULT_MODE + f"<script>{ui_views.seed_script(views)}</script>").encode()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] != "/":
             return await self.app(scope, receive, send)
         start: dict = {}
         body: list[bytes] = []
+        script = await self._script()
 
         async def edit(message):
             if message["type"] == "http.response.start":
@@ -220,7 +233,7 @@ class ModelTrainingFirst:
             headers = {k.lower(): v for k, v in start.get("headers", [])}
             if start.get("status") == 200 and headers.get(b"content-type", b"").startswith(b"text/html") \
                     and b"content-encoding" not in headers:
-                content = content.replace(b"<head>", b"<head>" + _DEFAULT_MODE.encode(), 1)
+                content = content.replace(b"<head>", b"<head>" + script, 1)
             kept = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
             await send({**start, "headers": [*kept, (b"content-length", str(len(content)).encode())]})
             await send({"type": "http.response.body", "body": content})

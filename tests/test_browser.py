@@ -5,8 +5,11 @@ reruns, then `mlflow server` serves that store on 127.0.0.1 (as `cli.py ui` does
 opens the pages that `cli.py ui` prints: the experiment's runs page on its saved view (the score
 and the changed param as columns, best first), the compare view of the two `cv:mlp` runs (by URL,
 and by pressing Compare on the runs page) and a fold run's metric charts, each URL with the
-session's token as `cli.py ui` prints it (without it: 403). Screenshots land in
-$PIPELINE_SCREENSHOTS (default .artifacts/browser/ in the repo, git-ignored) for a person to look at.
+session's token as `cli.py ui` prints it (without it: 403). The store also holds two
+regularization stages and an rnn stage: every experiment is clicked into from the experiments
+list and must open on its saved view (columns, sort in the headline's direction, widths that show
+values whole). Screenshots land in $PIPELINE_SCREENSHOTS (default .artifacts/browser/ in the repo,
+git-ignored) for a person to look at.
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import base_name, free_port
+from helpers import TINY_RNN, base_name, free_port
 
-from pipeline import REPO_ROOT
+from pipeline import REPO_ROOT, scores, ui_views
 from pipeline import ui as mlflow_ui
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -31,6 +34,10 @@ pytestmark = [pytest.mark.slow,
 TINY = {"competitions.house-prices.cv.folds": 3, "competitions.house-prices.blend.models": ["elastic_net", "mlp"],
         "competitions.house-prices.models.mlp.epochs": 8}
 TITANIC = {"competitions.titanic.cv.folds": 3, "competitions.titanic.blend.models": ["lightgbm"]}
+REGULARIZATION = {"regularization.polynomial.epochs": 4, "regularization.weight_decay.epochs": 2,
+                  "regularization.weight_decay.lambdas": [0, 3]}
+RNN = {**TINY_RNN, "rnn.train.epochs": 3, "rnn.corpora.jaychou-lyrics.max_tokens": 600,
+       "rnn.experiments.lyrics-lstm-concise.train": {"epochs": 3}}
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
                  "--disable-background-networking", "--disable-component-update"]
 
@@ -53,10 +60,36 @@ def pipeline_store(tmp_path_factory) -> str:
         repo.dvc("repro", "titanic_blend")
         repo.set_params(**{"competitions.titanic.models.lightgbm.num_leaves": 31})
         repo.dvc("repro", "titanic_blend")
+        repo.set_params(**REGULARIZATION)  # two of regularization's four experiments, in one MLflow experiment
+        repo.dvc("repro", "-s", "reg_polynomial", "reg_weight_decay")
+        repo.set_params(**RNN)
+        repo.dvc("repro", "rnn_train@lyrics-lstm-concise")
     finally:
         if env_uri is not None:
             os.environ["MLFLOW_TRACKING_URI"] = env_uri
-    return f"sqlite:///{repo.path / 'mlflow.db'}"
+    store = f"sqlite:///{repo.path / 'mlflow.db'}"
+    _log_committed_rnn_curve(store, "lyrics-lstm-concise")
+    return store
+
+
+def _log_committed_rnn_curve(store: str, name: str) -> None:
+    """The full-size run's perplexity curve (469 -> 1.06 over 30 epochs: the repo's committed
+    plots/rnn/<name>.csv) as one more run of that stage, with its params: a tiny run's curve spans
+    no decade, and the chart view's log axis is for the ones that do."""
+    import csv
+
+    from mlflow.entities import Metric, Param
+
+    client = _client(store)
+    experiment = client.get_experiment_by_name("rnn")
+    tiny = client.search_runs([experiment.experiment_id], f"tags.`mlflow.runName` LIKE '{name}@%'")[0]
+    with (REPO_ROOT / "plots" / "rnn" / f"{name}.csv").open() as file:
+        curve = [(int(r["epoch"]), float(r["perplexity"])) for r in csv.DictReader(file)]
+    run = client.create_run(experiment.experiment_id, run_name=f"{name}@committed",
+                            tags={k: v for k, v in tiny.data.tags.items() if not k.startswith("mlflow.")})
+    client.log_batch(run.info.run_id, metrics=[Metric("perplexity", v, 0, step) for step, v in curve],
+                     params=[Param(k, v) for k, v in tiny.data.params.items()])
+    client.set_terminated(run.info.run_id)
 
 
 @pytest.fixture(scope="module")
@@ -100,10 +133,7 @@ def _open(browser, url: str, ready: str, settle_ms: int = 1500):
     page.goto(url)
     page.get_by_text(ready).first.wait_for(timeout=90_000)
     page.wait_for_timeout(settle_ms)
-    close = page.get_by_role("button", name="Close")  # MLflow's assistant panel opens on a first visit
-    if close.count():
-        close.first.click()
-        page.wait_for_timeout(500)
+    page.mouse.move(0, 0)  # no hover tooltip over the first run's name in the screenshots
     return page
 
 
@@ -114,8 +144,11 @@ def _client(store: str):
 
 
 def _columns(page) -> list[str]:
-    """The runs table's column ids, as MLflow names them: metrics.`name`, params.`name`."""
-    return page.locator(".ag-header-cell[col-id]").evaluate_all("els => els.map(e => e.getAttribute('col-id'))")
+    """The runs table's column ids, as MLflow names them (metrics.`name`, params.`name`), left to right
+    on the screen (the grid's DOM order is not the order it shows)."""
+    return page.locator(".ag-header-cell[col-id]").evaluate_all(
+        "els => els.sort((a, b) => a.getBoundingClientRect().left - b.getBoundingClientRect().left)"
+        ".map(e => e.getAttribute('col-id'))")
 
 
 def _sidebar_mode(page) -> str:
@@ -211,9 +244,9 @@ def test_compare_view_of_two_cv_runs_shows_the_changed_param_and_the_score(pipel
     lr_row = next(line for line in text.splitlines() if line.startswith("model.lr\t"))  # the params table
     assert "0.001" in lr_row and "0.003" in lr_row  # the param the user changed, side by side
     assert "valid_log_rmse_mean" in text
-    # the parallel-coordinates plot draws the changed param against the score
+    # the parallel-coordinates plot draws the changed param against the headline score
     axis_titles = page.locator(".parcoords .axis-title").evaluate_all("els => els.map(e => e.textContent)")
-    assert "model.lr" in axis_titles and "valid_log_rmse_mean" in axis_titles, axis_titles
+    assert "model.lr" in axis_titles and "oof_log_rmse_without_outliers" in axis_titles, axis_titles
 
 
 def test_a_fold_run_shows_real_curves(pipeline_store, ui, token, browser, screenshots):
@@ -236,3 +269,122 @@ def test_without_the_token_the_browser_gets_403_on_the_page_and_the_api(pipeline
     assert answer.status == 403 and "answers its own user only" in page.inner_text("body")
     assert page.request.get(f"{ui}/ajax-api/2.0/mlflow/experiments/search?max_results=5").status == 403
     page.close()
+
+
+# ---- every experiment, clicked into from the experiments list (no share key in the URL)
+
+_GRID = """col => {
+  const rows = {};
+  for (const r of document.querySelectorAll('.ag-row[row-index]')) {
+    const i = Number(r.getAttribute('row-index'));
+    const row = rows[i] = rows[i] || {name: '', value: '', group: false};
+    const name = r.querySelector('[col-id="attributes.`Run Name`"]');
+    if (name && name.innerText.trim()) row.name = name.innerText.trim();
+    const cell = r.querySelector(`[col-id="${col}"]`);
+    if (cell && cell.innerText.trim()) row.value = cell.innerText.trim();
+    if (r.innerText.includes('Group:')) row.group = true;
+  }
+  return Object.keys(rows).map(Number).sort((a, b) => a - b).map(i => rows[i]);
+}"""
+_CUT = """cols => cols.flatMap(col => [...document.querySelectorAll(
+  `.ag-cell[col-id="${col}"], .ag-header-cell[col-id="${col}"] .ag-header-cell-text`)]
+  .filter(e => [e, ...e.querySelectorAll('*')].some(x => x.clientWidth > 2 && x.scrollWidth > x.clientWidth + 1
+    && [...x.childNodes].some(n => n.nodeType === Node.TEXT_NODE && n.textContent.trim())))
+  .map(e => col + ': ' + e.innerText.trim()))"""  # a text cut short (an ellipsis), in a header or a cell
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text.split()[0])
+    except (ValueError, IndexError):
+        return None
+
+
+def _saved_state(client, experiment_id: str, key: str = "cli-ui") -> dict:
+    import json
+
+    tag = client.get_experiment(experiment_id).tags[f"mlflow.sharedViewState.{key}"]
+    return json.loads(json.loads(tag)["state"])
+
+
+def _click_into(browser, ui: str, token: str, name: str):
+    """A fresh browser opens the experiments list and clicks `name`, as a person would."""
+    page = _open(browser, mlflow_ui.with_token(f"{ui}/#/experiments?{mlflow_ui.ML_WORKFLOW}", token), ready=name)
+    page.get_by_role("link", name=name, exact=True).first.click()
+    page.locator(".ag-row[row-index]").first.wait_for(timeout=90_000)
+    page.wait_for_timeout(1500)
+    page.mouse.move(0, 0)
+    return page
+
+
+def test_every_experiment_opens_from_the_list_on_its_headline_best_first(pipeline_store, ui, token, browser,
+                                                                         screenshots):
+    client = _client(pipeline_store)
+    mlflow_ui.ui_url(pipeline_store, ui, "house-prices")  # what `cli.py ui` does first: saves every view
+    names = sorted(e.name for e in client.search_experiments() if e.name != "Default")
+    assert names == ["house-prices", "regularization", "rnn", "titanic"], names
+    for name in names:
+        experiment = client.get_experiment_by_name(name)
+        state = _saved_state(client, experiment.experiment_id)
+        page = _click_into(browser, ui, token, name)
+        page.screenshot(path=str(screenshots / f"list-{name}.png"))
+        assert "viewStateShareKey" not in page.url and "orderByKey=" in page.url, page.url
+        # the Assistant panel stayed shut on this browser's first page (it opens by itself otherwise)
+        assert page.get_by_role("button", name="Close").count() == 0, name
+        headline = scores.headline(name)[0]
+        assert state["orderByKey"] == f"metrics.`{headline}`", (name, state["orderByKey"])
+        text = page.inner_text("body")
+        assert f"Sort: {headline}" in text, name
+        columns = _columns(page)
+        assert set(state["selectedColumns"]) <= set(columns), (name, columns)  # scores, params that differ
+        shown_metrics = [c for c in columns if c.startswith("metrics.")]
+        assert shown_metrics[0] == f"metrics.`{headline}`", (name, shown_metrics)  # the headline first, not A-Z
+        assert page.evaluate(_CUT, [mlflow_ui.ui_views.RUN_NAME_COLUMN, *state["selectedColumns"]]) == [], name
+        rows = page.evaluate(_GRID, f"metrics.`{headline}`")
+        assert not any(":fold" in r["name"] or r["name"].startswith("fit:") for r in rows), (name, rows)
+        groups: list[list[float]] = [[]]
+        for row in rows:
+            if row["group"]:
+                groups.append([])
+            elif _number(row["value"]) is not None:
+                groups[-1].append(_number(row["value"]))
+        groups = [g for g in groups if g]
+        assert groups, (name, rows)
+        best_first = scores.higher_is_better(headline)
+        for values in groups:  # sorted in the headline's direction, within each stage's group
+            assert values == sorted(values, reverse=best_first), (name, values)
+        if name == "regularization":  # its stages are different experiments: one group each
+            assert sum(r["group"] for r in rows) == 2 and len(groups) == 2, rows
+        page.close()
+
+
+def test_the_nested_view_keeps_each_folds_under_its_cv_run(pipeline_store, ui, token, browser, screenshots):
+    client = _client(pipeline_store)
+    experiment = client.get_experiment_by_name("house-prices")
+    mlflow_ui.ui_url(pipeline_store, ui, "house-prices")
+    url = mlflow_ui.runs_page_url(ui, experiment.experiment_id, ui_views.NESTED_KEY, mode=False)
+    page = _open(browser, mlflow_ui.with_token(url, token), ready="cv:elastic_net@")
+    page.screenshot(path=str(screenshots / "nested.png"))
+    names = [r["name"] for r in page.evaluate(_GRID, "duration") if r["name"]]
+    top = [r for r in client.search_runs([experiment.experiment_id]) if "mlflow.parentRunId" not in r.data.tags]
+    assert len(names) == len(top) and not any(":fold" in n for n in names), names  # folds collapsed
+    assert "Sort: Created" in page.inner_text("body")  # MLflow nests children only in this order
+
+
+def test_the_rnn_chart_view_puts_perplexity_first_on_a_log_axis(pipeline_store, ui, token, browser, screenshots):
+    mlflow_ui.ui_url(pipeline_store, ui, "rnn")
+    page = _click_into(browser, ui, token, "rnn")
+    page.locator("input[name=runs-view-mode][value=CHART]").dispatch_event("click")
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot .ytick').length > 0 && [...document"
+                           ".querySelectorAll('h4')].some(h => h.innerText.trim() === 'perplexity')", timeout=60_000)
+    page.wait_for_timeout(3000)  # every chart drawn
+    page.mouse.move(0, 0)
+    page.screenshot(path=str(screenshots / "rnn-charts.png"))
+    # the charts left to right: each card's title and its plot's y axis
+    cards = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
+      .sort((a, b) => a.getBoundingClientRect().left - b.getBoundingClientRect().left)
+      .map(g => { let card = g; while (card && !card.querySelector('h4')) card = card.parentElement;
+                  return [card ? card.querySelector('h4').innerText.trim() : '', g._fullLayout.yaxis.type,
+                          [...g.querySelectorAll('.ytick text')].map(t => t.textContent)]; })""")
+    assert cards[0][:2] == ["perplexity", "log"], cards  # the headline first; 469 -> 1.06 on a log axis
+    assert {"1", "10"} <= set(cards[0][2]), cards  # decades apart, equally spaced

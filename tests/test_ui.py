@@ -19,7 +19,7 @@ import pytest
 from helpers import free_port, get_json, log_project_runs
 from helpers import mlflow_client as tracking_client
 
-from pipeline import REPO_ROOT, private, runs_view, ui
+from pipeline import REPO_ROOT, private, runs_view, ui, ui_views
 from pipeline.errors import TrackingError
 
 
@@ -155,6 +155,95 @@ def test_a_competition_ranked_by_accuracy_opens_highest_first():
     state = ui.view_state(rows)
     assert state["selectedColumns"][:2] == ["metrics.`oof_accuracy`", "metrics.`valid_accuracy_mean`"]
     assert (state["orderByKey"], state["orderByAsc"]) == ("metrics.`oof_accuracy`", False)  # highest first
+
+
+def _run(run_id, name, experiment, stage, params, metrics, parent="", **columns) -> runs_view.RunRow:
+    return runs_view.RunRow({"run_id": run_id, "run_name": name, "experiment": experiment, "stage": stage,
+                             "model": columns.get("model", ""), "dataset": columns.get("dataset", ""),
+                             "fold": columns.get("fold", "")}, params, metrics, parent)
+
+
+def test_the_scores_view_lists_the_runs_that_carry_the_headline_and_shows_their_values_whole():
+    """Sorted by a score, MLflow lists child runs flat: the view filters folds and fits out (as
+    `cli.py runs` does) and a second view shows the tree, sorted by start time (MLflow nests then)."""
+    rows = [_run("p1", "cv:mlp@a1b2c3d", "house-prices", "cv", {"model.lr": "0.003"},
+                 {"oof_log_rmse_without_outliers": 0.1174595012345678, "valid_log_rmse_mean": 0.134614}),
+            _run("p2", "cv:mlp@a1b2c3d (2)", "house-prices", "cv", {"model.lr": "0.001"},
+                 {"oof_log_rmse_without_outliers": 0.11685007, "valid_log_rmse_mean": 0.131848}),
+            _run("f1", "cv:mlp:fold1@a1b2c3d", "house-prices", "cv", {"model.lr": "0.003", "n": "1"},
+                 {"valid_log_rmse": 0.2}, parent="p1", fold="1"),
+            _run("x1", "fit:mlp@a1b2c3d", "house-prices", "fit", {"model.lr": "0.003"}, {"train_log_rmse": 0.05})]
+    state = ui_views.view_state(rows)
+    assert state["searchFilter"] == "tags.mlflow.parentRunId IS NULL AND tags.stage != 'fit'"
+    assert state["selectedColumns"] == ["metrics.`oof_log_rmse_without_outliers`", "metrics.`valid_log_rmse_mean`",
+                                        "params.`model.lr`"]
+    assert (state["orderByKey"], state["orderByAsc"]) == ("metrics.`oof_log_rmse_without_outliers`", True)
+    widths = state["columnWidths"]  # a header of 29 characters and a value of 18, both whole at ~7 px each
+    assert widths["metrics.`oof_log_rmse_without_outliers`"] >= 7 * 29 and widths["attributes.`Run Name`"] >= 7 * 18
+    nested = ui_views.view_state(rows, nested=True)
+    assert nested["searchFilter"] == "" and nested["orderByKey"] == "attributes.start_time"
+    assert nested["runsExpanded"] == {}  # children collapsed under their parent
+
+
+def test_regularization_groups_its_stages_and_each_stage_has_its_own_view():
+    """Four experiments in one MLflow experiment: a polynomial's test loss and a Fashion-MNIST one
+    never share a ranking; the children carry the scores, so they are the rows."""
+    rows = []
+    for stage, losses in (("reg_polynomial", (0.01, 0.03)), ("reg_dropout", (0.38, 0.39))):
+        rows.append(_run(stage, stage.removeprefix("reg_"), "regularization", stage, {"lr": "0.1"}, {}))
+        rows += [_run(f"{stage}{i}", f"{stage}/c{i}", "regularization", stage, {"lr": "0.1", "degree": str(i)},
+                      {"test_loss": loss, "train_loss": loss / 2}, parent=stage) for i, loss in enumerate(losses)]
+
+    class Client:
+        def get_metric_history(self, run_id, key):
+            return []
+
+    views = ui_views.experiment_views(Client(), rows)
+    default = views["cli-ui"][1]
+    assert default["searchFilter"] == "" and default["orderByKey"] == "metrics.`test_loss`"
+    assert default["groupBy"] == {"aggregateFunction": "min", "groupByKeys": [{"mode": "tag", "groupByData": "stage"}]}
+    assert default["groupsExpanded"] == {"tag.stage.reg_dropout": True, "tag.stage.reg_polynomial": True}
+    assert views["cli-ui-reg_dropout"][1]["searchFilter"] == "tags.stage = 'reg_dropout'"
+    assert "groupBy" not in views["cli-ui-reg_dropout"][1] and set(views) == {
+        "cli-ui", "cli-ui-nested", "cli-ui-reg_dropout", "cli-ui-reg_polynomial"}
+
+
+def test_a_score_that_spans_decades_gets_a_log_axis_in_the_chart_view():
+    rows = _rows(("tm-gru", {"model.cell": "gru"}, {"perplexity": 1.05}), ("tm-rnn", {"model.cell": "rnn"},
+                                                                         {"perplexity": 1.25}))
+    line, = ui_views.view_state(rows, {"0": [516.6, 238.5, 1.05], "1": [300.0, 1.25]})["compareRunCharts"]
+    assert (line["type"], line["metricKey"], line["scaleType"]) == ("LINE", "perplexity", "log")
+    flat = ui_views.view_state(rows, {"0": [1.9, 1.05], "1": [1.6, 1.25]})["compareRunCharts"][0]
+    assert flat["scaleType"] == "linear"
+    assert ui_views.spans_decades([500, 1.0]) and not ui_views.spans_decades([9.0, 1.0])
+    assert not ui_views.spans_decades([-1.0, 100.0])  # a log axis cannot show a negative value
+
+
+def test_the_page_script_seeds_each_experiments_view_unless_the_user_chose_their_own():
+    """The script the served page runs, in node against a stand-in for localStorage."""
+    import shutil
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("no node to run the page script in (tests/test_browser.py runs it in Chromium)")
+    view = {"selectedColumns": ["metrics.`perplexity`"], "orderByKey": "metrics.`perplexity`", "orderByAsc": True,
+            "searchFilter": ""}
+    newer = {**view, "selectedColumns": ["metrics.`perplexity`", "params.`model.cell`"]}
+    key = 'MLflowLocalStorage-1.1-ExperimentPage-["3"]-ReactComponentState'
+    mine = json.dumps({**view, "orderByKey": "attributes.start_time"})
+
+    def run(views: dict, stored: dict) -> dict:
+        js = ("const store=" + json.dumps(stored) + ";globalThis.localStorage={getItem:k=>k in store?store[k]:null,"
+              "setItem:(k,v)=>{store[k]=String(v)}};" + ui_views.seed_script(views)
+              + ";console.log(JSON.stringify(store))")
+        done = subprocess.run([node, "-e", js], capture_output=True, text=True, timeout=30, check=True)
+        return json.loads(done.stdout)
+
+    first = run({"3": view}, {})
+    assert json.loads(first[key]) == view and first["mlflow.assistant.fab.autoOpenedOnFirstLoad_v1"] == "true"
+    assert json.loads(run({"3": newer}, first)[key]) == newer  # a later `cli.py ui` view replaces an untouched one
+    assert run({"3": newer}, {**first, key: mine})[key] == mine  # the user's own sort stays
+    assert run({"3": view}, {key: mine})[key] == mine  # as does any state the browser had before
 
 
 def _asgi(app, path: str, query: bytes = b"", headers=(), kind: str = "http") -> tuple[dict, bytes]:

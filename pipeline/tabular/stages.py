@@ -204,8 +204,10 @@ def cross_validation(p: CompetitionParams, model: str) -> dict:
         metrics = {**fold_summary(result.folds, metric),
                    **scores(p.metric_spec, p.target_transform, prepared.truth(), result.oof, prepared.outliers())}
         # The headline scores go first: the compare view's parallel-coordinates plot draws the
-        # first metric a run logged, and that must be the mean score, not the last fold's.
-        tracking.log_metrics(metrics)
+        # first metric a run logged, and that must be the competition's score (`scores.headline`).
+        from pipeline.scores import headline
+
+        tracking.log_metrics({**{k: metrics[k] for k in headline(p.key) if k in metrics}, **metrics})
         # the parent holds every fold's scores too, step = fold, for charts over the parent runs
         tracking.log_history({f"fold_valid_{metric}": [f.valid_score for f in result.folds],
                               f"fold_train_{metric}": [f.train_score for f in result.folds]})

@@ -114,3 +114,11 @@ def test_every_score_gets_its_standard_error_and_accuracy_the_test_sizes_binomia
     assert errors["oof_logloss_se"] == pytest.approx(np.std([0.45, 0.40, 0.42], ddof=1) / np.sqrt(3))
     assert errors["oof_accuracy_test_se"] == pytest.approx(np.sqrt(0.82 * 0.18 / 418))
     assert "oof_rmse_test_se" not in standard_errors({"oof_rmse": 1.0}, [{"oof_rmse": 1.0}] * 2, "rmse", 100)
+
+
+def test_a_fold_without_outliers_counts_its_score_as_its_clean_score():
+    from pipeline.tabular.evaluation import standard_errors
+
+    folds = [{"oof_rmse": 0.10, "oof_rmse_without_outliers": 0.08}, {"oof_rmse": 0.12}, {"oof_rmse": 0.11}]
+    errors = standard_errors({"oof_rmse": 0.11, "oof_rmse_without_outliers": 0.10}, folds, "rmse")
+    assert errors["oof_rmse_without_outliers_se"] == pytest.approx(np.std([0.08, 0.12, 0.11], ddof=1) / np.sqrt(3))

@@ -54,7 +54,11 @@ def standard_errors(scored: dict[str, float], fold_scores: list[dict[str, float]
     spread of its fold scores / sqrt(k); for accuracy also `oof_accuracy_test_se`, the binomial error
     of an accuracy measured on the `n_test` rows of the test (the leaderboard's own noise, at best)."""
     k = len(fold_scores)
-    result = {f"{name}_se": float(np.std([f[name] for f in fold_scores], ddof=1) / np.sqrt(k)) if k > 1
+
+    def fold_values(name: str) -> list[float]:  # a fold without outliers: its clean score is its score
+        return [f.get(name, f.get(name.removesuffix("_without_outliers"))) for f in fold_scores]
+
+    result = {f"{name}_se": float(np.std(fold_values(name), ddof=1) / np.sqrt(k)) if k > 1
               else float("nan") for name in scored}
     if metric == "accuracy" and n_test > 0:
         accuracy = scored["oof_accuracy"]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 
+from pipeline import REPO_ROOT
 from pipeline.errors import ParamError
 from pipeline.tabular import models
 from pipeline.tabular.blend import fit_weights, out_of_fold_blend
@@ -187,3 +192,41 @@ def test_tracked_params_share_names_across_model_types():
     assert boost["lr"] == 0.05 and boost["n_trees"] == 10 and boost["type"] == "gradient_boosting"
     assert net["lr"] == 0.01 and net["name"] == "mlp" and "device" in net
     assert "device" not in boost and "options" not in boost
+
+
+_SLOW_CV = """
+import numpy as np
+from pipeline.tabular import models
+from pipeline.tabular.evaluation import CVParams, fold_ids
+from pipeline.tabular.tasks import METRICS, Scorer
+from pipeline.tabular.train import cross_validate
+X = np.random.default_rng(0).normal(size=(200, 5)).astype(np.float32)
+params = models.model_params({"type": "linear", "optimizer": "adam", "lr": 0.01, "weight_decay": 0.0,
+                              "batch_size": 64, "epochs": 100000}, "m")
+print("start", flush=True)
+cross_validate(params, X, X.sum(1) + 12, fold_ids(200, CVParams(folds=4)), np.ones(200, bool),
+               Scorer(METRICS["log_rmse"], "log"), 0, progress=False, workers=2)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_killed_stage_leaves_no_fold_worker_training_on():
+    """SIGKILL gives the stage no chance to end its forked fold workers: each asks the kernel
+    to kill it with its parent (orphans trained on for minutes at 100% CPU before)."""
+    import psutil
+
+    stage = subprocess.Popen([sys.executable, "-c", _SLOW_CV], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert stage.stdout.readline().strip() == "start"
+        deadline = time.monotonic() + 60
+        while len(workers := psutil.Process(stage.pid).children()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(workers) == 2
+    finally:
+        stage.kill()
+        stage.wait()
+    gone, alive = psutil.wait_procs(workers, timeout=10)
+    for process in alive:
+        process.kill()
+    assert not alive, f"fold workers outlived their stage: {alive}"

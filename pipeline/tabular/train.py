@@ -7,6 +7,9 @@ competition's metric (`Scorer`); a classifier's out-of-fold predictions are prob
 
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,6 +51,17 @@ def _fit_fold(params, X, y, valid, train_mask, score, task, seed, fold, curves, 
                       score(y[valid], predicted), history), predicted
 
 
+def _end_with_parent(parent: int) -> None:
+    """In a fold worker: die when the stage that forked it does (Linux), so a killed stage leaves
+    no fold training on as an orphan."""
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the stage died before the line above
+        os._exit(1)
+
+
 def cross_validate(params, X: np.ndarray, y: np.ndarray, fold_ids: np.ndarray, train_mask: np.ndarray,
                    score: Scorer, seed: int, curves: bool = True, progress: bool = True,
                    workers: int = 1, task: Task = REGRESSION, groups=None) -> CVResult:
@@ -65,8 +79,6 @@ def cross_validate(params, X: np.ndarray, y: np.ndarray, fold_ids: np.ndarray, t
                leave=False)
     results = []
     if workers == 0:  # `cv.workers: 0`: one per core this process may run on
-        import os
-
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     with bar:
         if workers > 1:
@@ -75,10 +87,18 @@ def cross_validate(params, X: np.ndarray, y: np.ndarray, fold_ids: np.ndarray, t
 
             # fork: the workers inherit the imported libraries instead of importing them again;
             # their own bars (epochs, trees) stay off so the fold bar is readable
-            with ProcessPoolExecutor(min(workers, n_folds), mp_context=multiprocessing.get_context("fork")) as pool:
+            pool = ProcessPoolExecutor(min(workers, n_folds), mp_context=multiprocessing.get_context("fork"),
+                                       initializer=_end_with_parent, initargs=(os.getpid(),))
+            try:
                 for result in pool.map(_fit_fold, *zip(*jobs), [False] * n_folds):
                     results.append(result)
                     bar.update(1)
+            except BaseException:  # stopped (a signal, an error): end the other folds, don't wait for them
+                for process in list(getattr(pool, "_processes", {}).values()):
+                    process.kill()
+                raise
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
         else:
             for job in jobs:
                 results.append(_fit_fold(*job, progress))

@@ -188,8 +188,8 @@ def _finish(proc, timeout=240):
 
 def _cv(repo, key: str, model: str, folds: int):
     """What the cv stage's code gives for `model` on `folds` folds: (params, prepared data, fold ids, CVResult)."""
+    from pipeline.tabular import group_stats
     from pipeline.tabular.config import load_competition
-    from pipeline.tabular.evaluation import fold_ids
     from pipeline.tabular.prepared import Prepared
     from pipeline.tabular.tasks import Scorer
     from pipeline.tabular.train import cross_validate
@@ -199,10 +199,11 @@ def _cv(repo, key: str, model: str, folds: int):
     data = Prepared.load(repo.path / "data" / "processed" / key)
     task = p.task_for(len(data.classes))
     y = data.y()
-    ids = fold_ids(len(y), p.cv, strata=y if task.is_classification else None)
+    ids = p.fold_ids(data, task)  # the scheme preprocess chose
     mask = ~data.outliers() if p.drop_outliers else np.ones(len(y), bool)
+    groups = group_stats.encoder(data, task.n_classes, p.group_stats)  # Titanic's families and tickets
     result = cross_validate(p.model(model, task), data.X(), y, ids, mask, Scorer(p.metric_spec, p.target_transform),
-                            p.seed, curves=False, progress=False, task=task)
+                            p.seed, curves=False, progress=False, task=task, groups=groups)
     return p, data, ids, result
 
 

@@ -162,7 +162,7 @@ def locate(slug: str, source: str | None, mirror: str | None, workdir: Path) -> 
             continue
         try:
             names, paths = fetch(workdir)
-        except Exception as exc:  # noqa: BLE001 - every failure is reported with its source
+        except Exception as exc:
             if source:  # the one place asked for: one line saying what it lacks
                 raise DownloadError(f"{label}: {exc}") from exc
             tried.append(f"{label}: {type(exc).__name__}: {exc}")
@@ -369,7 +369,7 @@ def params_block(key: str, slug: str, found: Found, sha256: dict[str, str], infe
         "seed": SEED, "cpu_threads": 1, "features": {"module": "", "stats_from": "train"}, "drop_outliers": False,
         "group_stats": {"columns": "auto", "smoothing": 10.0, "min_linked_share": 0.2, "inner_folds": 5},
         "shift": {"keep": [], "adversarial": True},
-        "cv": {"folds": 5, "shuffle": True, "seed": 42, "workers": 1, "scheme": "auto"},
+        "cv": {"folds": 5, "shuffle": True, "seed": 42, "workers": 0, "scheme": "auto"},
         "models": model_defaults(inferred.task, inferred.n_rows),
         "blend": {"models": ["lightgbm", "elastic_net", "mlp"], "method": "optimize"},
     }
@@ -393,7 +393,7 @@ def block_comments(key: str, found: Found, inferred: Inferred) -> dict[str, str]
         "cpu_threads": "torch CPU threads (0: torch's default)",
         "features.module": "'' = the generic preprocessing",
         "features.stats_from": "train | train_and_test",
-        "cv.workers": "folds fitted at once (same results)",
+        "cv.workers": "folds fitted at once (0: one per core; same results)",
         "cv.scheme": "auto | random | stratified | group:COLUMN | time:COLUMN",
         "group_stats.columns": "auto | none | [COLUMN, NAME:first_word]",
         "shift.keep": "features kept though test's values lie where train has none",

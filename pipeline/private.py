@@ -121,6 +121,23 @@ def read_text(path: Path) -> str:
         return fh.read()
 
 
+def lock_until(fh, deadline: float, pause: float) -> bool:
+    """Take an exclusive flock on the open file `fh`, retrying every `pause` s until the
+    `time.monotonic()` deadline; False when another process still holds it then (the caller
+    says who, with `lock_holders`, and what to do)."""
+    import fcntl
+    import time
+
+    while True:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(pause)
+
+
 def lock_holders(fd: int) -> list[int]:
     """The pids holding a lock on the file open as `fd` (Linux's /proc/locks; [] elsewhere)."""
     info = os.fstat(fd)

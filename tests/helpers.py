@@ -88,3 +88,23 @@ TINY_RNN = {
     "rnn.train.device": "cpu",
     "rnn.corpora.timemachine.max_tokens": 600,
 }
+
+
+def stop_ui(process, port: int) -> None:
+    """Stop a `cli.py ui` process as a user's Ctrl-C would (SIGTERM; `ui` stops its server), killing
+    its group if it hangs, then wait for the port to be free again."""
+    import signal
+    import subprocess
+    import time
+
+    from pipeline import ui
+
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    deadline = time.monotonic() + 30
+    while not ui.port_is_free(port) and time.monotonic() < deadline:
+        time.sleep(0.5)

@@ -28,7 +28,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import free_port
+from helpers import free_port, stop_ui
 from sandbox import copy_repo
 
 from pipeline import REPO_ROOT, private, ui
@@ -326,10 +326,5 @@ def test_another_local_user_gets_403_on_pages_the_api_and_uploads_and_the_printe
             info = os.lstat(entry)
             assert info.st_uid == os.geteuid() and not info.st_mode & 0o022, entry
     finally:
-        process.send_signal(signal.SIGTERM)  # `ui` stops the server it started
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_ui(process, port)
     assert ui.saved_token(port) is None  # gone with the server

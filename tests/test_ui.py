@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import queue
-import signal
 import socket
 import subprocess
 import sys
@@ -16,7 +14,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from helpers import free_port, get_json, log_project_runs
+from helpers import free_port, get_json, log_project_runs, stop_ui
 from helpers import mlflow_client as tracking_client
 
 from pipeline import REPO_ROOT, private, runs_view, ui, ui_views
@@ -32,18 +30,6 @@ def _serve(port: int, *options: str) -> tuple[subprocess.Popen, queue.Queue, que
     for stream, lines in ((process.stdout, out), (process.stderr, err)):
         threading.Thread(target=lambda s=stream, q=lines: [q.put(line) for line in s], daemon=True).start()
     return process, out, err
-
-
-def _stop(process: subprocess.Popen, port: int) -> None:
-    process.send_signal(signal.SIGTERM)  # `ui` stops the server it started
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    deadline = time.monotonic() + 30
-    while not ui.port_is_free(port) and time.monotonic() < deadline:
-        time.sleep(0.5)
 
 
 def _drain(lines: queue.Queue) -> list[str]:
@@ -88,7 +74,7 @@ def test_ui_serves_the_project_store_on_loopback_and_prints_the_runs_page_on_its
         assert '"GET / HTTP/1.1" 403' in log and token not in log  # the token is never logged
         assert ui.log_path(port).parent == private.location() and ui.plugin_path().parent == private.location()
     finally:
-        _stop(process, port)
+        stop_ui(process, port)
     assert ui.port_is_free(port) and ui.saved_token(port) is None  # its token file goes with it
 
 
@@ -106,7 +92,7 @@ def test_ui_verbose_shows_the_servers_log():
         shown = printed + "".join(_drain(out) + _drain(err))
         assert "Uvicorn running on http://127.0.0.1:" in shown and '"GET /health HTTP/1.1" 200' in shown
     finally:
-        _stop(process, port)
+        stop_ui(process, port)
 
 
 def test_a_server_that_fails_to_start_is_one_error_quoting_its_log(monkeypatch, tmp_path):

@@ -130,6 +130,7 @@ class GroupEncoder:
     n_classes: int  # 0 regression, 2 binary, k multiclass
     params: GroupStatsParams
     names: list[str]
+    test_codes: np.ndarray | None = None  # (n_test, n_keys): what the submission predicts
 
     @property
     def _mean_columns(self) -> int:
@@ -195,4 +196,5 @@ def encoder(prepared, n_classes: int, params: GroupStatsParams) -> GroupEncoder 
     """The encoder of the keys preprocess stored beside the features (None when it found none)."""
     if not prepared.group_keys:
         return None
-    return GroupEncoder(prepared.group_codes()[0], prepared.y(), n_classes, params, prepared.group_keys)
+    train_codes, test_codes = prepared.group_codes()
+    return GroupEncoder(train_codes, prepared.y(), n_classes, params, prepared.group_keys, test_codes)

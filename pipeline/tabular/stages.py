@@ -34,7 +34,7 @@ from .figures import plot_fold_curves, plot_oof, plot_oof_classes, write_tables
 from .prepared import Prepared
 from .submission import read_sample, values_frame, write_submission
 from .tasks import Scorer, Task, forward, inverse
-from .train import cross_validate, fit_all
+from .train import cross_validate, fit_all, fitted_features
 
 _X_LABEL = {"elastic_net": "iteration", "gradient_boosting": "number of trees", "lightgbm": "number of trees"}
 
@@ -230,11 +230,9 @@ def fit(p: CompetitionParams, model: str) -> dict:
     mask = p.fit_mask(prepared.outliers())
     score = _scorer(p)
     with harness.tracked(params=p.run_params(model, model_params), tags=tags):
-        groups = _group_encoder(p, prepared, task)
-        fitted, history = fit_all(model_params, X, y, mask, score, p.seed, task=task, groups=groups)
+        X_fit = fitted_features(X, mask, p.seed, _group_encoder(p, prepared, task))
+        fitted, history = fit_all(model_params, X_fit, y[mask], np.ones(len(X_fit), bool), score, p.seed, task=task)
         _log_curves(history)
-        X_fit = X[mask] if groups is None else np.hstack([X[mask], groups.encode(mask, groups.train_codes[:0],
-                                                                                  p.seed)[0]])
         metrics = {f"train_{p.metric}": score(y[mask], fitted.predict(X_fit)), "n_train": int(mask.sum())}
         # pickle, not torch.save: a scikit-learn or NumPy model's stage need not import torch
         write_bytes(p.paths.model_file(model), pickle.dumps({
@@ -349,9 +347,9 @@ def submission(p: CompetitionParams) -> dict:
     blend_state = json.loads(p.paths.blend_weights.read_text())
     prepared = _load_prepared(p)
     X_test = prepared.X_test()
-    groups = _group_encoder(p, prepared, p.task_for(len(prepared.classes)))
+    groups = _group_encoder(p, prepared, _task(p, prepared))
     if groups is not None:  # the test's group statistics come from every row the models were fitted on
-        X_test = np.hstack([X_test, groups.encode(p.fit_mask(prepared.outliers()), prepared.group_codes()[1],
+        X_test = np.hstack([X_test, groups.encode(p.fit_mask(prepared.outliers()), groups.test_codes,
                                                   p.seed)[1]])
     predicted = combine(np.stack([load_model(p, name).predict(X_test) for name in blend_state["models"]], axis=-1),
                         np.asarray(blend_state["weights"]))

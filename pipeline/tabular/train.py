@@ -109,14 +109,19 @@ def cross_validate(params, X: np.ndarray, y: np.ndarray, fold_ids: np.ndarray, t
     return CVResult(oof, [r for r, _ in results])
 
 
-def fit_all(params, X: np.ndarray, y: np.ndarray, train_mask: np.ndarray, score: Scorer, seed: int,
-            progress: bool = True, task: Task = REGRESSION, groups=None):
-    """The final fit on every training row (outliers left out when asked); returns (model, history).
-    With `groups`, the fitted rows get out-of-fold group statistics (`group_features` gives the
-    test's from every fitted row)."""
+def fitted_features(X: np.ndarray, train_mask: np.ndarray, seed: int, groups=None) -> np.ndarray:
+    """The rows the final fit learns from, with their out-of-fold group statistics when `groups`
+    (the test's come from every fitted row: `groups.encode`)."""
     X_fit = X[train_mask]
-    if groups is not None:
-        X_fit = np.hstack([X_fit, groups.encode(train_mask, groups.train_codes[:0], seed)[0]])
-    model = models.create(params, X_fit.shape[1], seed, task)
-    history = model.fit(X_fit, y[train_mask], {"train": (X_fit, y[train_mask])}, score, progress=progress)
+    if groups is None:
+        return X_fit
+    return np.hstack([X_fit, groups.encode(train_mask, groups.train_codes[:0], seed)[0]])
+
+
+def fit_all(params, X: np.ndarray, y: np.ndarray, train_mask: np.ndarray, score: Scorer, seed: int,
+            progress: bool = True, task: Task = REGRESSION):
+    """The final fit on every training row (outliers left out when asked); returns (model, history)."""
+    model = models.create(params, X.shape[1], seed, task)
+    history = model.fit(X[train_mask], y[train_mask], {"train": (X[train_mask], y[train_mask])}, score,
+                        progress=progress)
     return model, history

@@ -317,15 +317,9 @@ class ServiceClient(TrackingBackend):
     def _locked(self, deadline: float) -> Iterator[None]:
         lock = self.path.with_suffix(".lock")
         with os.fdopen(self._private_open(lock, os.O_RDWR | os.O_CREAT), "r+") as fh:
-            while True:
-                try:
-                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise TrackingError(f"another process has held {lock} for over {self.timeout:g} s "
-                                            f"(a tracking service that does not start?); see {self.log}") from None
-                    time.sleep(0.02)
+            if not private.lock_until(fh, deadline, pause=0.02):
+                raise TrackingError(f"another process has held {lock} for over {self.timeout:g} s "
+                                    f"(a tracking service that does not start?); see {self.log}")
             try:
                 yield
             finally:

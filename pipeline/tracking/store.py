@@ -151,17 +151,11 @@ class MlflowStore(TrackingBackend):
         deadline = time.monotonic() + limit
         lock = creation_lock_path(self.uri)
         with os.fdopen(private.open_file(lock, os.O_RDWR | os.O_CREAT), "r+") as fh:
-            while True:
-                try:
-                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise TrackingError(
-                            f"MLflow store {safe_uri(self.uri)}: its creation lock {lock} has been held for "
-                            f"over {limit:g} s by {_holders(fh.fileno())} (opening the store, or stuck?); "
-                            f"stop that process, or raise {TIMEOUT_VARIABLE}") from None
-                    time.sleep(0.05)
+            if not private.lock_until(fh, deadline, pause=0.05):
+                raise TrackingError(
+                    f"MLflow store {safe_uri(self.uri)}: its creation lock {lock} has been held for "
+                    f"over {limit:g} s by {_holders(fh.fileno())} (opening the store, or stuck?); "
+                    f"stop that process, or raise {TIMEOUT_VARIABLE}")
             try:
                 yield
             finally:
